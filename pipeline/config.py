@@ -1,0 +1,97 @@
+"""Typed settings: one model per params.yaml section, so a typo fails loudly at load time."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from pipeline.errors import GraphFuseError
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DatasetParams(_Section):
+    dir: Path = Path("data/raw/countries")
+
+
+class ValidateParams(_Section):
+    seed: int = 42
+    val_fraction: float = Field(0.2, gt=0, lt=1)
+    test_fraction: float = Field(0.2, gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _leave_room_for_training(self) -> "ValidateParams":
+        if self.val_fraction + self.test_fraction >= 1:
+            raise ValueError("val_fraction + test_fraction must be below 1")
+        return self
+
+
+class TextParams(_Section):
+    encoder: str = "all-MiniLM-L6-v2"
+    batch_size: int = Field(64, gt=0)
+    device: str = "auto"
+
+
+class ImageParams(_Section):
+    encoder: str = "efficientnet-lite0"
+    batch_size: int = Field(32, gt=0)
+    image_size: int = Field(224, gt=0)
+    device: str = "auto"
+
+
+class TabularParams(_Section):
+    clip: float = Field(5.0, gt=0, description="standardised values are clipped to [-clip, clip]")
+
+
+class TrainParams(_Section):
+    seed: int = 0
+    projection_dim: int = Field(64, gt=0)
+    hidden_dim: int = Field(128, gt=0)
+    dropout: float = Field(0.5, ge=0, lt=1)
+    lr: float = Field(0.005, gt=0)
+    weight_decay: float = Field(5e-4, ge=0)
+    max_epochs: int = Field(300, gt=0)
+    patience: int = Field(40, gt=0)
+    device: str = "auto"
+
+
+class EvaluateParams(_Section):
+    champion_metric: str = "macro_f1"
+
+
+class TrackingParams(_Section):
+    experiment: str = "graphfuse"
+    model_name: str = "graphfuse"
+    champion_alias: str = "champion"
+
+
+class Params(_Section):
+    dataset: DatasetParams = DatasetParams()
+    validate_: ValidateParams = Field(ValidateParams(), alias="validate")
+    preprocess_text: TextParams = TextParams()
+    preprocess_image: ImageParams = ImageParams()
+    preprocess_tabular: TabularParams = TabularParams()
+    train: TrainParams = TrainParams()
+    evaluate: EvaluateParams = EvaluateParams()
+    tracking: TrackingParams = TrackingParams()
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+def load_params(path: str | Path = "params.yaml") -> Params:
+    """Read params.yaml; a missing file gives the defaults, a bad one a clear error."""
+    path = Path(path)
+    if not path.exists():
+        return Params()
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise GraphFuseError(f"{path}: not valid YAML: {exc}") from exc
+    try:
+        return Params.model_validate(raw)
+    except ValidationError as exc:
+        raise GraphFuseError(f"{path}: invalid parameters:\n{exc}") from exc

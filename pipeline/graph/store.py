@@ -1,0 +1,51 @@
+"""The graph on disk: tensors in safetensors (no pickle), metadata in JSON."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch_geometric.data import Data
+
+from pipeline.atomic import read_json, write_json, write_with
+from pipeline.errors import GraphFuseError
+
+TENSORS_FILE = "graph.safetensors"
+META_FILE = "graph.json"
+
+
+@dataclass(frozen=True)
+class GraphMeta:
+    """Everything about the graph that is not a tensor: what a node index and a class id mean."""
+
+    dataset: str
+    node_ids: list[str]
+    classes: list[str]
+    modalities: dict[str, int]  # modality -> feature dim
+    encoders: dict[str, dict] = field(default_factory=dict)
+    edge_report: dict = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def save_graph(out_dir: str | Path, data: Data, meta: GraphMeta) -> None:
+    out_dir = Path(out_dir)
+    tensors = {key: value.contiguous() for key, value in data.items() if torch.is_tensor(value)}
+    write_with(out_dir / TENSORS_FILE, lambda tmp: save_file(tensors, str(tmp)))
+    write_json(out_dir / META_FILE, asdict(meta))
+
+
+def load_graph(graph_dir: str | Path) -> tuple[Data, GraphMeta]:
+    graph_dir = Path(graph_dir)
+    tensors_path, meta_path = graph_dir / TENSORS_FILE, graph_dir / META_FILE
+    for path in (tensors_path, meta_path):
+        if not path.is_file():
+            raise GraphFuseError(f"{path}: not found (run the build_graph stage first)")
+    meta = GraphMeta(**read_json(meta_path))
+    tensors = load_file(str(tensors_path))
+    data = Data(num_nodes=len(meta.node_ids), **tensors)
+    return data, meta
+
+
+__all__ = ["GraphMeta", "load_graph", "save_graph"]

@@ -1,0 +1,44 @@
+"""Where each stage reads and writes, relative to the project root; dvc.yaml names the same."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Paths:
+    root: Path = Path(".")
+
+    @property
+    def processed(self) -> Path:
+        return self.root / "data" / "processed"
+
+    @property
+    def dataset(self) -> Path:
+        """validate's output: nodes, edges and split as parquet plus a report."""
+        return self.processed / "dataset"
+
+    @property
+    def features(self) -> Path:
+        """One safetensors file per modality: ``x`` and ``mask``."""
+        return self.processed / "features"
+
+    def feature_file(self, modality: str) -> Path:
+        return self.features / f"{modality}.safetensors"
+
+    @property
+    def graph(self) -> Path:
+        return self.processed / "graph"
+
+    @property
+    def model(self) -> Path:
+        return self.root / "models"
+
+    @property
+    def metrics(self) -> Path:
+        return self.root / "metrics"
+
+    @property
+    def plots(self) -> Path:
+        return self.root / "plots"

@@ -1,0 +1,61 @@
+"""Shared fixtures: the real countries data, and small slices of it for fast stage tests."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+COUNTRIES = REPO_ROOT / "data" / "raw" / "countries"
+
+os.environ.setdefault("CI", "1")  # quiet progress bars in tests
+
+
+def write_countries_subset(dest: Path, per_class: int = 8, seed: int = 0) -> Path:
+    """Copy ``per_class`` countries of each region, their flags and the borders among them.
+
+    Slices are chosen to keep many borders (neighbours first), so the graph is not empty.
+    """
+    nodes = pd.read_csv(COUNTRIES / "nodes.csv", dtype=str, keep_default_na=False)
+    edges = pd.read_csv(COUNTRIES / "edges.csv", dtype=str, keep_default_na=False)
+    degree = pd.concat([edges["src"], edges["dst"]]).value_counts()
+    nodes["_deg"] = nodes["node_id"].map(degree).fillna(0)
+    picked = (
+        nodes.sort_values(["_deg", "node_id"], ascending=[False, True])
+        .groupby("label", sort=True)
+        .head(per_class)
+        .drop(columns="_deg")
+        .sort_values("node_id")
+    )
+    keep = set(picked["node_id"])
+    sub_edges = edges[edges["src"].isin(keep) & edges["dst"].isin(keep)]
+    dest.mkdir(parents=True, exist_ok=True)
+    (dest / "images").mkdir(exist_ok=True)
+    shutil.copy(COUNTRIES / "dataset.yaml", dest / "dataset.yaml")
+    picked.to_csv(dest / "nodes.csv", index=False)
+    sub_edges.to_csv(dest / "edges.csv", index=False)
+    for image in picked["image"]:
+        if image:
+            shutil.copy(COUNTRIES / "images" / image, dest / "images" / image)
+    return dest
+
+
+@pytest.fixture(scope="session")
+def countries_dir() -> Path:
+    return COUNTRIES
+
+
+@pytest.fixture(scope="session")
+def small_countries(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """40 countries (8 per region) in format v1; read-only for tests, copy before editing."""
+    return write_countries_subset(tmp_path_factory.mktemp("countries_small") / "countries")
+
+
+@pytest.fixture
+def editable_countries(tmp_path: Path, small_countries: Path) -> Path:
+    """A private copy of the small slice that a test may break on purpose."""
+    return Path(shutil.copytree(small_countries, tmp_path / "countries"))
