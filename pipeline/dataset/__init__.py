@@ -1,0 +1,19 @@
+"""Dataset folder format v1: the spec, loading with precise validation, and splits."""
+
+from pipeline.dataset.load import Dataset, load_dataset
+from pipeline.dataset.spec import DatasetSpec, EdgesSpec, load_spec
+from pipeline.dataset.split import SPLITS, assign_splits, with_splits
+from pipeline.dataset.store import read_processed, write_processed
+
+__all__ = [
+    "SPLITS",
+    "Dataset",
+    "DatasetSpec",
+    "EdgesSpec",
+    "assign_splits",
+    "load_dataset",
+    "load_spec",
+    "read_processed",
+    "with_splits",
+    "write_processed",
+]
