@@ -1,0 +1,58 @@
+"""Encoders by name, so params.yaml and the model bundle can name one and new encoders plug in.
+
+A factory receives ``(name, **kw)`` (kw: device, batch_size, progress, and image_size for images).
+``register_text``/``register_image`` add entries; a name not in the table falls back to the
+family's default factory (any sentence-transformers name for text; ``torchvision/<arch>`` and
+otherwise an EncoderUnavailable listing the known names for images).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from pipeline.encoders.base import Encoder
+from pipeline.encoders.image import EFFICIENTNET_LITE0, TORCHVISION_PREFIX, EfficientNetImageEncoder
+from pipeline.encoders.text import MINILM, MINILM_ALIASES, SentenceTextEncoder
+
+Factory = Callable[..., Encoder]
+
+_TEXT: dict[str, Factory] = {alias: SentenceTextEncoder for alias in MINILM_ALIASES}
+_IMAGE: dict[str, Factory] = {EFFICIENTNET_LITE0: EfficientNetImageEncoder}
+
+#: Names that work offline out of the box (their weights ship in pip packages).
+KNOWN_TEXT: list[str] = [MINILM]
+KNOWN_IMAGE: list[str] = [EFFICIENTNET_LITE0]
+
+
+def register_text(name: str, factory: Factory) -> None:
+    """Make ``make_text_encoder(name)`` call ``factory(name, **kw)``."""
+    _TEXT[name] = factory
+    if name not in KNOWN_TEXT:
+        KNOWN_TEXT.append(name)
+
+
+def register_image(name: str, factory: Factory) -> None:
+    """Make ``make_image_encoder(name)`` call ``factory(name, **kw)``."""
+    _IMAGE[name] = factory
+    if name not in KNOWN_IMAGE:
+        KNOWN_IMAGE.append(name)
+
+
+def make_text_encoder(name: str = MINILM, **kw: Any) -> Encoder:
+    """A text encoder; unregistered names go to sentence-transformers (EncoderUnavailable if it cannot load)."""
+    return _TEXT.get(name, SentenceTextEncoder)(name, **kw)
+
+
+def make_image_encoder(name: str = EFFICIENTNET_LITE0, **kw: Any) -> Encoder:
+    """An image encoder; ``torchvision/<arch>`` works when its weights can be had, other names raise EncoderUnavailable."""
+    factory = _IMAGE.get(name)
+    if factory is None:
+        # EfficientNetImageEncoder handles torchvision/<arch> and raises EncoderUnavailable for the rest.
+        factory = EfficientNetImageEncoder
+    return factory(name, **kw)
+
+
+__all__ = [
+    "KNOWN_IMAGE", "KNOWN_TEXT", "TORCHVISION_PREFIX", "make_image_encoder", "make_text_encoder",
+    "register_image", "register_text",
+]
