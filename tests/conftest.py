@@ -59,3 +59,19 @@ def small_countries(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def editable_countries(tmp_path: Path, small_countries: Path) -> Path:
     """A private copy of the small slice that a test may break on purpose."""
     return Path(shutil.copytree(small_countries, tmp_path / "countries"))
+
+
+@pytest.fixture(scope="session")
+def prefect_api():
+    """One real, temporary Prefect API for the whole session (it takes ~16 s to start)."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness():
+        yield
+
+
+@pytest.fixture
+def clean_tracking_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests use their own SQLite MLflow store, never a server a developer has configured."""
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)

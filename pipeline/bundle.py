@@ -1,0 +1,69 @@
+"""A trained model with everything needed to predict on a new dataset folder.
+
+``model.safetensors`` holds the weights, ``model.json`` the architecture, the class names, the
+encoders and the fitted tabular statistics. It is what MLflow stores and what predict loads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from safetensors.torch import load_file, save_file
+from torch import Tensor, nn
+
+from pipeline.atomic import read_json, write_json, write_with
+from pipeline.errors import GraphFuseError
+from pipeline.models import FusionModelConfig, build_model
+
+WEIGHTS_FILE = "model.safetensors"
+CONFIG_FILE = "model.json"
+
+
+@dataclass
+class ModelBundle:
+    config: FusionModelConfig
+    classes: list[str]
+    encoders: dict[str, dict[str, Any]]  # modality -> encoder settings (tabular: fitted state)
+    dataset_name: str
+    state_dict: dict[str, Tensor]
+    training: dict[str, Any] = field(default_factory=dict)
+
+    def build(self) -> nn.Module:
+        model = build_model(self.config)
+        model.load_state_dict(self.state_dict)
+        return model.eval()
+
+
+def save_bundle(out_dir: str | Path, bundle: ModelBundle) -> None:
+    out_dir = Path(out_dir)
+    tensors = {k: v.contiguous() for k, v in bundle.state_dict.items()}
+    write_with(out_dir / WEIGHTS_FILE, lambda tmp: save_file(tensors, str(tmp)))
+    write_json(
+        out_dir / CONFIG_FILE,
+        {
+            "format": 1,
+            "config": bundle.config.model_dump(),
+            "classes": bundle.classes,
+            "encoders": bundle.encoders,
+            "dataset_name": bundle.dataset_name,
+            "training": bundle.training,
+        },
+    )
+
+
+def load_bundle(bundle_dir: str | Path) -> ModelBundle:
+    bundle_dir = Path(bundle_dir)
+    for name in (WEIGHTS_FILE, CONFIG_FILE):
+        if not (bundle_dir / name).is_file():
+            raise GraphFuseError(f"{bundle_dir / name}: not found; is this a GraphFuse model folder?")
+    meta = read_json(bundle_dir / CONFIG_FILE)
+    return ModelBundle(
+        config=FusionModelConfig(**meta["config"]),
+        classes=list(meta["classes"]),
+        encoders=dict(meta["encoders"]),
+        dataset_name=meta["dataset_name"],
+        state_dict=load_file(str(bundle_dir / WEIGHTS_FILE)),
+        training=dict(meta.get("training", {})),
+    )

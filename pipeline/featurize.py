@@ -1,0 +1,72 @@
+"""Turn a dataset's columns into per-modality features with a mask of who has what.
+
+Shared by the preprocess stages and by ``graphfuse predict``, so a new dataset is encoded
+exactly as the training data was.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import torch
+
+from pipeline.dataset import Dataset
+from pipeline.encoders.base import Encoder
+from pipeline.encoders.tabular import TabularEncoder
+from pipeline.features import ModalityFeatures, ids_fingerprint
+
+
+def node_texts(dataset: Dataset) -> pd.Series:
+    """One text per node: the non-empty text columns joined by a newline; NA when none."""
+    columns = dataset.spec.text_columns
+    frame = dataset.nodes[columns].astype("string")
+
+    def join(row: pd.Series) -> str | None:
+        parts = [str(v) for v in row if not pd.isna(v) and str(v).strip()]
+        return "\n".join(parts) if parts else None
+
+    return frame.apply(join, axis=1) if columns else pd.Series([None] * len(frame), dtype=object)
+
+
+def _scatter(n: int, dim: int, present: list[int], encoded: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    x = torch.zeros(n, dim, dtype=torch.float32)
+    mask = torch.zeros(n, dtype=torch.bool)
+    if present:
+        index = torch.tensor(present, dtype=torch.long)
+        x[index] = encoded.to(torch.float32)
+        mask[index] = True
+    return x, mask
+
+
+def text_features(dataset: Dataset, encoder: Encoder) -> ModalityFeatures:
+    """Encode only the nodes that have text; the rest are zero rows with mask False."""
+    texts = node_texts(dataset)
+    present = [i for i, t in enumerate(texts) if t is not None]
+    encoded = encoder.encode([texts[i] for i in present]) if present else torch.zeros(0, encoder.dim)
+    x, mask = _scatter(len(texts), encoder.dim, present, encoded)
+    return ModalityFeatures("text", x, mask, ids_fingerprint(dataset.ids), {"encoder": encoder.name, "dim": encoder.dim})
+
+
+def image_features(dataset: Dataset, encoder: Encoder) -> ModalityFeatures:
+    column = dataset.spec.image_column
+    if column is None:
+        raise ValueError(f"dataset {dataset.spec.name!r} has no image_column")
+    cells = dataset.nodes[column]
+    present = [i for i, cell in enumerate(cells) if not pd.isna(cell)]
+    paths = [dataset.image_path(str(cells.iloc[i])) for i in present]
+    encoded = encoder.encode(paths) if present else torch.zeros(0, encoder.dim)
+    x, mask = _scatter(len(cells), encoder.dim, present, encoded)
+    return ModalityFeatures("image", x, mask, ids_fingerprint(dataset.ids), {"encoder": encoder.name, "dim": encoder.dim})
+
+
+def tabular_features(dataset: Dataset, encoder: TabularEncoder) -> ModalityFeatures:
+    x, mask = encoder.transform(dataset.nodes)
+    return ModalityFeatures("tabular", x, mask, ids_fingerprint(dataset.ids), {"encoder": "tabular", "dim": encoder.dim})
+
+
+def fit_tabular(dataset: Dataset, clip: float) -> TabularEncoder:
+    """Fit imputation, scaling and categories on the train split only: no test leakage."""
+    if dataset.split is None:
+        raise ValueError("fit_tabular needs a dataset with its split assigned")
+    train_rows = (dataset.split == "train").fillna(False).to_numpy(dtype=bool)
+    encoder = TabularEncoder(list(dataset.spec.numeric_columns), list(dataset.spec.categorical_columns), clip=clip)
+    return encoder.fit(dataset.nodes, train_rows)

@@ -1,0 +1,87 @@
+"""Predict every node of a format-v1 dataset folder with a trained bundle.
+
+The new dataset goes through the same encoders and the training split's tabular statistics;
+a modality the new dataset lacks is fed as missing (mask 0), which the model was built for.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from pipeline.bundle import ModelBundle
+from pipeline.dataset import Dataset, load_dataset
+from pipeline.encoders.registry import make_image_encoder, make_text_encoder
+from pipeline.encoders.tabular import TabularEncoder
+from pipeline.features import ModalityFeatures, ids_fingerprint
+from pipeline.featurize import image_features, tabular_features, text_features
+from pipeline.graph import build_edge_index, build_graph
+from pipeline.training import predict_logits, resolve_device
+
+
+def _missing(modality: str, n: int, dim: int, ids: list[str]) -> ModalityFeatures:
+    return ModalityFeatures(modality, torch.zeros(n, dim), torch.zeros(n, dtype=torch.bool), ids_fingerprint(ids))
+
+
+def featurize_for_bundle(
+    dataset: Dataset, bundle: ModelBundle, *, device: str = "cpu", progress: bool = True
+) -> tuple[dict[str, ModalityFeatures], list[str]]:
+    """Features for each modality the model expects, plus notes on what had to be treated as missing."""
+    n, ids, spec = len(dataset.nodes), dataset.ids, dataset.spec
+    features: dict[str, ModalityFeatures] = {}
+    notes: list[str] = []
+    for modality, dim in bundle.config.modality_dims.items():
+        settings = bundle.encoders[modality]
+        if modality == "text" and spec.text_columns:
+            encoder = make_text_encoder(settings["name"], device=device, batch_size=settings.get("batch_size", 64), progress=progress)
+            features[modality] = text_features(dataset, encoder)
+        elif modality == "image" and spec.image_column:
+            encoder = make_image_encoder(
+                settings["name"], device=device, batch_size=settings.get("batch_size", 32),
+                image_size=settings.get("image_size", 224), progress=progress,
+            )
+            features[modality] = image_features(dataset, encoder)
+        elif modality == "tabular" and (spec.numeric_columns or spec.categorical_columns):
+            tabular = TabularEncoder.from_dict(settings["state"])
+            nodes = dataset.nodes.copy()
+            absent = [c for c in tabular.numeric + tabular.categorical if c not in nodes.columns]
+            for column in absent:
+                nodes[column] = float("nan") if column in tabular.numeric else pd.NA
+            if absent:
+                notes.append(f"tabular columns {absent} are not in this dataset: treated as missing values")
+            features[modality] = tabular_features(replace(dataset, nodes=nodes), tabular)
+        else:
+            notes.append(f"this dataset has no {modality} columns: every node is treated as missing {modality}")
+            features[modality] = _missing(modality, n, dim, ids)
+        if features[modality].dim != dim:
+            raise ValueError(f"{modality} features have dim {features[modality].dim}, the model expects {dim}")
+    return features, notes
+
+
+def predict_dataset(
+    bundle: ModelBundle, dataset_dir: str | Path, *, device: str = "auto", progress: bool = True
+) -> tuple[pd.DataFrame, list[str]]:
+    """One row per node: id, given label (may be empty), predicted label, confidence, class probabilities."""
+    dataset = load_dataset(dataset_dir, require_labels=False)
+    torch_device = resolve_device(device)
+    features, notes = featurize_for_bundle(dataset, bundle, device=str(torch_device), progress=progress)
+    edge_index, report = build_edge_index(dataset.edges, dataset.ids, directed=dataset.spec.edges.directed)
+    notes.extend(report.notes())
+    y = torch.full((len(dataset.ids),), -1, dtype=torch.long)
+    data = build_graph(features, edge_index, y, {})
+    probs = torch.softmax(predict_logits(bundle.build(), data, torch_device), dim=-1)
+    confidence, predicted = probs.max(dim=-1)
+    out = pd.DataFrame(
+        {
+            "node_id": dataset.ids,
+            "label": dataset.labels.astype("string").fillna("").tolist(),
+            "predicted": [bundle.classes[i] for i in predicted.tolist()],
+            "confidence": confidence.numpy().round(6),
+        }
+    )
+    for i, name in enumerate(bundle.classes):
+        out[f"p_{name}"] = probs[:, i].numpy().round(6)
+    return out, notes

@@ -1,0 +1,64 @@
+"""Stage build_graph: the dataset's edges plus every present modality as one PyG graph."""
+
+from __future__ import annotations
+
+import pandas as pd
+import torch
+
+from pipeline.atomic import read_json
+from pipeline.config import Params
+from pipeline.dataset import SPLITS, read_processed
+from pipeline.errors import GraphFuseError
+from pipeline.features import MODALITIES, ModalityFeatures, ids_fingerprint, load_features
+from pipeline.graph import GraphMeta, build_edge_index, build_graph, save_graph
+from pipeline.paths import Paths
+from pipeline.stages.preprocess import TABULAR_STATE_FILE
+
+
+def run(params: Params, paths: Paths) -> dict:
+    dataset = read_processed(paths.dataset)
+    fingerprint = ids_fingerprint(dataset.ids)
+    features: dict[str, ModalityFeatures] = {}
+    notes = list(dataset.notes)
+    for modality in MODALITIES:
+        feats = load_features(paths.feature_file(modality))
+        if feats.ids_fingerprint != fingerprint:
+            raise GraphFuseError(
+                f"{paths.feature_file(modality)}: computed for another node table; rerun preprocess_{modality}"
+            )
+        if feats.dim == 0 or not bool(feats.mask.any()):
+            notes.append(f"modality {modality} left out: no node has it")
+            continue
+        features[modality] = feats
+    if not features:
+        raise GraphFuseError(f"{paths.dataset}: no node has any text, image or tabular feature to learn from")
+
+    edge_index, report = build_edge_index(dataset.edges, dataset.ids, directed=dataset.spec.edges.directed)
+    notes.extend(report.notes())
+    classes = dataset.classes
+    class_index = {name: i for i, name in enumerate(classes)}
+    y = torch.tensor([-1 if pd.isna(label) else class_index[label] for label in dataset.labels], dtype=torch.long)
+    masks = {name: torch.tensor((dataset.split == name).fillna(False).to_numpy(dtype=bool)) for name in SPLITS}
+    data = build_graph(features, edge_index, y, masks)
+
+    encoders = {m: dict(f.info) for m, f in features.items()}
+    if "tabular" in encoders:
+        encoders["tabular"]["state"] = read_json(paths.features / TABULAR_STATE_FILE)
+    meta = GraphMeta(
+        dataset=dataset.spec.name,
+        node_ids=dataset.ids,
+        classes=classes,
+        modalities={m: f.dim for m, f in features.items()},
+        encoders=encoders,
+        edge_report=report.__dict__,
+        notes=notes,
+    )
+    save_graph(paths.graph, data, meta)
+    isolated = len(dataset.ids) - int(torch.unique(edge_index).numel()) if edge_index.numel() else len(dataset.ids)
+    return {
+        "nodes": len(dataset.ids),
+        "edges": report.final,
+        "isolated_nodes": isolated,
+        "modalities": meta.modalities,
+        "notes": notes,
+    }

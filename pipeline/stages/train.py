@@ -1,0 +1,85 @@
+"""Stage train: fit the fusion GNN, keep the best weights, log the run and the model to MLflow."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import mlflow
+
+from pipeline.atomic import write_json, write_text
+from pipeline.bundle import ModelBundle, save_bundle
+from pipeline.config import Params
+from pipeline.graph import load_graph
+from pipeline.models import FusionModelConfig, build_model
+from pipeline.paths import Paths
+from pipeline.tracking import configure_tracking, log_bundle_model, start_run
+from pipeline.training import resolve_device, seed_everything, train_node_classifier
+
+RUN_FILE = "run.json"
+HISTORY_FILE = "training_history.csv"
+
+
+def _history_csv(history: list[dict[str, float]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(history[0]))
+    writer.writeheader()
+    writer.writerows({k: round(v, 6) if isinstance(v, float) else v for k, v in row.items()} for row in history)
+    return buffer.getvalue()
+
+
+def run(params: Params, paths: Paths) -> dict:
+    settings = params.train
+    data, meta = load_graph(paths.graph)
+    config = FusionModelConfig(
+        modality_dims=meta.modalities,
+        num_classes=len(meta.classes),
+        projection_dim=settings.projection_dim,
+        hidden_dim=settings.hidden_dim,
+        dropout=settings.dropout,
+    )
+    device = resolve_device(settings.device)
+    seed_everything(settings.seed)
+    model = build_model(config)
+
+    configure_tracking(paths.root, params.tracking.experiment)
+    with start_run(run_name=f"train-{meta.dataset}") as active:
+        mlflow.log_params({f"train.{k}": v for k, v in settings.model_dump().items()})
+        mlflow.log_params({
+            "dataset": meta.dataset,
+            "dataset.dir": str(params.dataset.dir),
+            "modalities": ",".join(sorted(meta.modalities)),
+            "device": str(device),
+            "nodes": len(meta.node_ids),
+            "edges": int(data.edge_index.size(1)),
+        })
+        for modality, settings_of in meta.encoders.items():
+            if "encoder" in settings_of:
+                mlflow.log_param(f"encoder.{modality}", settings_of["encoder"])
+
+        def log_epoch(epoch: int, row: dict[str, float]) -> None:
+            mlflow.log_metrics({k: v for k, v in row.items() if k != "epoch"}, step=epoch)
+
+        result = train_node_classifier(
+            model, data, num_classes=len(meta.classes), lr=settings.lr, weight_decay=settings.weight_decay,
+            max_epochs=settings.max_epochs, patience=settings.patience, device=device, on_epoch=log_epoch,
+        )
+        best = result.history[result.best_epoch - 1]
+        mlflow.log_metrics({"best_epoch": result.best_epoch, "best_val_loss": best["val_loss"]})
+        encoders = {
+            m: {"name": info.get("encoder"), **{k: v for k, v in info.items() if k not in ("encoder", "dim")}}
+            for m, info in meta.encoders.items()
+        }
+        bundle = ModelBundle(
+            config=config, classes=meta.classes, encoders=encoders, dataset_name=meta.dataset,
+            state_dict=result.state_dict,
+            training={"best_epoch": result.best_epoch, "epochs_run": result.epochs_run, "seed": settings.seed},
+        )
+        save_bundle(paths.model, bundle)
+        model_uri = log_bundle_model(paths.model)
+        run_id = active.info.run_id
+
+    write_text(paths.metrics / HISTORY_FILE, _history_csv(result.history))
+    write_json(paths.model / RUN_FILE, {"run_id": run_id, "model_uri": model_uri})
+    return {"run_id": run_id, "best_epoch": result.best_epoch, "epochs_run": result.epochs_run,
+            "best_val_loss": round(best["val_loss"], 4), "device": str(device)}

@@ -1,0 +1,87 @@
+"""MLflow on a real SQLite store: models are logged, registered, and the champion alias moves
+only when the validation metric improves."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mlflow
+import pytest
+import torch
+from mlflow import MlflowClient
+
+from pipeline.bundle import ModelBundle, load_bundle, save_bundle
+from pipeline.models import FusionModelConfig, build_model
+from pipeline.tracking import configure_tracking, load_bundle_from_registry, log_bundle_model, register_and_promote, start_run
+
+
+def _bundle(seed: int) -> ModelBundle:
+    config = FusionModelConfig(modality_dims={"tabular": 3}, num_classes=2, projection_dim=4, hidden_dim=4, dropout=0.0)
+    torch.manual_seed(seed)
+    model = build_model(config)
+    state_dict = {k: v.clone() for k, v in model.state_dict().items()}
+    return ModelBundle(config=config, classes=["a", "b"], encoders={"tabular": {"name": "tabular", "state": {}}}, dataset_name="toy", state_dict=state_dict)
+
+
+@pytest.fixture
+def tracking_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
+    uri = configure_tracking(tmp_path, "graphfuse-test")
+    assert uri == f"sqlite:///{tmp_path.resolve() / 'mlflow.db'}"
+    return tmp_path
+
+
+def _log(root: Path, seed: int) -> tuple[str, str, ModelBundle]:
+    bundle = _bundle(seed)
+    bundle_dir = root / f"bundle{seed}"
+    save_bundle(bundle_dir, bundle)
+    with start_run() as run:
+        uri = log_bundle_model(bundle_dir)
+    return run.info.run_id, uri, bundle
+
+
+def test_champion_moves_only_on_improvement(tracking_root: Path) -> None:
+    run1, uri1, bundle1 = _log(tracking_root, 1)
+    first = register_and_promote(uri1, run1, name="gf", alias="champion", metric="macro_f1", value=0.5)
+    assert first.version == 1 and first.promoted and first.previous_champion is None
+
+    run2, uri2, _ = _log(tracking_root, 2)
+    worse = register_and_promote(uri2, run2, name="gf", alias="champion", metric="macro_f1", value=0.4)
+    assert worse.version == 2 and not worse.promoted and worse.previous_champion == 1
+
+    tie = register_and_promote(uri2, run2, name="gf", alias="champion", metric="macro_f1", value=0.5)
+    assert not tie.promoted
+
+    run3, uri3, bundle3 = _log(tracking_root, 3)
+    better = register_and_promote(uri3, run3, name="gf", alias="champion", metric="macro_f1", value=0.6)
+    assert better.promoted and better.previous_value == 0.5
+
+    assert int(MlflowClient().get_model_version_by_alias("gf", "champion").version) == better.version
+    loaded = load_bundle_from_registry("models:/gf@champion")
+    for key, value in bundle3.state_dict.items():
+        assert torch.equal(loaded.state_dict[key], value)
+    assert artifacts_are_under(tracking_root)
+
+
+def artifacts_are_under(root: Path) -> bool:
+    location = mlflow.get_experiment_by_name("graphfuse-test").artifact_location
+    return location.startswith((root.resolve() / "mlartifacts").as_uri())
+
+
+def test_registry_model_loads_as_pyfunc_without_pickle(tracking_root: Path) -> None:
+    run_id, uri, bundle = _log(tracking_root, 5)
+    model = mlflow.pyfunc.load_model(uri)
+    python_model = model.unwrap_python_model()
+    for key, value in bundle.state_dict.items():
+        assert torch.equal(python_model.bundle.state_dict[key], value)
+    local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri))
+    assert not list(local.rglob("*.pkl")), "models-from-code must not store a pickled python model"
+    assert load_bundle(local / "artifacts" / "bundle5").classes == ["a", "b"]
+
+
+def test_unknown_model_uri_is_a_clear_error(tracking_root: Path) -> None:
+    from pipeline.errors import GraphFuseError
+
+    with pytest.raises(GraphFuseError, match="could not be found"):
+        load_bundle_from_registry("models:/nope@champion")
