@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from pathlib import Path
 from typing import Annotated
 
@@ -12,7 +13,14 @@ import typer
 from pipeline.errors import GraphFuseError
 from pipeline.stages import STAGES
 
-app = typer.Typer(help="GraphFuse: multimodal learning on graphs, as a reproducible pipeline.", no_args_is_help=True, add_completion=False)
+# torch_geometric still calls torch.jit.script at import; the warning is not the user's to act on.
+warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.* is deprecated", category=FutureWarning)
+
+app = typer.Typer(
+    help="GraphFuse: multimodal learning on graphs, as a reproducible pipeline.",
+    no_args_is_help=True,
+    add_completion=False,
+)
 
 
 def _embedded_defaults(root: Path) -> None:
@@ -70,8 +78,10 @@ def validate(dataset: Annotated[Path, typer.Argument(help="a format-v1 dataset f
     except GraphFuseError as exc:
         _fail(exc)
     labelled = int(ds.labels.notna().sum())
-    typer.echo(f"{ds.spec.name}: {len(ds.nodes)} nodes ({labelled} labelled, {len(ds.classes)} classes), "
-               f"{len(ds.edges)} edges, modalities: {', '.join(ds.spec.modalities) or 'none'}")
+    typer.echo(
+        f"{ds.spec.name}: {len(ds.nodes)} nodes ({labelled} labelled, {len(ds.classes)} classes), "
+        f"{len(ds.edges)} edges, modalities: {', '.join(ds.spec.modalities) or 'none'}"
+    )
     for note in ds.notes:
         typer.echo(f"note: {note}")
 
@@ -123,7 +133,8 @@ def metrics(root: Annotated[Path, typer.Option(help="project root")] = Path(".")
     typer.echo(f"{'split':<6} {'n':>4} {'accuracy':>9} {'macro-F1':>9}")
     for split in ("train", "val", "test"):
         m = values.get(split, {})
-        typer.echo(f"{split:<6} {m.get('n', 0):>4} {m.get('accuracy', float('nan')):>9.4f} {m.get('macro_f1', float('nan')):>9.4f}")
+        accuracy, macro_f1 = m.get("accuracy", float("nan")), m.get("macro_f1", float("nan"))
+        typer.echo(f"{split:<6} {m.get('n', 0):>4} {accuracy:>9.4f} {macro_f1:>9.4f}")
     registry = paths.metrics / REGISTRY_FILE
     if registry.is_file():
         r = read_json(registry)

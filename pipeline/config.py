@@ -24,7 +24,7 @@ class ValidateParams(_Section):
     test_fraction: float = Field(0.2, gt=0, lt=1)
 
     @model_validator(mode="after")
-    def _leave_room_for_training(self) -> "ValidateParams":
+    def _leave_room_for_training(self) -> ValidateParams:
         if self.val_fraction + self.test_fraction >= 1:
             raise ValueError("val_fraction + test_fraction must be below 1")
         return self

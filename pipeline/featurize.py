@@ -43,7 +43,9 @@ def text_features(dataset: Dataset, encoder: Encoder) -> ModalityFeatures:
     present = [i for i, t in enumerate(texts) if t is not None]
     encoded = encoder.encode([texts[i] for i in present]) if present else torch.zeros(0, encoder.dim)
     x, mask = _scatter(len(texts), encoder.dim, present, encoded)
-    return ModalityFeatures("text", x, mask, ids_fingerprint(dataset.ids), {"encoder": encoder.name, "dim": encoder.dim})
+    return ModalityFeatures(
+        "text", x, mask, ids_fingerprint(dataset.ids), {"encoder": encoder.name, "dim": encoder.dim}
+    )
 
 
 def image_features(dataset: Dataset, encoder: Encoder) -> ModalityFeatures:
@@ -55,12 +57,16 @@ def image_features(dataset: Dataset, encoder: Encoder) -> ModalityFeatures:
     paths = [dataset.image_path(str(cells.iloc[i])) for i in present]
     encoded = encoder.encode(paths) if present else torch.zeros(0, encoder.dim)
     x, mask = _scatter(len(cells), encoder.dim, present, encoded)
-    return ModalityFeatures("image", x, mask, ids_fingerprint(dataset.ids), {"encoder": encoder.name, "dim": encoder.dim})
+    return ModalityFeatures(
+        "image", x, mask, ids_fingerprint(dataset.ids), {"encoder": encoder.name, "dim": encoder.dim}
+    )
 
 
 def tabular_features(dataset: Dataset, encoder: TabularEncoder) -> ModalityFeatures:
     x, mask = encoder.transform(dataset.nodes)
-    return ModalityFeatures("tabular", x, mask, ids_fingerprint(dataset.ids), {"encoder": "tabular", "dim": encoder.dim})
+    return ModalityFeatures(
+        "tabular", x, mask, ids_fingerprint(dataset.ids), {"encoder": "tabular", "dim": encoder.dim}
+    )
 
 
 def fit_tabular(dataset: Dataset, clip: float) -> TabularEncoder:

@@ -36,12 +36,17 @@ def featurize_for_bundle(
     for modality, dim in bundle.config.modality_dims.items():
         settings = bundle.encoders[modality]
         if modality == "text" and spec.text_columns:
-            encoder = make_text_encoder(settings["name"], device=device, batch_size=settings.get("batch_size", 64), progress=progress)
+            encoder = make_text_encoder(
+                settings["name"], device=device, batch_size=settings.get("batch_size", 64), progress=progress
+            )
             features[modality] = text_features(dataset, encoder)
         elif modality == "image" and spec.image_column:
             encoder = make_image_encoder(
-                settings["name"], device=device, batch_size=settings.get("batch_size", 32),
-                image_size=settings.get("image_size", 224), progress=progress,
+                settings["name"],
+                device=device,
+                batch_size=settings.get("batch_size", 32),
+                image_size=settings.get("image_size", 224),
+                progress=progress,
             )
             features[modality] = image_features(dataset, encoder)
         elif modality == "tabular" and (spec.numeric_columns or spec.categorical_columns):

@@ -28,7 +28,10 @@ def _run(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Complete
 def _tracked_files() -> list[str]:
     out = subprocess.run(
         ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
-        cwd=REPO_ROOT, capture_output=True, text=True, check=True,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.split("\n")
     return [f for f in out if f and not f.startswith("data/raw/countries/images/") and (REPO_ROOT / f).is_file()]
 
@@ -69,8 +72,20 @@ def test_repro_produces_metrics_and_a_champion(repo_copy: tuple[Path, dict[str, 
 def test_predict_from_the_registry_by_alias(repo_copy: tuple[Path, dict[str, str]]) -> None:
     root, env = repo_copy
     out = root / "preds.csv"
-    _run([str(BIN / "graphfuse"), "predict", "--model", "models:/graphfuse@champion",
-          "--dataset", "data/raw/small", "--out", str(out)], root, env)
+    _run(
+        [
+            str(BIN / "graphfuse"),
+            "predict",
+            "--model",
+            "models:/graphfuse@champion",
+            "--dataset",
+            "data/raw/small",
+            "--out",
+            str(out),
+        ],
+        root,
+        env,
+    )
     predictions = pd.read_csv(out, keep_default_na=False)
     nodes = pd.read_csv(root / "data/raw/small/nodes.csv", keep_default_na=False)
     assert list(predictions["node_id"]) == list(nodes["node_id"])
@@ -86,11 +101,15 @@ def test_second_repro_reruns_nothing(repo_copy: tuple[Path, dict[str, str]]) -> 
     assert "up to date" in status
 
 
-def test_a_bad_dataset_fails_the_stage_with_its_location(repo_copy: tuple[Path, dict[str, str]], tmp_path: Path) -> None:
+def test_a_bad_dataset_fails_the_stage_with_its_location(
+    repo_copy: tuple[Path, dict[str, str]], tmp_path: Path
+) -> None:
     root, env = repo_copy
     bad = write_countries_subset(tmp_path / "bad", per_class=3)
     edges = (bad / "edges.csv").read_text() + "XXX,FRA\n"
     (bad / "edges.csv").write_text(edges)
-    result = subprocess.run([str(BIN / "graphfuse"), "validate", str(bad)], cwd=root, env=env, capture_output=True, text=True)
+    result = subprocess.run(
+        [str(BIN / "graphfuse"), "validate", str(bad)], cwd=root, env=env, capture_output=True, text=True
+    )
     assert result.returncode != 0
     assert "edges.csv" in result.stderr and "XXX" in result.stderr

@@ -129,8 +129,9 @@ def test_unknown_text_model_is_unavailable(tmp_path: Path, monkeypatch: pytest.M
 
 
 # -- images ----------------------------------------------------------------------------
-def test_image_encoder_shape_and_dtype(image_encoder: EfficientNetImageEncoder, flag_paths: list[Path],
-                                       flag_features: torch.Tensor) -> None:
+def test_image_encoder_shape_and_dtype(
+    image_encoder: EfficientNetImageEncoder, flag_paths: list[Path], flag_features: torch.Tensor
+) -> None:
     assert isinstance(image_encoder, Encoder)
     assert image_encoder.dim == 1280 and image_encoder.name == "efficientnet-lite0"
     assert len(flag_paths) == 40
@@ -152,8 +153,9 @@ def test_image_features_same_flag_equal_different_flags_differ(
     assert off_diagonal.min() > 1e-3
 
 
-def test_corrupt_image_is_a_dataset_error(image_encoder: EfficientNetImageEncoder, flag_paths: list[Path],
-                                          tmp_path: Path) -> None:
+def test_corrupt_image_is_a_dataset_error(
+    image_encoder: EfficientNetImageEncoder, flag_paths: list[Path], tmp_path: Path
+) -> None:
     bad = tmp_path / "broken.png"
     bad.write_bytes(b"\x89PNG\r\n\x1a\n this is not really a png" * 3)
     with pytest.raises(DatasetError) as info:

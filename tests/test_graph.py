@@ -20,7 +20,9 @@ def _pairs(edge_index: torch.Tensor) -> set[tuple[str, str]]:
 
 
 def test_undirected_edges_get_both_directions_and_duplicates_merge() -> None:
-    edge_index, report = build_edge_index(_edges([("a", "b"), ("b", "a"), ("a", "b"), ("c", "c"), ("b", "c")]), IDS, directed=False)
+    edge_index, report = build_edge_index(
+        _edges([("a", "b"), ("b", "a"), ("a", "b"), ("c", "c"), ("b", "c")]), IDS, directed=False
+    )
     assert _pairs(edge_index) == {("a", "b"), ("b", "a"), ("b", "c"), ("c", "b")}
     assert report.given == 5
     assert report.self_loops_dropped == 1

@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 
 from pipeline.evaluation.metrics import classification_metrics
-from pipeline.graph import build_graph
 from pipeline.features import ModalityFeatures
+from pipeline.graph import build_graph
 from pipeline.models import EarlyFusionSAGE, FusionModelConfig, ModalityProjection, build_model
 from pipeline.training import predict_logits, seed_everything, train_node_classifier
 
@@ -40,7 +40,9 @@ def test_reset_parameters_reinitialises_weights() -> None:
 
 
 def test_build_model_rejects_unknown_architectures() -> None:
-    config = FusionModelConfig(architecture="nope", modality_dims={"text": 2}, num_classes=2, projection_dim=2, hidden_dim=2, dropout=0.0)
+    config = FusionModelConfig(
+        architecture="nope", modality_dims={"text": 2}, num_classes=2, projection_dim=2, hidden_dim=2, dropout=0.0
+    )
     try:
         build_model(config)
     except ValueError as exc:
@@ -77,7 +79,16 @@ def test_training_learns_and_is_repeatable_for_a_seed() -> None:
     for _ in range(2):
         seed_everything(7)
         model = EarlyFusionSAGE({"tabular": 8}, num_classes=2, projection_dim=8, hidden_dim=16, dropout=0.2)
-        result = train_node_classifier(model, data, num_classes=2, lr=0.01, weight_decay=5e-4, max_epochs=80, patience=20, device=torch.device("cpu"))
+        result = train_node_classifier(
+            model,
+            data,
+            num_classes=2,
+            lr=0.01,
+            weight_decay=5e-4,
+            max_epochs=80,
+            patience=20,
+            device=torch.device("cpu"),
+        )
         model.load_state_dict(result.state_dict)
         pred = predict_logits(model, data, torch.device("cpu")).argmax(-1)
         results.append((result.best_epoch, pred))

@@ -30,18 +30,15 @@ def write_params(root: Path, dataset_dir: Path, **train: object) -> None:
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory, small_countries: Path, prefect_api: None) -> Path:
     """A project root where all seven stage flows ran once, in dvc.yaml's order."""
-    import os
-
     from flows.stage_flows import STAGE_FLOWS
 
-    saved = {k: os.environ.pop(k, None) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
     root = tmp_path_factory.mktemp("project")
     write_params(root, small_countries)
-    try:
+    with pytest.MonkeyPatch.context() as env:  # MLflow exports its URI; undo that afterwards
+        env.delenv("MLFLOW_TRACKING_URI", raising=False)
+        env.delenv("MLFLOW_REGISTRY_URI", raising=False)
         for name in STAGES:
             STAGE_FLOWS[name](params_file="params.yaml", root=str(root))
-    finally:
-        os.environ.update({k: v for k, v in saved.items() if v is not None})
     return root
 
 
@@ -108,12 +105,16 @@ def test_predict_treats_an_absent_modality_as_missing(project: Path, editable_co
     spec = yaml.safe_load((editable_countries / "dataset.yaml").read_text())
     spec["image_column"] = None
     (editable_countries / "dataset.yaml").write_text(yaml.safe_dump(spec))
-    predictions, notes = predict_dataset(load_bundle(Paths(project).model), editable_countries, device="cpu", progress=False)
+    predictions, notes = predict_dataset(
+        load_bundle(Paths(project).model), editable_countries, device="cpu", progress=False
+    )
     assert len(predictions) == 40
     assert any("image" in note for note in notes)
 
 
-def test_a_bad_dataset_fails_validate_without_writing(tmp_path: Path, editable_countries: Path, prefect_api: None) -> None:
+def test_a_bad_dataset_fails_validate_without_writing(
+    tmp_path: Path, editable_countries: Path, prefect_api: None
+) -> None:
     from flows.stage_flows import validate_flow
 
     nodes = (editable_countries / "nodes.csv").read_text().splitlines()

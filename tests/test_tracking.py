@@ -12,7 +12,13 @@ from mlflow import MlflowClient
 
 from pipeline.bundle import ModelBundle, load_bundle, save_bundle
 from pipeline.models import FusionModelConfig, build_model
-from pipeline.tracking import configure_tracking, load_bundle_from_registry, log_bundle_model, register_and_promote, start_run
+from pipeline.tracking import (
+    configure_tracking,
+    load_bundle_from_registry,
+    log_bundle_model,
+    register_and_promote,
+    start_run,
+)
 
 
 def _bundle(seed: int) -> ModelBundle:
@@ -20,7 +26,13 @@ def _bundle(seed: int) -> ModelBundle:
     torch.manual_seed(seed)
     model = build_model(config)
     state_dict = {k: v.clone() for k, v in model.state_dict().items()}
-    return ModelBundle(config=config, classes=["a", "b"], encoders={"tabular": {"name": "tabular", "state": {}}}, dataset_name="toy", state_dict=state_dict)
+    return ModelBundle(
+        config=config,
+        classes=["a", "b"],
+        encoders={"tabular": {"name": "tabular", "state": {}}},
+        dataset_name="toy",
+        state_dict=state_dict,
+    )
 
 
 @pytest.fixture

@@ -1,6 +1,7 @@
 """Dataset folder format v1: the spec, loading with precise validation, and splits."""
 
-from pipeline.dataset.load import Dataset, load_dataset
+from pipeline.dataset.dataset import Dataset
+from pipeline.dataset.load import load_dataset
 from pipeline.dataset.spec import DatasetSpec, EdgesSpec, load_spec
 from pipeline.dataset.split import SPLITS, assign_splits, with_splits
 from pipeline.dataset.store import read_processed, write_processed

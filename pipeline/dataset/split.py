@@ -11,15 +11,13 @@ import dataclasses
 import numpy as np
 import pandas as pd
 
-from pipeline.dataset.load import STRING_DTYPE, Dataset
+from pipeline.dataset.dataset import STRING_DTYPE, Dataset
 from pipeline.errors import DatasetError
 
 SPLITS = ("train", "val", "test")
 
 
-def assign_splits(
-    dataset: Dataset, *, seed: int, val_fraction: float, test_fraction: float
-) -> pd.Series:
+def assign_splits(dataset: Dataset, *, seed: int, val_fraction: float, test_fraction: float) -> pd.Series:
     """Split aligned with ``dataset.nodes``: "train"/"val"/"test", or NA for unused nodes.
 
     Unlabelled nodes are always NA: they cannot be trained or scored on.
@@ -31,18 +29,12 @@ def assign_splits(
         )
     if dataset.spec.split_column:
         return _split_from_column(dataset)
-    return _stratified_split(
-        dataset, seed=seed, val_fraction=val_fraction, test_fraction=test_fraction
-    )
+    return _stratified_split(dataset, seed=seed, val_fraction=val_fraction, test_fraction=test_fraction)
 
 
-def with_splits(
-    dataset: Dataset, *, seed: int, val_fraction: float, test_fraction: float
-) -> Dataset:
+def with_splits(dataset: Dataset, *, seed: int, val_fraction: float, test_fraction: float) -> Dataset:
     """A copy of ``dataset`` with ``split`` set by :func:`assign_splits`."""
-    split = assign_splits(
-        dataset, seed=seed, val_fraction=val_fraction, test_fraction=test_fraction
-    )
+    split = assign_splits(dataset, seed=seed, val_fraction=val_fraction, test_fraction=test_fraction)
     return dataclasses.replace(dataset, split=split)
 
 
@@ -78,16 +70,13 @@ def _split_from_column(dataset: Dataset) -> pd.Series:
         if not (out == name).any():
             raise DatasetError(
                 dataset.nodes_file,
-                f"no labelled node is in the '{name}' split: train, val and test each need "
-                "at least one labelled node",
+                f"no labelled node is in the '{name}' split: train, val and test each need at least one labelled node",
                 column=column,
             )
     return _as_series(out, dataset)
 
 
-def _stratified_split(
-    dataset: Dataset, *, seed: int, val_fraction: float, test_fraction: float
-) -> pd.Series:
+def _stratified_split(dataset: Dataset, *, seed: int, val_fraction: float, test_fraction: float) -> pd.Series:
     rng = np.random.default_rng(seed)
     labels = dataset.labels
     label_values = labels.to_numpy(dtype=object, na_value=None)

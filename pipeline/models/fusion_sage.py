@@ -71,9 +71,7 @@ class EarlyFusionSAGE(nn.Module):
         parts.append(torch.stack([masks[m].to(parts[0].dtype) for m in self.modalities], dim=-1))
         return torch.cat(parts, dim=-1)
 
-    def forward(
-        self, xs: Mapping[str, Tensor], masks: Mapping[str, Tensor], edge_index: Tensor
-    ) -> Tensor:
+    def forward(self, xs: Mapping[str, Tensor], masks: Mapping[str, Tensor], edge_index: Tensor) -> Tensor:
         h = F.dropout(self.fuse(xs, masks), p=self.dropout, training=self.training)
         h = torch.relu(self.conv1(h, edge_index))
         h = F.dropout(h, p=self.dropout, training=self.training)

@@ -37,7 +37,9 @@ def run(params: Params, paths: Paths) -> dict:
     data, meta = load_graph(paths.graph)
     bundle = load_bundle(paths.model)
     if bundle.classes != meta.classes:
-        raise GraphFuseError(f"{paths.model}: trained on classes {bundle.classes}, graph has {meta.classes}; rerun train")
+        raise GraphFuseError(
+            f"{paths.model}: trained on classes {bundle.classes}, graph has {meta.classes}; rerun train"
+        )
     run_info = read_json(paths.model / RUN_FILE)
     device = resolve_device(params.train.device)
     predicted = predict_logits(bundle.build(), data, device).argmax(dim=-1).numpy()
@@ -57,7 +59,9 @@ def run(params: Params, paths: Paths) -> dict:
         f"{meta.classes[a]},{meta.classes[p]}" for a, p in zip(y[test_mask], predicted[test_mask], strict=True)
     ]
     write_text(paths.plots / CONFUSION_CSV, "\n".join(rows) + "\n")
-    plot_confusion(matrix, meta.classes, f"{meta.dataset}: test split (n={int(test_mask.sum())})", paths.plots / CONFUSION_PNG)
+    plot_confusion(
+        matrix, meta.classes, f"{meta.dataset}: test split (n={int(test_mask.sum())})", paths.plots / CONFUSION_PNG
+    )
     history = _read_history(paths)
     plot_training_curves(history, int(bundle.training.get("best_epoch", 0)), paths.plots / CURVES_PNG)
 
@@ -67,12 +71,18 @@ def run(params: Params, paths: Paths) -> dict:
         raise GraphFuseError(f"params.yaml evaluate.champion_metric: {metric_name!r} is not one of accuracy, macro_f1")
     configure_tracking(paths.root, tracking.experiment)
     with start_run(run_id=run_info["run_id"]):
-        mlflow.log_metrics({f"{s}_{k}": v for s, m in metrics.items() for k, v in m.items() if k != "n" and not np.isnan(v)})
+        mlflow.log_metrics(
+            {f"{s}_{k}": v for s, m in metrics.items() for k, v in m.items() if k != "n" and not np.isnan(v)}
+        )
         mlflow.log_artifact(str(paths.plots / CONFUSION_PNG), "plots")
         mlflow.log_artifact(str(paths.plots / CURVES_PNG), "plots")
     promotion = register_and_promote(
-        run_info["model_uri"], run_info["run_id"], name=tracking.model_name, alias=tracking.champion_alias,
-        metric=metric_name, value=metrics["val"][metric_name],
+        run_info["model_uri"],
+        run_info["run_id"],
+        name=tracking.model_name,
+        alias=tracking.champion_alias,
+        metric=metric_name,
+        value=metrics["val"][metric_name],
     )
     write_json(paths.metrics / REGISTRY_FILE, promotion.as_dict())
     return {"metrics": rounded, "registry": promotion.as_dict()}

@@ -45,7 +45,9 @@ def run_text(params: Params, paths: Paths) -> dict:
         features = _absent("text", dataset)
     else:
         device = str(resolve_device(settings.device))
-        encoder = make_text_encoder(settings.encoder, device=device, batch_size=settings.batch_size, progress=show_progress())
+        encoder = make_text_encoder(
+            settings.encoder, device=device, batch_size=settings.batch_size, progress=show_progress()
+        )
         features = text_features(dataset, encoder)
     save_features(paths.feature_file("text"), features)
     return _summary(features)
@@ -59,8 +61,11 @@ def run_image(params: Params, paths: Paths) -> dict:
     else:
         device = str(resolve_device(settings.device))
         encoder = make_image_encoder(
-            settings.encoder, device=device, batch_size=settings.batch_size,
-            image_size=settings.image_size, progress=show_progress(),
+            settings.encoder,
+            device=device,
+            batch_size=settings.batch_size,
+            image_size=settings.image_size,
+            progress=show_progress(),
         )
         features = image_features(dataset, encoder)
         features.info["image_size"] = settings.image_size

@@ -6,6 +6,7 @@ import csv
 import io
 
 import mlflow
+from tqdm.auto import tqdm
 
 from pipeline.atomic import write_json, write_text
 from pipeline.bundle import ModelBundle, save_bundle
@@ -13,6 +14,7 @@ from pipeline.config import Params
 from pipeline.graph import load_graph
 from pipeline.models import FusionModelConfig, build_model
 from pipeline.paths import Paths
+from pipeline.stages import show_progress
 from pipeline.tracking import configure_tracking, log_bundle_model, start_run
 from pipeline.training import resolve_device, seed_everything, train_node_classifier
 
@@ -45,25 +47,38 @@ def run(params: Params, paths: Paths) -> dict:
     configure_tracking(paths.root, params.tracking.experiment)
     with start_run(run_name=f"train-{meta.dataset}") as active:
         mlflow.log_params({f"train.{k}": v for k, v in settings.model_dump().items()})
-        mlflow.log_params({
-            "dataset": meta.dataset,
-            "dataset.dir": str(params.dataset.dir),
-            "modalities": ",".join(sorted(meta.modalities)),
-            "device": str(device),
-            "nodes": len(meta.node_ids),
-            "edges": int(data.edge_index.size(1)),
-        })
+        mlflow.log_params(
+            {
+                "dataset": meta.dataset,
+                "dataset.dir": str(params.dataset.dir),
+                "modalities": ",".join(sorted(meta.modalities)),
+                "device": str(device),
+                "nodes": len(meta.node_ids),
+                "edges": int(data.edge_index.size(1)),
+            }
+        )
         for modality, settings_of in meta.encoders.items():
             if "encoder" in settings_of:
                 mlflow.log_param(f"encoder.{modality}", settings_of["encoder"])
 
-        def log_epoch(epoch: int, row: dict[str, float]) -> None:
-            mlflow.log_metrics({k: v for k, v in row.items() if k != "epoch"}, step=epoch)
+        with tqdm(total=settings.max_epochs, desc="train", unit="epoch", disable=not show_progress()) as bar:
 
-        result = train_node_classifier(
-            model, data, num_classes=len(meta.classes), lr=settings.lr, weight_decay=settings.weight_decay,
-            max_epochs=settings.max_epochs, patience=settings.patience, device=device, on_epoch=log_epoch,
-        )
+            def log_epoch(epoch: int, row: dict[str, float]) -> None:
+                mlflow.log_metrics({k: v for k, v in row.items() if k != "epoch"}, step=epoch)
+                bar.update(1)
+                bar.set_postfix(val_loss=f"{row['val_loss']:.3f}", val_f1=f"{row['val_macro_f1']:.3f}")
+
+            result = train_node_classifier(
+                model,
+                data,
+                num_classes=len(meta.classes),
+                lr=settings.lr,
+                weight_decay=settings.weight_decay,
+                max_epochs=settings.max_epochs,
+                patience=settings.patience,
+                device=device,
+                on_epoch=log_epoch,
+            )
         best = result.history[result.best_epoch - 1]
         mlflow.log_metrics({"best_epoch": result.best_epoch, "best_val_loss": best["val_loss"]})
         encoders = {
@@ -71,7 +86,10 @@ def run(params: Params, paths: Paths) -> dict:
             for m, info in meta.encoders.items()
         }
         bundle = ModelBundle(
-            config=config, classes=meta.classes, encoders=encoders, dataset_name=meta.dataset,
+            config=config,
+            classes=meta.classes,
+            encoders=encoders,
+            dataset_name=meta.dataset,
             state_dict=result.state_dict,
             training={"best_epoch": result.best_epoch, "epochs_run": result.epochs_run, "seed": settings.seed},
         )
@@ -81,5 +99,10 @@ def run(params: Params, paths: Paths) -> dict:
 
     write_text(paths.metrics / HISTORY_FILE, _history_csv(result.history))
     write_json(paths.model / RUN_FILE, {"run_id": run_id, "model_uri": model_uri})
-    return {"run_id": run_id, "best_epoch": result.best_epoch, "epochs_run": result.epochs_run,
-            "best_val_loss": round(best["val_loss"], 4), "device": str(device)}
+    return {
+        "run_id": run_id,
+        "best_epoch": result.best_epoch,
+        "epochs_run": result.epochs_run,
+        "best_val_loss": round(best["val_loss"], 4),
+        "device": str(device),
+    }

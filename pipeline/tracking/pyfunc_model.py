@@ -19,7 +19,9 @@ class GraphFusePyfunc(PythonModel):
     def load_context(self, context: PythonModelContext) -> None:
         self.bundle: ModelBundle = load_bundle(context.artifacts["bundle"])
 
-    def predict(self, context: PythonModelContext, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
+    def predict(
+        self, context: PythonModelContext, model_input: pd.DataFrame, params: dict[str, Any] | None = None
+    ) -> pd.DataFrame:
         if "dataset_dir" not in model_input.columns:
             raise ValueError("input needs a 'dataset_dir' column naming format-v1 dataset folders")
         frames = []

