@@ -29,16 +29,16 @@ def write_params(root: Path, dataset_dir: Path, **train: object) -> None:
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory, small_countries: Path, prefect_api: None) -> Path:
-    """A project root where all seven stage flows ran once, in dvc.yaml's order."""
-    from flows.stage_flows import STAGE_FLOWS
+    """A project root where the whole-pipeline flow ran once: its seven stage subflows in order."""
+    from flows.pipeline_flow import pipeline_flow
 
     root = tmp_path_factory.mktemp("project")
     write_params(root, small_countries)
     with pytest.MonkeyPatch.context() as env:  # MLflow exports its URI; undo that afterwards
         env.delenv("MLFLOW_TRACKING_URI", raising=False)
         env.delenv("MLFLOW_REGISTRY_URI", raising=False)
-        for name in STAGES:
-            STAGE_FLOWS[name](params_file="params.yaml", root=str(root))
+        summaries = pipeline_flow(params_file="params.yaml", root=str(root))
+    assert list(summaries) == list(STAGES)
     return root
 
 
