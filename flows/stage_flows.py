@@ -18,7 +18,7 @@ StageFn = Callable[[Params, Paths], dict]
 def _run_stage(name: str, fn: StageFn, params_file: str, root: str) -> dict:
     """Load params, run the stage as a task (no caching: DVC decides what reruns), log its summary."""
     params = load_params(Path(root) / params_file)
-    stage_task = task(fn, name=name, cache_policy=NO_CACHE, retries=0)
+    stage_task = task(name=name, cache_policy=NO_CACHE, retries=0)(fn)
     summary = stage_task(params, Paths(Path(root)))
     get_run_logger().info("%s: %s", name, summary)
     return summary
