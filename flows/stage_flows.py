@@ -2,60 +2,80 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from prefect.states import Failed, State
 
 from pipeline.config import Params, load_params
+from pipeline.errors import GraphFuseError
 from pipeline.paths import Paths
 from pipeline.stages import build_graph, evaluate, preprocess, train, validate
 
 StageFn = Callable[[Params, Paths], dict]
 
 
-def _run_stage(name: str, fn: StageFn, params_file: str, root: str) -> dict:
-    """Load params, run the stage as a task (no caching: DVC decides what reruns), log its summary."""
-    params = load_params(Path(root) / params_file)
-    stage_task = task(name=name, cache_policy=NO_CACHE, retries=0)(fn)
-    summary = stage_task(params, Paths(Path(root)))
+def _guarded(fn: StageFn) -> Callable[[Path, Path], Any]:
+    """Run a stage; a problem in the user's data or settings fails the task with its located
+    message (file, row, column) instead of a traceback, and calling the flow re-raises it."""
+
+    @functools.wraps(fn)
+    def run(params_file: Path, root: Path) -> dict | State:
+        try:
+            return fn(load_params(root / params_file), Paths(root))
+        except GraphFuseError as exc:
+            return Failed(message=str(exc), data=exc)
+
+    return run
+
+
+def _run_stage(name: str, fn: StageFn, params_file: str, root: str) -> dict | State:
+    """Run the stage as a task (no caching: DVC decides what reruns) and log its summary."""
+    stage_task = task(name=name, cache_policy=NO_CACHE, retries=0)(_guarded(fn))
+    state = stage_task(Path(params_file), Path(root), return_state=True)
+    if state.is_failed():
+        return state  # the flow ends Failed with the stage's message
+    summary = state.result()
     get_run_logger().info("%s: %s", name, summary)
     return summary
 
 
 @flow(name="validate")
-def validate_flow(params_file: str = "params.yaml", root: str = ".") -> dict:
+def validate_flow(params_file: str = "params.yaml", root: str = ".") -> dict | State:
     return _run_stage("validate", validate.run, params_file, root)
 
 
 @flow(name="preprocess_text")
-def preprocess_text_flow(params_file: str = "params.yaml", root: str = ".") -> dict:
+def preprocess_text_flow(params_file: str = "params.yaml", root: str = ".") -> dict | State:
     return _run_stage("preprocess_text", preprocess.run_text, params_file, root)
 
 
 @flow(name="preprocess_image")
-def preprocess_image_flow(params_file: str = "params.yaml", root: str = ".") -> dict:
+def preprocess_image_flow(params_file: str = "params.yaml", root: str = ".") -> dict | State:
     return _run_stage("preprocess_image", preprocess.run_image, params_file, root)
 
 
 @flow(name="preprocess_tabular")
-def preprocess_tabular_flow(params_file: str = "params.yaml", root: str = ".") -> dict:
+def preprocess_tabular_flow(params_file: str = "params.yaml", root: str = ".") -> dict | State:
     return _run_stage("preprocess_tabular", preprocess.run_tabular, params_file, root)
 
 
 @flow(name="build_graph")
-def build_graph_flow(params_file: str = "params.yaml", root: str = ".") -> dict:
+def build_graph_flow(params_file: str = "params.yaml", root: str = ".") -> dict | State:
     return _run_stage("build_graph", build_graph.run, params_file, root)
 
 
 @flow(name="train")
-def train_flow(params_file: str = "params.yaml", root: str = ".") -> dict:
+def train_flow(params_file: str = "params.yaml", root: str = ".") -> dict | State:
     return _run_stage("train", train.run, params_file, root)
 
 
 @flow(name="evaluate")
-def evaluate_flow(params_file: str = "params.yaml", root: str = ".") -> dict:
+def evaluate_flow(params_file: str = "params.yaml", root: str = ".") -> dict | State:
     return _run_stage("evaluate", evaluate.run, params_file, root)
 
 
