@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -56,6 +57,7 @@ class TrainParams(_Section):
     weight_decay: float = Field(5e-4, ge=0)
     max_epochs: int = Field(300, gt=0)
     patience: int = Field(40, gt=0)
+    monitor: Literal["val_loss", "val_accuracy", "val_macro_f1"] = "val_loss"
     device: str = "auto"
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from pipeline.evaluation.metrics import classification_metrics
@@ -107,3 +108,46 @@ def test_macro_f1_weighs_classes_equally() -> None:
     metrics = classification_metrics(y_true, y_pred, 2)
     assert metrics["accuracy"] == 0.9
     assert abs(metrics["macro_f1"] - (18 / 19) / 2) < 1e-9
+
+
+def test_monitor_chooses_the_best_epoch_by_the_named_validation_metric() -> None:
+    data, _ = _two_community_graph()
+    for monitor in ("val_loss", "val_macro_f1"):
+        seed_everything(3)
+        model = EarlyFusionSAGE({"tabular": 8}, num_classes=2, projection_dim=8, hidden_dim=16, dropout=0.2)
+        result = train_node_classifier(
+            model,
+            data,
+            num_classes=2,
+            lr=0.01,
+            weight_decay=5e-4,
+            max_epochs=40,
+            patience=40,
+            device=torch.device("cpu"),
+            monitor=monitor,
+        )
+        rows = result.history
+        best = rows[result.best_epoch - 1]
+        if monitor == "val_loss":
+            assert best["val_loss"] == min(r["val_loss"] for r in rows)
+        else:
+            top = max(r["val_macro_f1"] for r in rows)
+            assert best["val_macro_f1"] == top
+            assert best["val_loss"] == min(r["val_loss"] for r in rows if r["val_macro_f1"] == top)
+
+
+def test_an_unknown_monitor_is_refused() -> None:
+    data, _ = _two_community_graph()
+    model = EarlyFusionSAGE({"tabular": 8}, num_classes=2)
+    with pytest.raises(ValueError, match="monitor"):
+        train_node_classifier(
+            model,
+            data,
+            num_classes=2,
+            lr=0.01,
+            weight_decay=0.0,
+            max_epochs=1,
+            patience=1,
+            device=torch.device("cpu"),
+            monitor="test_accuracy",
+        )

@@ -18,6 +18,15 @@ from torch_geometric.data import Data
 from pipeline.evaluation.metrics import classification_metrics
 
 EpochCallback = Callable[[int, dict[str, float]], None]
+MONITORS = ("val_loss", "val_accuracy", "val_macro_f1")
+
+
+def _score(row: dict[str, float], monitor: str) -> tuple[float, ...]:
+    """Higher is better. A metric breaks its ties by the lower loss, so among epochs with
+    equally many validation nodes right, the most confident one is kept."""
+    if monitor == "val_loss":
+        return (-round(row["val_loss"], 6),)
+    return (row[monitor], -round(row["val_loss"], 6))
 
 
 @dataclass
@@ -52,9 +61,17 @@ def train_node_classifier(
     max_epochs: int,
     patience: int,
     device: torch.device,
+    monitor: str = "val_loss",
     on_epoch: EpochCallback | None = None,
 ) -> TrainResult:
-    """Train on ``train_mask``, monitor ``val_mask``; return the best weights (on CPU)."""
+    """Train on ``train_mask``, monitor ``val_mask``; return the best weights (on CPU).
+
+    ``monitor`` picks the best epoch: ``val_loss`` (lowest), or ``val_accuracy`` /
+    ``val_macro_f1`` (highest, ties to the lower loss). Training stops ``patience`` epochs
+    after the last improvement.
+    """
+    if monitor not in MONITORS:
+        raise ValueError(f"monitor must be one of {MONITORS}, not {monitor!r}")
     model = model.to(device)
     xs, masks, edge_index = _inputs(data, model.modalities, device)
     y = data.y.to(device)
@@ -63,7 +80,8 @@ def train_node_classifier(
         raise ValueError("training needs labelled nodes in both the train and the val split")
     optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
 
-    best_loss, best_epoch, best_state = float("inf"), 0, None
+    best_score: tuple[float, ...] | None = None
+    best_epoch, best_state = 0, None
     history: list[dict[str, float]] = []
     for epoch in range(1, max_epochs + 1):
         model.train()
@@ -91,11 +109,12 @@ def train_node_classifier(
         history.append(row)
         if on_epoch is not None:
             on_epoch(epoch, row)
-        if val_loss < best_loss - 1e-6:
-            best_loss, best_epoch = val_loss, epoch
+        score = _score(row, monitor)
+        if best_score is None or score > best_score:
+            best_score, best_epoch = score, epoch
             best_state = copy.deepcopy({k: v.detach().cpu() for k, v in model.state_dict().items()})
         elif epoch - best_epoch >= patience:
             break
 
-    assert best_state is not None  # the first epoch always improves on inf
+    assert best_state is not None  # the first epoch always counts as an improvement
     return TrainResult(state_dict=best_state, best_epoch=best_epoch, epochs_run=len(history), history=history)
