@@ -17,7 +17,7 @@ from pipeline.paths import Paths
 from pipeline.predict import predict_dataset
 from pipeline.stages import STAGES
 
-FAST_TRAIN = {"max_epochs": 60, "patience": 20, "hidden_dim": 32, "projection_dim": 16}
+FAST_TRAIN = {"max_epochs": 60, "patience": 20, "hidden_dim": 32, "projection_dim": 16, "monitor": "val_macro_f1"}
 
 
 def write_params(root: Path, dataset_dir: Path, **train: object) -> None:
@@ -89,6 +89,10 @@ def test_train_and_evaluate_write_metrics_plots_and_register(project: Path) -> N
         assert (paths.plots / plot).read_bytes()[:4] == b"\x89PNG"
     history = pd.read_csv(paths.metrics / "training_history.csv")
     assert {"epoch", "train_loss", "val_loss", "val_macro_f1"} <= set(history.columns)
+    training = load_bundle(paths.model).training
+    assert training["monitor"] == "val_macro_f1"  # from params.yaml, through the stage, to the loop
+    best_epoch = training["best_epoch"]
+    assert history.loc[best_epoch - 1, "val_macro_f1"] == history["val_macro_f1"].max()  # params' monitor
     assert (project / "mlflow.db").is_file()
 
 

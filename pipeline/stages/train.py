@@ -77,6 +77,7 @@ def run(params: Params, paths: Paths) -> dict:
                 max_epochs=settings.max_epochs,
                 patience=settings.patience,
                 device=device,
+                monitor=settings.monitor,
                 on_epoch=log_epoch,
             )
         best = result.history[result.best_epoch - 1]
@@ -91,7 +92,12 @@ def run(params: Params, paths: Paths) -> dict:
             encoders=encoders,
             dataset_name=meta.dataset,
             state_dict=result.state_dict,
-            training={"best_epoch": result.best_epoch, "epochs_run": result.epochs_run, "seed": settings.seed},
+            training={
+                "best_epoch": result.best_epoch,
+                "epochs_run": result.epochs_run,
+                "seed": settings.seed,
+                "monitor": result.monitor,
+            },
         )
         save_bundle(paths.model, bundle)
         model_uri = log_bundle_model(paths.model)

@@ -34,6 +34,7 @@ class TrainResult:
     state_dict: dict[str, Tensor]
     best_epoch: int
     epochs_run: int
+    monitor: str
     history: list[dict[str, float]] = field(default_factory=list)
 
 
@@ -117,4 +118,6 @@ def train_node_classifier(
             break
 
     assert best_state is not None  # the first epoch always counts as an improvement
-    return TrainResult(state_dict=best_state, best_epoch=best_epoch, epochs_run=len(history), history=history)
+    return TrainResult(
+        state_dict=best_state, best_epoch=best_epoch, epochs_run=len(history), monitor=monitor, history=history
+    )
