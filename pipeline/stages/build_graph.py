@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 import pandas as pd
 import torch
 
@@ -50,7 +52,7 @@ def run(params: Params, paths: Paths) -> dict:
         classes=classes,
         modalities={m: f.dim for m, f in features.items()},
         encoders=encoders,
-        edge_report=report.__dict__,
+        edge_report=asdict(report),
         notes=notes,
     )
     save_graph(paths.graph, data, meta)
