@@ -74,22 +74,28 @@ def _two_community_graph(n: int = 60) -> tuple:
     return build_graph({"tabular": feats}, edge_index, y, masks), y
 
 
+def _train(data, *, seed: int, max_epochs: int, patience: int, monitor: str = "val_loss"):
+    seed_everything(seed)
+    model = EarlyFusionSAGE({"tabular": 8}, num_classes=2, projection_dim=8, hidden_dim=16, dropout=0.2)
+    result = train_node_classifier(
+        model,
+        data,
+        num_classes=2,
+        lr=0.01,
+        weight_decay=5e-4,
+        max_epochs=max_epochs,
+        patience=patience,
+        device=torch.device("cpu"),
+        monitor=monitor,
+    )
+    return model, result
+
+
 def test_training_learns_and_is_repeatable_for_a_seed() -> None:
     data, y = _two_community_graph()
     results = []
     for _ in range(2):
-        seed_everything(7)
-        model = EarlyFusionSAGE({"tabular": 8}, num_classes=2, projection_dim=8, hidden_dim=16, dropout=0.2)
-        result = train_node_classifier(
-            model,
-            data,
-            num_classes=2,
-            lr=0.01,
-            weight_decay=5e-4,
-            max_epochs=80,
-            patience=20,
-            device=torch.device("cpu"),
-        )
+        model, result = _train(data, seed=7, max_epochs=80, patience=20)
         model.load_state_dict(result.state_dict)
         pred = predict_logits(model, data, torch.device("cpu")).argmax(-1)
         results.append((result.best_epoch, pred))
@@ -113,19 +119,7 @@ def test_macro_f1_weighs_classes_equally() -> None:
 def test_monitor_chooses_the_best_epoch_by_the_named_validation_metric() -> None:
     data, _ = _two_community_graph()
     for monitor in ("val_loss", "val_macro_f1"):
-        seed_everything(3)
-        model = EarlyFusionSAGE({"tabular": 8}, num_classes=2, projection_dim=8, hidden_dim=16, dropout=0.2)
-        result = train_node_classifier(
-            model,
-            data,
-            num_classes=2,
-            lr=0.01,
-            weight_decay=5e-4,
-            max_epochs=40,
-            patience=40,
-            device=torch.device("cpu"),
-            monitor=monitor,
-        )
+        _, result = _train(data, seed=3, max_epochs=40, patience=40, monitor=monitor)
         rows = result.history
         best = rows[result.best_epoch - 1]
         if monitor == "val_loss":
