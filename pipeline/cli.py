@@ -104,10 +104,9 @@ def predict(
         if Path(model).is_dir():
             bundle = load_bundle(model)
         else:
-            from pipeline.config import load_params
-            from pipeline.tracking import configure_tracking, load_bundle_from_registry
+            from pipeline.tracking import connect_tracking, load_bundle_from_registry
 
-            configure_tracking(root, load_params(root / "params.yaml").tracking.experiment)
+            connect_tracking(root)
             bundle = load_bundle_from_registry(model)
         predictions, notes = predict_dataset(bundle, dataset, device=device, progress=show_progress())
     except GraphFuseError as exc:

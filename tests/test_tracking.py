@@ -29,7 +29,7 @@ def _bundle(seed: int) -> ModelBundle:
     return ModelBundle(
         config=config,
         classes=["a", "b"],
-        encoders={"tabular": {"name": "tabular", "state": {}}},
+        encoders={"tabular": {"encoder": "tabular", "state": {}}},
         dataset_name="toy",
         state_dict=state_dict,
     )
@@ -97,3 +97,15 @@ def test_unknown_model_uri_is_a_clear_error(tracking_root: Path) -> None:
 
     with pytest.raises(GraphFuseError, match="could not be found"):
         load_bundle_from_registry("models:/nope@champion")
+
+
+def test_a_second_root_in_the_same_process_gets_its_own_store(tmp_path: Path, tracking_root: Path) -> None:
+    """set_tracking_uri exports MLFLOW_TRACKING_URI; that export must not pass for the user's choice."""
+    other = tmp_path / "other"
+    other.mkdir()
+    uri = configure_tracking(other, "graphfuse-test")
+    assert uri == f"sqlite:///{other.resolve() / 'mlflow.db'}"
+    assert mlflow.get_registry_uri() == uri
+    assert mlflow.get_experiment_by_name("graphfuse-test").artifact_location.startswith(
+        (other.resolve() / "mlartifacts").as_uri()
+    )

@@ -36,20 +36,42 @@ _RUNTIME_PACKAGES = (
 )
 
 
+# mlflow.set_tracking_uri / set_registry_uri export their value to the environment, so after our
+# first call MLFLOW_TRACKING_URI holds our own default. Remember what we exported, so that only a
+# value the user set counts as the user's choice (and a later call for another root still works).
+_EXPORTED_BY_US: dict[str, str] = {}
+
+
+def _user_setting(name: str) -> str | None:
+    value = os.environ.get(name)
+    return None if not value or _EXPORTED_BY_US.get(name) == value else value
+
+
+def _set(name: str, setter, uri: str) -> None:
+    setter(uri)
+    if name in os.environ:
+        _EXPORTED_BY_US[name] = os.environ[name]
+
+
+def connect_tracking(root: str | Path = ".") -> str:
+    """Point MLflow (tracking and registry) at ``$MLFLOW_TRACKING_URI`` or ``ROOT/mlflow.db``."""
+    uri = _user_setting("MLFLOW_TRACKING_URI") or f"sqlite:///{Path(root).resolve() / 'mlflow.db'}"
+    _set("MLFLOW_TRACKING_URI", mlflow.set_tracking_uri, uri)
+    # The registry follows the tracking store unless the user set its own URI.
+    _set("MLFLOW_REGISTRY_URI", mlflow.set_registry_uri, _user_setting("MLFLOW_REGISTRY_URI") or uri)
+    return uri
+
+
 def configure_tracking(root: str | Path = ".", experiment: str = "graphfuse") -> str:
-    """Point MLflow at ``$MLFLOW_TRACKING_URI`` or ``ROOT/mlflow.db``; make the experiment exist."""
+    """Connect as :func:`connect_tracking` does, and make ``experiment`` exist and be active."""
+    embedded = _user_setting("MLFLOW_TRACKING_URI") is None
     root = Path(root).resolve()
-    user_uri = os.environ.get("MLFLOW_TRACKING_URI")  # read before set_tracking_uri exports it
-    uri = user_uri or f"sqlite:///{root / 'mlflow.db'}"
-    mlflow.set_tracking_uri(uri)
+    uri = connect_tracking(root)
     if mlflow.get_experiment_by_name(experiment) is None:
         # Embedded default: artifacts beside the database, not in ./mlruns of whatever the cwd is.
-        artifact_location = None if user_uri else (root / "mlartifacts").as_uri()
+        artifact_location = (root / "mlartifacts").as_uri() if embedded else None
         mlflow.create_experiment(experiment, artifact_location=artifact_location)
     mlflow.set_experiment(experiment)
-    # The registry follows the tracking store unless the user set its own URI.
-    if not os.environ.get("MLFLOW_REGISTRY_URI"):
-        mlflow.set_registry_uri(uri)
     return uri
 
 
