@@ -62,7 +62,7 @@ class TrainParams(_Section):
 
 
 class EvaluateParams(_Section):
-    champion_metric: str = "macro_f1"
+    champion_metric: Literal["accuracy", "macro_f1"] = "macro_f1"
 
 
 class TrackingParams(_Section):

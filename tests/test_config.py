@@ -27,6 +27,7 @@ def test_a_missing_file_gives_the_defaults(tmp_path: Path) -> None:
         ("train:\n  lr: -1\n", "train.lr"),
         ("validate:\n  val_fraction: 0.6\n  test_fraction: 0.5\n", "below 1"),
         ("train: [unclosed\n", "not valid YAML"),
+        ("evaluate:\n  champion_metric: loss\n", "evaluate.champion_metric"),
     ],
 )
 def test_bad_params_name_the_file_and_key(tmp_path: Path, text: str, expected: str) -> None:
