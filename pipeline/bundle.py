@@ -25,7 +25,7 @@ CONFIG_FILE = "model.json"
 class ModelBundle:
     config: FusionModelConfig
     classes: list[str]
-    encoders: dict[str, dict[str, Any]]  # modality -> encoder settings (tabular: fitted state)
+    encoders: dict[str, dict[str, Any]]  # modality -> {"encoder": name, ...}; tabular adds its fitted "state"
     dataset_name: str
     state_dict: dict[str, Tensor]
     training: dict[str, Any] = field(default_factory=dict)

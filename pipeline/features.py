@@ -39,6 +39,12 @@ class ModalityFeatures:
     def dim(self) -> int:
         return int(self.x.shape[1])
 
+    @classmethod
+    def absent(cls, modality: str, ids: list[str], dim: int = 0) -> ModalityFeatures:
+        """No node has this modality: zero rows, empty mask."""
+        n = len(ids)
+        return cls(modality, torch.zeros(n, dim), torch.zeros(n, dtype=torch.bool), ids_fingerprint(ids), {"absent": 1})
+
     def __post_init__(self) -> None:
         if self.x.dim() != 2 or self.mask.shape != (self.x.shape[0],):
             raise ValueError(f"{self.modality}: x must be [n, d] and mask [n]")

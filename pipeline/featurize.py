@@ -6,6 +6,8 @@ exactly as the training data was.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 import torch
 
@@ -27,25 +29,25 @@ def node_texts(dataset: Dataset) -> pd.Series:
     return frame.apply(join, axis=1) if columns else pd.Series([None] * len(frame), dtype=object)
 
 
-def _scatter(n: int, dim: int, present: list[int], encoded: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    x = torch.zeros(n, dim, dtype=torch.float32)
+def _encode_present(modality: str, dataset: Dataset, encoder: Encoder, items: dict[int, Any]) -> ModalityFeatures:
+    """Encode only the nodes that have the modality (``items``: row -> input); the rest are zero
+    rows with mask False. The encoder's name and settings travel with the features."""
+    n = len(dataset.nodes)
+    x = torch.zeros(n, encoder.dim, dtype=torch.float32)
     mask = torch.zeros(n, dtype=torch.bool)
-    if present:
-        index = torch.tensor(present, dtype=torch.long)
-        x[index] = encoded.to(torch.float32)
+    if items:
+        index = torch.tensor(list(items), dtype=torch.long)
+        x[index] = encoder.encode(list(items.values())).to(torch.float32)
         mask[index] = True
-    return x, mask
+    info = {"encoder": encoder.name, "dim": encoder.dim}
+    if hasattr(encoder, "image_size"):
+        info["image_size"] = encoder.image_size
+    return ModalityFeatures(modality, x, mask, ids_fingerprint(dataset.ids), info)
 
 
 def text_features(dataset: Dataset, encoder: Encoder) -> ModalityFeatures:
-    """Encode only the nodes that have text; the rest are zero rows with mask False."""
     texts = node_texts(dataset)
-    present = [i for i, t in enumerate(texts) if t is not None]
-    encoded = encoder.encode([texts[i] for i in present]) if present else torch.zeros(0, encoder.dim)
-    x, mask = _scatter(len(texts), encoder.dim, present, encoded)
-    return ModalityFeatures(
-        "text", x, mask, ids_fingerprint(dataset.ids), {"encoder": encoder.name, "dim": encoder.dim}
-    )
+    return _encode_present("text", dataset, encoder, {i: t for i, t in enumerate(texts) if t is not None})
 
 
 def image_features(dataset: Dataset, encoder: Encoder) -> ModalityFeatures:
@@ -53,13 +55,8 @@ def image_features(dataset: Dataset, encoder: Encoder) -> ModalityFeatures:
     if column is None:
         raise ValueError(f"dataset {dataset.spec.name!r} has no image_column")
     cells = dataset.nodes[column]
-    present = [i for i, cell in enumerate(cells) if not pd.isna(cell)]
-    paths = [dataset.image_path(str(cells.iloc[i])) for i in present]
-    encoded = encoder.encode(paths) if present else torch.zeros(0, encoder.dim)
-    x, mask = _scatter(len(cells), encoder.dim, present, encoded)
-    return ModalityFeatures(
-        "image", x, mask, ids_fingerprint(dataset.ids), {"encoder": encoder.name, "dim": encoder.dim}
-    )
+    paths = {i: dataset.image_path(str(cell)) for i, cell in enumerate(cells) if not pd.isna(cell)}
+    return _encode_present("image", dataset, encoder, paths)
 
 
 def tabular_features(dataset: Dataset, encoder: TabularEncoder) -> ModalityFeatures:

@@ -16,35 +16,28 @@ from pipeline.bundle import ModelBundle
 from pipeline.dataset import Dataset, load_dataset
 from pipeline.encoders.registry import make_image_encoder, make_text_encoder
 from pipeline.encoders.tabular import TabularEncoder
-from pipeline.features import ModalityFeatures, ids_fingerprint
+from pipeline.features import ModalityFeatures
 from pipeline.featurize import image_features, tabular_features, text_features
 from pipeline.graph import build_edge_index, build_graph
 from pipeline.training import predict_logits, resolve_device
-
-
-def _missing(modality: str, n: int, dim: int, ids: list[str]) -> ModalityFeatures:
-    return ModalityFeatures(modality, torch.zeros(n, dim), torch.zeros(n, dtype=torch.bool), ids_fingerprint(ids))
 
 
 def featurize_for_bundle(
     dataset: Dataset, bundle: ModelBundle, *, device: str = "cpu", progress: bool = True
 ) -> tuple[dict[str, ModalityFeatures], list[str]]:
     """Features for each modality the model expects, plus notes on what had to be treated as missing."""
-    n, ids, spec = len(dataset.nodes), dataset.ids, dataset.spec
+    ids, spec = dataset.ids, dataset.spec
     features: dict[str, ModalityFeatures] = {}
     notes: list[str] = []
     for modality, dim in bundle.config.modality_dims.items():
         settings = bundle.encoders[modality]
         if modality == "text" and spec.text_columns:
-            encoder = make_text_encoder(
-                settings["name"], device=device, batch_size=settings.get("batch_size", 64), progress=progress
-            )
+            encoder = make_text_encoder(settings["encoder"], device=device, progress=progress)
             features[modality] = text_features(dataset, encoder)
         elif modality == "image" and spec.image_column:
             encoder = make_image_encoder(
-                settings["name"],
+                settings["encoder"],
                 device=device,
-                batch_size=settings.get("batch_size", 32),
                 image_size=settings.get("image_size", 224),
                 progress=progress,
             )
@@ -60,7 +53,7 @@ def featurize_for_bundle(
             features[modality] = tabular_features(replace(dataset, nodes=nodes), tabular)
         else:
             notes.append(f"this dataset has no {modality} columns: every node is treated as missing {modality}")
-            features[modality] = _missing(modality, n, dim, ids)
+            features[modality] = ModalityFeatures.absent(modality, ids, dim)
         if features[modality].dim != dim:
             raise ValueError(f"{modality} features have dim {features[modality].dim}, the model expects {dim}")
     return features, notes

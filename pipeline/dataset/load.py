@@ -127,15 +127,18 @@ def _typed_nodes(spec: DatasetSpec, raw: pd.DataFrame, nodes_path: Path) -> pd.D
     return pd.DataFrame(out, index=pd.RangeIndex(len(raw)))
 
 
+def _more(positions: np.ndarray, what: str) -> str:
+    """The error names the first bad row; this says how many more there are, if any."""
+    return f" ({positions.size - 1} more {what})" if positions.size > 1 else ""
+
+
 def _parse_numeric(cells: pd.Series, column: str, nodes_path: Path) -> pd.Series:
     text = cells.to_numpy(dtype=object)
     values = pd.to_numeric(text, errors="coerce").astype(np.float64)
     bad = np.flatnonzero((text != "") & ~np.isfinite(values))
     if bad.size:
         first = int(bad[0])
-        more = ""
-        if bad.size > 1:
-            more = f" ({bad.size - 1} more cells in this column are not numbers)"
+        more = _more(bad, "cells in this column are not numbers")
         raise DatasetError(
             nodes_path,
             f"'{text[first]}' is not a number; numeric_columns cells must be finite numbers, "
@@ -250,9 +253,7 @@ def _load_edges(spec: DatasetSpec, root: Path, spec_path: Path, ids: set[str], n
         unknown = np.flatnonzero(~np.isin(cells, list(ids)))
         if unknown.size:
             first = int(unknown[0])
-            more = ""
-            if unknown.size > 1:
-                more = f" ({unknown.size - 1} more rows in this column do too)"
+            more = _more(unknown, "rows in this column do too")
             raise DatasetError(
                 path,
                 f"unknown id '{cells[first]}': no node in the nodes file has this id{more}",

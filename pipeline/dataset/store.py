@@ -26,8 +26,8 @@ SPLIT_COLUMN = "__graphfuse_split__"
 STORE_FORMAT = 1
 
 
-def write_processed(dataset: Dataset, out_dir: str | Path) -> None:
-    """Write nodes, edges and a summary to ``out_dir``, each file atomically."""
+def write_processed(dataset: Dataset, out_dir: str | Path) -> dict[str, Any]:
+    """Write nodes, edges and a summary to ``out_dir``, each file atomically; return the summary."""
     if dataset.split is None:
         raise ValueError("write_processed needs dataset.split: call with_splits first")
     if SPLIT_COLUMN in dataset.nodes.columns:
@@ -41,7 +41,9 @@ def write_processed(dataset: Dataset, out_dir: str | Path) -> None:
     nodes[SPLIT_COLUMN] = dataset.split.astype(STRING_DTYPE).to_numpy()
     write_with(out / NODES_FILE, lambda p: nodes.to_parquet(p, index=False))
     write_with(out / EDGES_FILE, lambda p: dataset.edges.to_parquet(p, index=False))
-    write_json(info_path, _info(dataset))
+    info = _info(dataset)
+    write_json(info_path, info)
+    return info
 
 
 def read_processed(out_dir: str | Path) -> Dataset:

@@ -6,26 +6,17 @@ graph is the same for every dataset and build_graph simply leaves that modality 
 
 from __future__ import annotations
 
-import torch
-
 from pipeline.atomic import write_json
 from pipeline.config import Params
-from pipeline.dataset import Dataset, read_processed
+from pipeline.dataset import read_processed
 from pipeline.encoders.registry import make_image_encoder, make_text_encoder
-from pipeline.features import ModalityFeatures, ids_fingerprint, save_features
+from pipeline.features import ModalityFeatures, save_features
 from pipeline.featurize import fit_tabular, image_features, tabular_features, text_features
 from pipeline.paths import Paths
 from pipeline.stages import show_progress
 from pipeline.training import resolve_device
 
 TABULAR_STATE_FILE = "tabular_state.json"
-
-
-def _absent(modality: str, dataset: Dataset) -> ModalityFeatures:
-    n = len(dataset.nodes)
-    return ModalityFeatures(
-        modality, torch.zeros(n, 0), torch.zeros(n, dtype=torch.bool), ids_fingerprint(dataset.ids), {"absent": 1}
-    )
 
 
 def _summary(features: ModalityFeatures) -> dict:
@@ -42,7 +33,7 @@ def run_text(params: Params, paths: Paths) -> dict:
     dataset = read_processed(paths.dataset)
     settings = params.preprocess_text
     if not dataset.spec.text_columns:
-        features = _absent("text", dataset)
+        features = ModalityFeatures.absent("text", dataset.ids)
     else:
         device = str(resolve_device(settings.device))
         encoder = make_text_encoder(
@@ -57,7 +48,7 @@ def run_image(params: Params, paths: Paths) -> dict:
     dataset = read_processed(paths.dataset)
     settings = params.preprocess_image
     if not dataset.spec.image_column:
-        features = _absent("image", dataset)
+        features = ModalityFeatures.absent("image", dataset.ids)
     else:
         device = str(resolve_device(settings.device))
         encoder = make_image_encoder(
@@ -68,7 +59,6 @@ def run_image(params: Params, paths: Paths) -> dict:
             progress=show_progress(),
         )
         features = image_features(dataset, encoder)
-        features.info["image_size"] = settings.image_size
     save_features(paths.feature_file("image"), features)
     return _summary(features)
 
@@ -76,7 +66,7 @@ def run_image(params: Params, paths: Paths) -> dict:
 def run_tabular(params: Params, paths: Paths) -> dict:
     dataset = read_processed(paths.dataset)
     if not (dataset.spec.numeric_columns or dataset.spec.categorical_columns):
-        features = _absent("tabular", dataset)
+        features = ModalityFeatures.absent("tabular", dataset.ids)
         state: dict = {}
     else:
         encoder = fit_tabular(dataset, clip=params.preprocess_tabular.clip)

@@ -82,14 +82,10 @@ def run(params: Params, paths: Paths) -> dict:
             )
         best = result.history[result.best_epoch - 1]
         mlflow.log_metrics({"best_epoch": result.best_epoch, "best_val_loss": best["val_loss"]})
-        encoders = {
-            m: {"name": info.get("encoder"), **{k: v for k, v in info.items() if k not in ("encoder", "dim")}}
-            for m, info in meta.encoders.items()
-        }
         bundle = ModelBundle(
             config=config,
             classes=meta.classes,
-            encoders=encoders,
+            encoders=meta.encoders,  # as build_graph recorded them: what predict must redo
             dataset_name=meta.dataset,
             state_dict=result.state_dict,
             training={

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pipeline.atomic import read_json
 from pipeline.config import Params
 from pipeline.dataset import load_dataset, with_splits, write_processed
 from pipeline.paths import Paths
@@ -12,6 +11,5 @@ def run(params: Params, paths: Paths) -> dict:
     dataset = load_dataset(params.dataset.dir)
     split = params.validate_
     dataset = with_splits(dataset, seed=split.seed, val_fraction=split.val_fraction, test_fraction=split.test_fraction)
-    write_processed(dataset, paths.dataset)
-    summary = read_json(paths.dataset / "dataset.json")
-    return {"counts": summary.get("counts", {}), "notes": list(dataset.notes)}
+    summary = write_processed(dataset, paths.dataset)
+    return {"counts": summary["counts"], "notes": list(dataset.notes)}
