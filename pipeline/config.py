@@ -48,6 +48,20 @@ class TabularParams(_Section):
     clip: float = Field(5.0, gt=0, description="standardised values are clipped to [-clip, clip]")
 
 
+class KnnParams(_Section):
+    """kNN edges added to the dataset's own (see pipeline/graph/knn.py)."""
+
+    enabled: bool = True
+    modality: Literal["text", "image", "tabular", "fused"] = "text"
+    k: int = Field(10, gt=0)
+    mutual: bool = False
+    cap: int | None = Field(None, gt=0, description="most kNN edges per node; null = no cap")
+
+
+class BuildGraphParams(_Section):
+    knn: KnnParams = KnnParams()
+
+
 class TrainParams(_Section):
     seed: int = 0
     projection_dim: int = Field(64, gt=0)
@@ -77,6 +91,7 @@ class Params(_Section):
     preprocess_text: TextParams = TextParams()
     preprocess_image: ImageParams = ImageParams()
     preprocess_tabular: TabularParams = TabularParams()
+    build_graph: BuildGraphParams = BuildGraphParams()
     train: TrainParams = TrainParams()
     evaluate: EvaluateParams = EvaluateParams()
     tracking: TrackingParams = TrackingParams()

@@ -69,6 +69,7 @@ def test_repro_produces_metrics_and_a_champion(repo_copy: tuple[Path, dict[str, 
     root, env = repo_copy
     shown = _run([str(BIN / "dvc"), "metrics", "show"], root, env).stdout
     assert "metrics/metrics.json" in shown and "test.accuracy" in shown
+    assert "metrics/graph.json" in shown and "homophily_train.all" in shown
     summary = _run([str(BIN / "graphfuse"), "metrics"], root, env).stdout
     assert "test" in summary and "now champion" in summary
 

@@ -75,6 +75,11 @@ def test_build_graph_holds_features_edges_and_splits(project: Path) -> None:
     assert data.edge_index.size(1) > 0 and data.edge_index.size(1) % 2 == 0  # undirected: both ways
     assert int(data.train_mask.sum() + data.val_mask.sum() + data.test_mask.sum()) == 40
     assert not bool((data.train_mask & data.test_mask).any())
+    assert data.edge_type.shape == (data.edge_index.size(1),)  # 0 = dataset edge, 1 = kNN edge (params)
+    stats = json.loads((Paths(project).metrics / "graph.json").read_text())
+    assert stats["nodes"] == 40 and stats["edges"]["all"] == data.edge_index.size(1)
+    assert stats["edges"]["knn"] == int((data.edge_type == 1).sum()) == 2 * meta.knn["report"]["added"] > 0
+    assert 0 <= stats["homophily_train"]["all"] <= 1
 
 
 def test_train_and_evaluate_write_metrics_plots_and_register(project: Path) -> None:

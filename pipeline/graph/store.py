@@ -26,6 +26,7 @@ class GraphMeta:
     modalities: dict[str, int]  # modality -> feature dim
     encoders: dict[str, dict] = field(default_factory=dict)
     edge_report: dict = field(default_factory=dict)
+    knn: dict = field(default_factory=dict)  # the kNN settings and report; empty when off
     notes: list[str] = field(default_factory=list)
 
 

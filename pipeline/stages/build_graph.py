@@ -7,14 +7,16 @@ from dataclasses import asdict
 import pandas as pd
 import torch
 
-from pipeline.atomic import read_json
+from pipeline.atomic import read_json, write_json
 from pipeline.config import Params
 from pipeline.dataset import SPLITS, read_processed
 from pipeline.errors import GraphFuseError
 from pipeline.features import MODALITIES, ModalityFeatures, ids_fingerprint, load_features
-from pipeline.graph import GraphMeta, build_edge_index, build_graph, save_graph
+from pipeline.graph import GraphMeta, build_edge_index, build_graph, dataset_and_knn_edges, graph_stats, save_graph
 from pipeline.paths import Paths
 from pipeline.stages.preprocess import TABULAR_STATE_FILE
+
+GRAPH_METRICS_FILE = "graph.json"
 
 
 def run(params: Params, paths: Paths) -> dict:
@@ -41,7 +43,13 @@ def run(params: Params, paths: Paths) -> dict:
     class_index = {name: i for i, name in enumerate(classes)}
     y = torch.tensor([-1 if pd.isna(label) else class_index[label] for label in dataset.labels], dtype=torch.long)
     masks = {name: torch.tensor((dataset.split == name).fillna(False).to_numpy(dtype=bool)) for name in SPLITS}
+    knn = params.build_graph.knn
+    edge_index, edge_type, knn_report, knn_notes = dataset_and_knn_edges(
+        edge_index, features, len(dataset.ids), **knn.model_dump()
+    )
+    notes.extend(knn_notes)
     data = build_graph(features, edge_index, y, masks)
+    data.edge_type = edge_type
 
     encoders = {m: dict(f.info) for m, f in features.items()}
     if "tabular" in encoders:
@@ -53,14 +61,17 @@ def run(params: Params, paths: Paths) -> dict:
         modalities={m: f.dim for m, f in features.items()},
         encoders=encoders,
         edge_report=asdict(report),
+        knn={"settings": knn.model_dump(), "report": asdict(knn_report)} if knn_report else {},
         notes=notes,
     )
+    stats = graph_stats(edge_index, edge_type, y, masks["train"])
     save_graph(paths.graph, data, meta)
-    isolated = len(dataset.ids) - int(torch.unique(edge_index).numel()) if edge_index.numel() else len(dataset.ids)
+    write_json(paths.metrics / GRAPH_METRICS_FILE, stats)
     return {
-        "nodes": len(dataset.ids),
-        "edges": report.final,
-        "isolated_nodes": isolated,
+        "nodes": stats["nodes"],
+        "edges": stats["edges"],
+        "isolated_nodes": stats["isolated_nodes"]["all"],
+        "homophily_train": stats["homophily_train"],
         "modalities": meta.modalities,
         "notes": notes,
     }
