@@ -69,6 +69,7 @@ class FullBatch:
         # over world_size, so DDP's mean of the gradients is the single-process gradient.
         self.rows = to_device(train_idx[ctx.rank :: ctx.world_size], device)
         self.weight_sum = float(weights[data.y[train_idx]].sum()) / ctx.world_size
+        self.num_train = int(self.rows.numel())
 
     def train_batches(self, epoch: int) -> Iterator[Batch]:
         yield Batch(self.xs, self.masks, self.edge_index, self.rows, self.y[self.rows], self.weight_sum)
@@ -100,6 +101,7 @@ class SignBatches:
         )
         self.y, self.weights, self.device = data.y, weights, device
         self.train_idx, self.batch_size, self.seed, self.ctx = train_idx, batch_size, seed, ctx
+        self.num_train = train_idx.numel() // ctx.world_size
 
     def _inputs(self, index: Tensor) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
         xs = {m: to_device(v, self.device) for m, v in gather_hops(self.hop_xs, index).items()}
@@ -152,6 +154,7 @@ class NeighborBatches:
         self.device, self.weights = device, weights
         per_rank = train_idx.numel() // ctx.world_size
         shard = train_idx[ctx.rank :: ctx.world_size][:per_rank]
+        self.num_train = per_rank
         self.loader = NeighborLoader(
             data,
             num_neighbors=[fanout] * num_layers,

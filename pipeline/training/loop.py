@@ -47,6 +47,7 @@ class TrainResult:
     history: list[dict[str, float]] = field(default_factory=list)
     batching: str = "full"
     resumed_from: int = 0
+    trained_nodes: int = 0  # training nodes this process scored per epoch (a share under DDP)
 
 
 def predict_logits(model: nn.Module, data: Data, device: torch.device) -> Tensor:
@@ -252,4 +253,5 @@ def train_node_classifier(
         history=history,
         batching=batching,
         resumed_from=resumed.epoch if resumed is not None else 0,
+        trained_nodes=runner.num_train,
     )
