@@ -10,12 +10,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
 from pipeline.atomic import read_json, write_json, write_with
 from pipeline.errors import GraphFuseError
-from pipeline.models import FusionModelConfig, build_model
+from pipeline.models import FusionModelConfig, build_model, upgrade_state_dict
 
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "model.json"
@@ -32,7 +33,7 @@ class ModelBundle:
 
     def build(self) -> nn.Module:
         model = build_model(self.config)
-        model.load_state_dict(self.state_dict)
+        model.load_state_dict(upgrade_state_dict(self.config, self.state_dict))
         return model.eval()
 
 
@@ -59,8 +60,15 @@ def load_bundle(bundle_dir: str | Path) -> ModelBundle:
         if not (bundle_dir / name).is_file():
             raise GraphFuseError(f"{bundle_dir / name}: not found; is this a GraphFuse model folder?")
     meta = read_json(bundle_dir / CONFIG_FILE)
+    try:
+        config = FusionModelConfig(**meta["config"])
+    except ValidationError as exc:
+        raise GraphFuseError(
+            f"{bundle_dir / CONFIG_FILE}: a model this version of GraphFuse cannot build "
+            f"(written by a newer one, or edited by hand):\n{exc}"
+        ) from exc
     return ModelBundle(
-        config=FusionModelConfig(**meta["config"]),
+        config=config,
         classes=list(meta["classes"]),
         encoders=dict(meta["encoders"]),
         dataset_name=meta["dataset_name"],

@@ -73,6 +73,27 @@ class TrainParams(_Section):
     patience: int = Field(40, gt=0)
     monitor: Literal["val_loss", "val_accuracy", "val_macro_f1"] = "val_loss"
     device: str = "auto"
+    # --- model zoo (pipeline/models): what to build ---
+    fusion: Literal["early", "late", "gated"] = "early"
+    backbone: Literal["mlp", "gcn", "sage", "gat", "gatv2", "sign"] = "sage"
+    num_layers: int = Field(2, ge=1)
+    norm: Literal["none", "batch", "layer"] = "none"
+    residual: bool = False
+    jk: Literal["none", "last", "cat", "max"] = "none"
+    heads: int = Field(4, ge=1, description="attention heads of gat/gatv2 hidden layers")
+    hops: int = Field(2, ge=0, description="precomputed propagation steps of the sign backbone")
+    missing_token: bool = True
+    modality_dropout: float = Field(0.1, ge=0, lt=1)
+    # --- training (pipeline/training): how to fit it ---
+    scheduler: Literal["none", "plateau", "cosine"] = "plateau"
+    class_weights: Literal["none", "balanced"] = "none"
+    grad_clip: float = Field(1.0, ge=0, description="max gradient norm; 0 turns clipping off")
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
+    batching: Literal["auto", "full", "sign", "neighbor"] = "auto"
+    minibatch_threshold: int = Field(200_000, gt=0, description="auto batching: nodes above this train in mini-batches")
+    batch_size: int = Field(4096, gt=0)
+    fanout: int = Field(10, gt=0, description="neighbours sampled per node and layer (neighbor batching)")
+    checkpoint_every: int = Field(10, ge=0, description="epochs between resumable checkpoints; 0 turns them off")
 
 
 class EvaluateParams(_Section):

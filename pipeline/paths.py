@@ -36,6 +36,11 @@ class Paths:
         return self.root / "models"
 
     @property
+    def checkpoints(self) -> Path:
+        """Resumable training state; not a DVC output, removed when training succeeds."""
+        return self.root / ".checkpoints"
+
+    @property
     def metrics(self) -> Path:
         return self.root / "metrics"
 

@@ -1,20 +1,22 @@
-"""Fusion models: per-modality projections fused inside GNN backbones."""
+"""Fusion models: per-modality projections fused (early, late, gated) inside GNN backbones."""
 
 from pipeline.models.config import FusionModelConfig
-from pipeline.models.fusion_sage import EarlyFusionSAGE
+from pipeline.models.fusion_base import FusionBase
+from pipeline.models.fusion_early import EarlyFusion
+from pipeline.models.fusion_gated import GatedFusion
+from pipeline.models.fusion_late import LateFusion
 from pipeline.models.projection import ModalityProjection
+from pipeline.models.registry import BACKBONES, FUSIONS, build_model, upgrade_state_dict
 
-__all__ = ["EarlyFusionSAGE", "FusionModelConfig", "ModalityProjection", "build_model"]
-
-
-def build_model(config: FusionModelConfig) -> EarlyFusionSAGE:
-    """The one place that turns a saved config back into a module (for training and predict)."""
-    if config.architecture != "early_fusion_sage":
-        raise ValueError(f"unknown architecture {config.architecture!r}; known: early_fusion_sage")
-    return EarlyFusionSAGE(
-        modality_dims=config.modality_dims,
-        num_classes=config.num_classes,
-        projection_dim=config.projection_dim,
-        hidden_dim=config.hidden_dim,
-        dropout=config.dropout,
-    )
+__all__ = [
+    "BACKBONES",
+    "FUSIONS",
+    "EarlyFusion",
+    "FusionBase",
+    "FusionModelConfig",
+    "GatedFusion",
+    "LateFusion",
+    "ModalityProjection",
+    "build_model",
+    "upgrade_state_dict",
+]

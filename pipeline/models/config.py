@@ -2,15 +2,46 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+FusionName = Literal["early", "late", "gated"]
+BackboneName = Literal["mlp", "gcn", "sage", "gat", "gatv2", "sign"]
+NormName = Literal["none", "batch", "layer"]
+JumpingKnowledgeName = Literal["none", "last", "cat", "max"]
 
 
 class FusionModelConfig(BaseModel):
+    """Everything ``build_model`` needs; the defaults are the original early-fusion GraphSAGE.
+
+    ``architecture="early_fusion_sage"`` is how bundles written before the model zoo name their
+    model; it builds the same network as ``fusion="early", backbone="sage"`` with the defaults.
+    """
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    architecture: str = "early_fusion_sage"
+    architecture: Literal["fusion_gnn", "early_fusion_sage"] = "fusion_gnn"
     modality_dims: dict[str, int]
-    num_classes: int
-    projection_dim: int
-    hidden_dim: int
-    dropout: float
+    num_classes: int = Field(gt=0)
+    projection_dim: int = Field(gt=0)
+    hidden_dim: int = Field(gt=0)
+    dropout: float = Field(ge=0, lt=1)
+    fusion: FusionName = "early"
+    backbone: BackboneName = "sage"
+    num_layers: int = Field(2, ge=1)
+    norm: NormName = "none"
+    residual: bool = False
+    jk: JumpingKnowledgeName = "none"
+    heads: int = Field(4, ge=1, description="attention heads of gat/gatv2 hidden layers")
+    hops: int = Field(2, ge=0, description="propagation steps precomputed by the sign backbone")
+    missing_token: bool = False
+    modality_dropout: float = Field(0.0, ge=0, lt=1)
+
+    @model_validator(mode="after")
+    def _heads_divide_hidden(self) -> FusionModelConfig:
+        if self.backbone in ("gat", "gatv2") and self.hidden_dim % self.heads:
+            raise ValueError(f"hidden_dim ({self.hidden_dim}) must be a multiple of heads ({self.heads})")
+        if not self.modality_dims:
+            raise ValueError("a fusion model needs at least one modality")
+        return self

@@ -7,36 +7,51 @@ from torch import Tensor, nn
 
 
 class ModalityProjection(nn.Module):
-    r"""Projects one modality and zeroes the nodes that lack it.
+    r"""Projects one modality; nodes that lack it get zeros or a learned missing token.
 
     .. math::
         \mathbf{z}_i = m_i \cdot \mathrm{ReLU}\left(\mathrm{LayerNorm}
-        \left(\mathbf{W} \mathbf{x}_i + \mathbf{b}\right)\right)
+        \left(\mathbf{W} \mathbf{x}_i + \mathbf{b}\right)\right) + (1 - m_i)\,\mathbf{t}
 
-    where :math:`m_i \in \{0, 1\}` is the modality mask of node :math:`i`. Zeroing (rather
-    than projecting the zero vector, which would give :math:`\mathrm{ReLU}(\mathbf{b})`) keeps
-    "missing" distinct from any real input.
+    where :math:`m_i \in \{0, 1\}` is the modality mask of node :math:`i` and
+    :math:`\mathbf{t}` is a learned token (or zero when ``missing_token=False``). Masking
+    (rather than projecting the zero vector, which would give :math:`\mathrm{ReLU}(\mathbf{b})`)
+    keeps "missing" distinct from any real input; the token lets the network say so in a
+    direction of its choice.
+
+    Shapes:
+        - x: :math:`(*, F_{in})`, mask: :math:`(*)` (bool or 0/1), output :math:`(*, F_{out})`;
+          the leading dims are the nodes and, for precomputed propagation, the hops.
 
     Args:
         in_channels: the encoder's embedding size.
         out_channels: the shared projection size.
+        missing_token: learn :math:`\mathbf{t}` instead of using zeros.
     """
 
-    def __init__(self, in_channels: int, out_channels: int) -> None:
+    def __init__(self, in_channels: int, out_channels: int, missing_token: bool = False) -> None:
         super().__init__()
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.lin = nn.Linear(in_channels, out_channels)
         self.norm = nn.LayerNorm(out_channels)
+        self.token = nn.Parameter(torch.empty(out_channels)) if missing_token else None
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
         self.lin.reset_parameters()
         self.norm.reset_parameters()
+        if self.token is not None:
+            nn.init.normal_(self.token, std=0.1)
 
     def forward(self, x: Tensor, mask: Tensor) -> Tensor:
-        z = torch.relu(self.norm(self.lin(x)))
-        return z * mask.to(z.dtype).unsqueeze(-1)
+        z = torch.relu(self.norm(self.lin(x.to(self.lin.weight.dtype))))
+        present = mask.to(z.dtype).unsqueeze(-1)
+        z = z * present
+        if self.token is not None:
+            z = z + (1 - present) * self.token
+        return z
 
     def __repr__(self) -> str:
-        return f"{self.__class__.__name__}({self.in_channels}, {self.out_channels})"
+        token = ", missing_token=True" if self.token is not None else ""
+        return f"{self.__class__.__name__}({self.in_channels}, {self.out_channels}{token})"

@@ -1,22 +1,38 @@
-"""Stage train: fit the fusion GNN, keep the best weights, log the run and the model to MLflow."""
+"""Stage train: fit the fusion GNN, keep the best weights, log the run and the model to MLflow.
+
+Under ``torchrun`` (``torchrun --nproc_per_node=K -m pipeline.stages.train``) every process
+trains its share of the nodes; only rank 0 logs, saves and registers.
+"""
 
 from __future__ import annotations
 
 import csv
+import functools
+import hashlib
 import io
+import json
 
 import mlflow
 from tqdm.auto import tqdm
 
 from pipeline.atomic import write_json, write_text
 from pipeline.bundle import ModelBundle, save_bundle
-from pipeline.config import Params
+from pipeline.config import Params, TrainParams, load_params
+from pipeline.errors import GraphFuseError
 from pipeline.graph import load_graph
+from pipeline.graph.store import META_FILE, TENSORS_FILE
 from pipeline.models import FusionModelConfig, build_model
 from pipeline.paths import Paths
 from pipeline.stages import show_progress
 from pipeline.tracking import configure_tracking, log_bundle_model, start_run
-from pipeline.training import resolve_device, seed_everything, train_node_classifier
+from pipeline.training import (
+    TrainOptions,
+    process_group,
+    resolve_device,
+    seed_everything,
+    train_node_classifier,
+)
+from pipeline.training.batching import resolve_batching
 
 RUN_FILE = "run.json"
 HISTORY_FILE = "training_history.csv"
@@ -30,20 +46,62 @@ def _history_csv(history: list[dict[str, float]]) -> str:
     return buffer.getvalue()
 
 
-def run(params: Params, paths: Paths) -> dict:
-    settings = params.train
-    data, meta = load_graph(paths.graph)
-    config = FusionModelConfig(
+MODEL_KEYS = ("fusion", "num_layers", "norm", "residual", "jk", "heads", "hops", "missing_token", "modality_dropout")
+OPTION_KEYS = tuple(TrainOptions.__dataclass_fields__)
+
+
+def _model_config(settings: TrainParams, meta, num_nodes: int) -> FusionModelConfig:
+    """The model params.yaml asks for; a graph trained with precomputed hops gets the sign backbone."""
+    try:
+        batching = resolve_batching(settings.batching, num_nodes, settings.minibatch_threshold, settings.backbone)
+    except ValueError as exc:
+        raise GraphFuseError(f"params.yaml train: {exc}") from exc
+    return FusionModelConfig(
         modality_dims=meta.modalities,
         num_classes=len(meta.classes),
         projection_dim=settings.projection_dim,
         hidden_dim=settings.hidden_dim,
         dropout=settings.dropout,
+        backbone="sign" if batching == "sign" else settings.backbone,
+        **{k: getattr(settings, k) for k in MODEL_KEYS},
     )
-    device = resolve_device(settings.device)
-    seed_everything(settings.seed)
-    model = build_model(config)
 
+
+def _fingerprint(config: FusionModelConfig, options: TrainOptions, paths: Paths) -> str:
+    """What a checkpoint must match to be resumed: the model, the options and the graph's bytes."""
+    digest = hashlib.sha256(json.dumps([config.model_dump(), repr(options)], sort_keys=True).encode())
+    for name in (META_FILE, TENSORS_FILE):
+        with open(paths.graph / name, "rb") as handle:
+            digest.update(hashlib.file_digest(handle, "sha256").digest())
+    return digest.hexdigest()
+
+
+def run(params: Params, paths: Paths) -> dict:
+    settings = params.train
+    data, meta = load_graph(paths.graph)
+    config = _model_config(settings, meta, len(meta.node_ids))
+    options = TrainOptions(**{k: getattr(settings, k) for k in OPTION_KEYS})
+    with process_group(resolve_device(settings.device)) as (ctx, device):
+        seed_everything(settings.seed)
+        model = build_model(config)
+        fit = functools.partial(
+            train_node_classifier,
+            model,
+            data,
+            num_classes=len(meta.classes),
+            device=device,
+            options=options,
+            checkpoint_dir=paths.checkpoints / "train",
+            fingerprint=_fingerprint(config, options, paths),
+        )
+        if not ctx.is_main:
+            fit()
+            return {"rank": ctx.rank}
+        return _train_and_log(params, paths, data, meta, config, device, fit)
+
+
+def _train_and_log(params: Params, paths: Paths, data, meta, config, device, fit) -> dict:
+    settings = params.train
     configure_tracking(paths.root, params.tracking.experiment)
     with start_run(run_name=f"train-{meta.dataset}") as active:
         mlflow.log_params({f"train.{k}": v for k, v in settings.model_dump().items()})
@@ -68,18 +126,7 @@ def run(params: Params, paths: Paths) -> dict:
                 bar.update(1)
                 bar.set_postfix(val_loss=f"{row['val_loss']:.3f}", val_f1=f"{row['val_macro_f1']:.3f}")
 
-            result = train_node_classifier(
-                model,
-                data,
-                num_classes=len(meta.classes),
-                lr=settings.lr,
-                weight_decay=settings.weight_decay,
-                max_epochs=settings.max_epochs,
-                patience=settings.patience,
-                device=device,
-                monitor=settings.monitor,
-                on_epoch=log_epoch,
-            )
+            result = fit(on_epoch=log_epoch)
         best = result.history[result.best_epoch - 1]
         mlflow.log_metrics({"best_epoch": result.best_epoch, "best_val_loss": best["val_loss"]})
         bundle = ModelBundle(
@@ -93,6 +140,8 @@ def run(params: Params, paths: Paths) -> dict:
                 "epochs_run": result.epochs_run,
                 "seed": settings.seed,
                 "monitor": result.monitor,
+                "batching": result.batching,
+                "resumed_from_epoch": result.resumed_from,
             },
         )
         save_bundle(paths.model, bundle)
@@ -107,4 +156,10 @@ def run(params: Params, paths: Paths) -> dict:
         "epochs_run": result.epochs_run,
         "best_val_loss": round(best["val_loss"], 4),
         "device": str(device),
+        "model": f"{config.fusion}/{config.backbone}",
+        "batching": result.batching,
     }
+
+
+if __name__ == "__main__":  # torchrun --nproc_per_node=K -m pipeline.stages.train
+    run(load_params(), Paths())

@@ -1,6 +1,17 @@
-"""Training: device choice, seeding and the full-batch loop with early stopping."""
+"""Training: device and precision, batching methods, DDP, checkpoints and the loop."""
 
 from pipeline.training.device import resolve_device, seed_everything
+from pipeline.training.distributed import process_group
 from pipeline.training.loop import TrainResult, predict_logits, train_node_classifier
+from pipeline.training.options import MONITORS, TrainOptions
 
-__all__ = ["TrainResult", "predict_logits", "resolve_device", "seed_everything", "train_node_classifier"]
+__all__ = [
+    "MONITORS",
+    "TrainOptions",
+    "TrainResult",
+    "predict_logits",
+    "process_group",
+    "resolve_device",
+    "seed_everything",
+    "train_node_classifier",
+]

@@ -1,4 +1,4 @@
-"""Where to train, and making runs repeatable."""
+"""Where to train, in which precision, and making runs repeatable."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import random
 
 import numpy as np
 import torch
+from torch import Tensor
 
 
 def resolve_device(requested: str = "auto") -> torch.device:
@@ -23,3 +24,27 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
+
+
+def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype, or ``None`` for plain float32.
+
+    ``auto`` is float32 on CPU (autocast there is slower for these small layers) and on CUDA
+    bfloat16 where the GPU has it, else float16 (with a gradient scaler).
+    """
+    if precision == "fp32":
+        return None
+    if precision == "auto":
+        if device.type != "cuda":
+            return None
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if precision == "fp16" and device.type != "cuda":
+        raise ValueError("precision fp16 needs a CUDA device; use bf16 or fp32 on CPU")
+    return torch.bfloat16 if precision == "bf16" else torch.float16
+
+
+def to_device(tensor: Tensor, device: torch.device) -> Tensor:
+    """Copy to ``device``; to a GPU through pinned memory, without blocking the host."""
+    if device.type == "cuda" and tensor.device.type == "cpu":
+        return tensor.pin_memory().to(device, non_blocking=True)
+    return tensor.to(device)

@@ -1,32 +1,41 @@
-"""Full-batch node classification with early stopping on the validation split.
+"""Node classification with early stopping on the validation split.
 
-Graphs that fit in memory train fastest full-batch; the loop keeps the best weights by
-validation loss and stops after ``patience`` epochs without improvement.
+One loop for every batching method (see :mod:`pipeline.training.batching`): AdamW, an optional
+LR schedule, class weights, gradient clipping, autocast on CUDA, DDP under torchrun, and
+resumable checkpoints. The best weights by ``monitor`` are kept; training stops ``patience``
+epochs after the last improvement.
 """
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.nn.parallel import DistributedDataParallel
 from torch_geometric.data import Data
 
-from pipeline.evaluation.metrics import classification_metrics
+from pipeline.training.batching import FullBatch, NeighborBatches, SignBatches, resolve_batching
+from pipeline.training.checkpoint import TrainState, clear_checkpoint, load_checkpoint, save_checkpoint
+from pipeline.training.device import autocast_dtype
+from pipeline.training.distributed import current
+from pipeline.training.epoch_metrics import accuracy_macro_f1
+from pipeline.training.options import MONITORS, TrainOptions
 
 EpochCallback = Callable[[int, dict[str, float]], None]
-MONITORS = ("val_loss", "val_accuracy", "val_macro_f1")
+
+__all__ = ["MONITORS", "TrainResult", "predict_logits", "train_node_classifier"]
 
 
-def _score(row: dict[str, float], monitor: str) -> tuple[float, ...]:
+def _score(row: dict[str, float], monitor: str) -> list[float]:
     """Higher is better. A metric breaks its ties by the lower loss, so among epochs with
     equally many validation nodes right, the most confident one is kept."""
     if monitor == "val_loss":
-        return (-round(row["val_loss"], 6),)
-    return (row[monitor], -round(row["val_loss"], 6))
+        return [-round(row["val_loss"], 6)]
+    return [row[monitor], -round(row["val_loss"], 6)]
 
 
 @dataclass
@@ -36,20 +45,46 @@ class TrainResult:
     epochs_run: int
     monitor: str
     history: list[dict[str, float]] = field(default_factory=list)
-
-
-def _inputs(data: Data, modalities: list[str], device: torch.device):
-    xs = {m: data[f"x_{m}"].to(device) for m in modalities}
-    masks = {m: data[f"mask_{m}"].to(device) for m in modalities}
-    return xs, masks, data.edge_index.to(device)
+    batching: str = "full"
+    resumed_from: int = 0
+    trained_nodes: int = 0  # training nodes this process scored per epoch (a share under DDP)
 
 
 def predict_logits(model: nn.Module, data: Data, device: torch.device) -> Tensor:
     """Logits for every node, in eval mode, on CPU."""
     model = model.to(device).eval()
-    xs, masks, edge_index = _inputs(data, model.modalities, device)
+    names = model.modalities
+    xs = {m: data[f"x_{m}"].to(device) for m in names}
+    masks = {m: data[f"mask_{m}"].to(device) for m in names}
     with torch.inference_mode():
-        return model(xs, masks, edge_index).cpu()
+        return model(xs, masks, data.edge_index.to(device)).float().cpu()
+
+
+def class_weights(y: Tensor, train_idx: Tensor, num_classes: int, mode: str) -> Tensor:
+    """``balanced``: :math:`n / (C \\cdot n_c)` from the training labels (scikit-learn's rule);
+    ``none``: ones."""
+    if mode == "none":
+        return torch.ones(num_classes)
+    counts = torch.bincount(y[train_idx], minlength=num_classes).to(torch.float32)
+    present = counts > 0
+    weights = torch.zeros(num_classes)
+    weights[present] = train_idx.numel() / (int(present.sum()) * counts[present])
+    return weights
+
+
+def _scheduler(optimizer: torch.optim.Optimizer, options: TrainOptions):
+    if options.scheduler == "plateau":
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer, mode="min", factor=0.5, patience=max(options.patience // 4, 1)
+        )
+    if options.scheduler == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=options.max_epochs)
+    return None
+
+
+def _weighted_loss(logits: Tensor, y: Tensor, weights: Tensor, denominator: float) -> Tensor:
+    per_node = F.cross_entropy(logits.float(), y, reduction="none")
+    return (weights[y] * per_node).sum() / max(denominator, 1e-12)
 
 
 def train_node_classifier(
@@ -57,67 +92,166 @@ def train_node_classifier(
     data: Data,
     *,
     num_classes: int,
-    lr: float,
-    weight_decay: float,
-    max_epochs: int,
-    patience: int,
     device: torch.device,
-    monitor: str = "val_loss",
+    options: TrainOptions | None = None,
     on_epoch: EpochCallback | None = None,
+    checkpoint_dir: str | Path | None = None,
+    fingerprint: str = "",
 ) -> TrainResult:
     """Train on ``train_mask``, monitor ``val_mask``; return the best weights (on CPU).
 
-    ``monitor`` picks the best epoch: ``val_loss`` (lowest), or ``val_accuracy`` /
-    ``val_macro_f1`` (highest, ties to the lower loss). Training stops ``patience`` epochs
-    after the last improvement.
+    Under ``torchrun`` (a process group is initialised) the model is wrapped in DDP and each
+    process trains on its share of the training nodes. With ``checkpoint_dir`` and
+    ``options.checkpoint_every``, state is saved every that many epochs and a rerun with the
+    same ``fingerprint`` resumes from it; the checkpoint is removed when training ends.
     """
-    if monitor not in MONITORS:
-        raise ValueError(f"monitor must be one of {MONITORS}, not {monitor!r}")
-    model = model.to(device)
-    xs, masks, edge_index = _inputs(data, model.modalities, device)
-    y = data.y.to(device)
-    train_mask, val_mask = data.train_mask.to(device), data.val_mask.to(device)
-    if not bool(train_mask.any()) or not bool(val_mask.any()):
+    options = options or TrainOptions()
+    ctx = current()
+    y = data.y
+    train_idx = data.train_mask.nonzero().flatten()
+    val_idx = data.val_mask.nonzero().flatten()
+    if train_idx.numel() == 0 or val_idx.numel() == 0:
         raise ValueError("training needs labelled nodes in both the train and the val split")
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+    backbone = "sign" if getattr(model, "hops", None) is not None else "graph"
+    batching = resolve_batching(options.batching, data.num_nodes, options.minibatch_threshold, backbone)
+    if batching == "sign" and backbone != "sign":
+        raise ValueError("sign batching needs a model built with backbone=sign (precomputed hops)")
 
-    best_score: tuple[float, ...] | None = None
-    best_epoch, best_state = 0, None
-    history: list[dict[str, float]] = []
-    for epoch in range(1, max_epochs + 1):
-        model.train()
-        optimizer.zero_grad()
-        logits = model(xs, masks, edge_index)
-        loss = F.cross_entropy(logits[train_mask], y[train_mask])
-        loss.backward()
-        optimizer.step()
+    model = model.to(device)
+    net: nn.Module = model
+    if ctx.world_size > 1:
+        net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    weights = class_weights(y, train_idx, num_classes, options.class_weights)
+    if batching == "full":
+        runner = FullBatch(model, data, device, train_idx, weights, ctx)
+    elif batching == "sign":
+        runner = SignBatches(
+            model,
+            data,
+            device,
+            train_idx,
+            weights,
+            ctx,
+            hops=model.hops,
+            batch_size=options.batch_size,
+            seed=options.seed,
+        )
+    else:
+        layers = getattr(getattr(model, "backbone", None), "num_layers", 2)
+        runner = NeighborBatches(
+            model,
+            data,
+            device,
+            train_idx,
+            weights,
+            ctx,
+            num_layers=layers,
+            fanout=options.fanout,
+            batch_size=options.batch_size,
+        )
+    weights_dev = weights.to(device)
+    y_val, y_train = y[val_idx], y[train_idx]
+    val_weight_sum = float(weights[y_val].sum())
+
+    optimizer = torch.optim.AdamW(model.parameters(), lr=options.lr, weight_decay=options.weight_decay)
+    scheduler = _scheduler(optimizer, options)
+    amp = autocast_dtype(options.precision, device)
+    scaler = torch.amp.GradScaler(device.type, enabled=amp == torch.float16)
+
+    checkpoints = Path(checkpoint_dir) if checkpoint_dir is not None and options.checkpoint_every > 0 else None
+    fingerprint = f"{fingerprint}|world={ctx.world_size}|batching={batching}"
+    resumed = load_checkpoint(checkpoints, fingerprint) if checkpoints is not None else None
+    best_state: dict[str, Tensor] | None = None
+    best_score: list[float] | None = None
+    best_epoch, start, history = 0, 1, []
+    if resumed is not None:
+        model.load_state_dict(resumed.model)
+        optimizer.load_state_dict(resumed.optimizer)
+        if scheduler is not None and resumed.scheduler is not None:
+            scheduler.load_state_dict(resumed.scheduler)
+        if resumed.scaler:
+            scaler.load_state_dict(resumed.scaler)
+        best_state, best_score, best_epoch = resumed.best_state, resumed.best_score, resumed.best_epoch
+        history, start = resumed.history, resumed.epoch + 1
+        for row in history:
+            if on_epoch is not None:
+                on_epoch(int(row["epoch"]), row)
+
+    stopped = bool(history) and history[-1]["epoch"] - best_epoch >= options.patience
+    for epoch in range(start, options.max_epochs + 1):
+        if stopped:
+            break
+        net.train()
+        losses = []
+        for batch in runner.train_batches(epoch):
+            optimizer.zero_grad(set_to_none=True)
+            with torch.autocast(device.type, dtype=amp or torch.float32, enabled=amp is not None):
+                logits = net(batch.xs, batch.masks, batch.edge_index)
+            if batch.rows is not None:
+                logits = logits[batch.rows]
+            loss = _weighted_loss(logits, batch.y, weights_dev, batch.weight_sum)
+            scaler.scale(loss).backward()
+            if options.grad_clip > 0:
+                scaler.unscale_(optimizer)
+                torch.nn.utils.clip_grad_norm_(model.parameters(), options.grad_clip)
+            scaler.step(optimizer)
+            scaler.update()
+            losses.append(loss.detach())
 
         model.eval()
-        with torch.no_grad():
-            logits = model(xs, masks, edge_index)
-            val_loss = float(F.cross_entropy(logits[val_mask], y[val_mask]))
-            pred = logits.argmax(dim=-1)
-        train_metrics = classification_metrics(y[train_mask].cpu().numpy(), pred[train_mask].cpu().numpy(), num_classes)
-        val_metrics = classification_metrics(y[val_mask].cpu().numpy(), pred[val_mask].cpu().numpy(), num_classes)
+        with torch.no_grad(), torch.autocast(device.type, dtype=amp or torch.float32, enabled=amp is not None):
+            val_logits, train_logits = runner.logits(model, [val_idx, train_idx])
+        val_logits, train_logits = val_logits.float().cpu(), train_logits.float().cpu()
+        val_loss = float(_weighted_loss(val_logits, y_val, weights, val_weight_sum))
+        train_accuracy, _ = accuracy_macro_f1(y_train, train_logits.argmax(-1), num_classes)
+        val_accuracy, val_macro_f1 = accuracy_macro_f1(y_val, val_logits.argmax(-1), num_classes)
         row = {
             "epoch": epoch,
-            "train_loss": loss.item(),
-            "train_accuracy": train_metrics["accuracy"],
+            "train_loss": float(torch.stack(losses).mean()) if losses else float("nan"),
+            "train_accuracy": train_accuracy,
             "val_loss": val_loss,
-            "val_accuracy": val_metrics["accuracy"],
-            "val_macro_f1": val_metrics["macro_f1"],
+            "val_accuracy": val_accuracy,
+            "val_macro_f1": val_macro_f1,
         }
         history.append(row)
         if on_epoch is not None:
             on_epoch(epoch, row)
-        score = _score(row, monitor)
+        if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+            scheduler.step(val_loss)
+        elif scheduler is not None:
+            scheduler.step()
+        score = _score(row, options.monitor)
         if best_score is None or score > best_score:
             best_score, best_epoch = score, epoch
-            best_state = copy.deepcopy({k: v.detach().cpu() for k, v in model.state_dict().items()})
-        elif epoch - best_epoch >= patience:
-            break
+            best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+        stopped = epoch - best_epoch >= options.patience
+        if checkpoints is not None and epoch % options.checkpoint_every == 0 and not stopped:
+            if ctx.is_main:
+                state = TrainState(
+                    epoch=epoch,
+                    model=model.state_dict(),
+                    optimizer=optimizer.state_dict(),
+                    scheduler=scheduler.state_dict() if scheduler is not None else None,
+                    scaler=scaler.state_dict() if scaler.is_enabled() else None,
+                    best_state=best_state,
+                    best_score=best_score,
+                    best_epoch=best_epoch,
+                    history=history,
+                )
+                save_checkpoint(checkpoints, state, fingerprint)
+            if ctx.world_size > 1:
+                torch.distributed.barrier()
 
+    if checkpoints is not None and ctx.is_main:
+        clear_checkpoint(checkpoints)
     assert best_state is not None  # the first epoch always counts as an improvement
     return TrainResult(
-        state_dict=best_state, best_epoch=best_epoch, epochs_run=len(history), monitor=monitor, history=history
+        state_dict=best_state,
+        best_epoch=best_epoch,
+        epochs_run=len(history),
+        monitor=options.monitor,
+        history=history,
+        batching=batching,
+        resumed_from=resumed.epoch if resumed is not None else 0,
+        trained_nodes=runner.num_train,
     )

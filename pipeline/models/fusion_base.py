@@ -1,0 +1,95 @@
+"""What every fusion shares: per-modality projections, missing tokens, modality dropout, hops."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+import torch
+from torch import Tensor, nn
+
+from pipeline.models.modality_dropout import drop_modalities
+from pipeline.models.projection import ModalityProjection
+from pipeline.models.propagation import precompute_hops
+
+BackboneFactory = Callable[[int, int], nn.Module]  # (in_channels, out_channels) -> backbone
+
+
+class FusionBase(nn.Module):
+    r"""Base of the fusion models: ``forward(xs, masks, edge_index) -> logits``.
+
+    Inputs are one embedding and one mask per modality. For the ``sign`` backbone
+    (``hops`` set), 2-D inputs are propagated here, once per call; a trainer that precomputed
+    the hops passes ``[N, hops + 1, F]`` tensors and ``[N, hops + 1]`` masks instead.
+
+    Shapes:
+        - xs: ``{modality: (N, F_m) or (N, K+1, F_m)}``
+        - masks: ``{modality: (N,) or (N, K+1)}`` bool
+        - edge_index: :math:`(2, E)`; output :math:`(N, C)`.
+
+    Args:
+        modality_dims: embedding size per modality, e.g. ``{"text": 384, "image": 1280}``.
+        num_classes: number of output classes.
+        backbone: builds a backbone from ``(in_channels, out_channels)``.
+        projection_dim: size of each modality's projection.
+        missing_token: learn a token per modality for nodes that lack it (else zeros).
+        modality_dropout: probability of hiding a node's modality in training.
+        hops: precomputed propagation steps when the backbone is ``sign``, else ``None``.
+    """
+
+    def __init__(
+        self,
+        modality_dims: Mapping[str, int],
+        num_classes: int,
+        backbone: BackboneFactory,
+        projection_dim: int = 64,
+        missing_token: bool = False,
+        modality_dropout: float = 0.0,
+        hops: int | None = None,
+    ) -> None:
+        super().__init__()
+        if not modality_dims:
+            raise ValueError("a fusion model needs at least one modality")
+        self.modalities = sorted(modality_dims)
+        self.num_classes = num_classes
+        self.projection_dim = projection_dim
+        self.modality_dropout = modality_dropout
+        self.hops = hops
+        self.projections = nn.ModuleDict(
+            {m: ModalityProjection(modality_dims[m], projection_dim, missing_token) for m in self.modalities}
+        )
+
+    def reset_parameters(self) -> None:
+        for module in self.modules():
+            if module is not self and hasattr(module, "reset_parameters"):
+                module.reset_parameters()
+
+    def prepare(
+        self, xs: Mapping[str, Tensor], masks: Mapping[str, Tensor], edge_index: Tensor
+    ) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+        """Propagate raw inputs for the sign backbone, then apply modality dropout."""
+        xs, masks = dict(xs), dict(masks)
+        if self.hops is not None and xs[self.modalities[0]].dim() == 2:
+            hop_xs, masks = precompute_hops({m: xs[m] for m in self.modalities}, masks, edge_index, self.hops)
+            xs = {m: torch.stack(hop_xs[m], dim=1) for m in self.modalities}
+        return xs, drop_modalities(
+            {m: masks[m] for m in self.modalities}, self.modality_dropout, training=self.training
+        )
+
+    def project(self, xs: Mapping[str, Tensor], masks: Mapping[str, Tensor]) -> list[Tensor]:
+        """One :math:`(*, P)` projection per modality, in ``self.modalities`` order."""
+        return [self.projections[m](xs[m], masks[m]) for m in self.modalities]
+
+    def stacked_masks(self, masks: Mapping[str, Tensor], dtype: torch.dtype) -> Tensor:
+        """The masks as features, :math:`(*, M)`."""
+        return torch.stack([masks[m].to(dtype) for m in self.modalities], dim=-1)
+
+    def modality_weights(self, xs: Mapping[str, Tensor], masks: Mapping[str, Tensor], edge_index: Tensor) -> Tensor:
+        """Per-node weight of each modality, :math:`(N, M)` in ``self.modalities`` order; fusions
+        without such weights (early) raise ``NotImplementedError``."""
+        raise NotImplementedError(f"{type(self).__name__} has no per-modality weights")
+
+    def __repr__(self) -> str:
+        return f"{self.__class__.__name__}(modalities={self.modalities}, backbone={self.backbone_repr()})"
+
+    def backbone_repr(self) -> str:
+        return ""

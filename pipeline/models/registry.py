@@ -1,0 +1,81 @@
+"""Fusions and backbones by name: the one place a saved config turns back into a module."""
+
+from __future__ import annotations
+
+from torch import nn
+
+from pipeline.models.backbone_gat import GATBackbone
+from pipeline.models.backbone_gatv2 import GATv2Backbone
+from pipeline.models.backbone_gcn import GCNBackbone
+from pipeline.models.backbone_mlp import MLPBackbone
+from pipeline.models.backbone_sage import SAGEBackbone
+from pipeline.models.backbone_sign import SIGNBackbone
+from pipeline.models.config import FusionModelConfig
+from pipeline.models.fusion_base import BackboneFactory, FusionBase
+from pipeline.models.fusion_early import EarlyFusion
+from pipeline.models.fusion_gated import GatedFusion
+from pipeline.models.fusion_late import LateFusion
+
+BACKBONES: dict[str, type[nn.Module]] = {
+    "mlp": MLPBackbone,
+    "gcn": GCNBackbone,
+    "sage": SAGEBackbone,
+    "gat": GATBackbone,
+    "gatv2": GATv2Backbone,
+    "sign": SIGNBackbone,
+}
+FUSIONS: dict[str, type[FusionBase]] = {"early": EarlyFusion, "late": LateFusion, "gated": GatedFusion}
+
+
+def backbone_factory(config: FusionModelConfig) -> BackboneFactory:
+    """``(in_channels, out_channels) -> backbone`` with the config's depth, width and options."""
+    cls = BACKBONES[config.backbone]
+    options: dict = {
+        "num_layers": config.num_layers,
+        "dropout": config.dropout,
+        "norm": config.norm,
+        "residual": config.residual,
+        "jk": config.jk,
+    }
+    if config.backbone in ("gat", "gatv2"):
+        options["heads"] = config.heads
+    if config.backbone == "sign":
+        options["hops"] = config.hops
+
+    def build(in_channels: int, out_channels: int) -> nn.Module:
+        return cls(in_channels, config.hidden_dim, out_channels, **options)
+
+    return build
+
+
+def build_model(config: FusionModelConfig) -> FusionBase:
+    """The model a config describes, freshly initialised (for training and for predict)."""
+    if config.fusion not in FUSIONS:  # pragma: no cover - the config's Literal already refuses
+        raise ValueError(f"unknown fusion {config.fusion!r}; known: {sorted(FUSIONS)}")
+    return FUSIONS[config.fusion](
+        config.modality_dims,
+        config.num_classes,
+        backbone_factory(config),
+        projection_dim=config.projection_dim,
+        missing_token=config.missing_token,
+        modality_dropout=config.modality_dropout,
+        hops=config.hops if config.backbone == "sign" else None,
+    )
+
+
+# Bundles written before the zoo: EarlyFusionSAGE's two layers were ``conv1`` and ``conv2``.
+_LEGACY_KEYS = {"conv1.": "backbone.convs.0.", "conv2.": "backbone.convs.1."}
+
+
+def upgrade_state_dict(config: FusionModelConfig, state_dict: dict) -> dict:
+    """Rename an ``early_fusion_sage`` bundle's weights to today's module names."""
+    if config.architecture != "early_fusion_sage":
+        return state_dict
+    out = {}
+    for key, value in state_dict.items():
+        for old, new in _LEGACY_KEYS.items():
+            if key.startswith(old):
+                key = new + key[len(old) :]
+                break
+        out[key] = value
+    return out

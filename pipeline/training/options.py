@@ -1,0 +1,33 @@
+"""How to train, as one typed value the stage fills from ``params.yaml``'s ``train`` section."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+MONITORS = ("val_loss", "val_accuracy", "val_macro_f1")
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    """Optimiser, schedule, batching and checkpoint settings; defaults suit a graph of hundreds of nodes."""
+
+    lr: float = 0.005
+    weight_decay: float = 5e-4
+    max_epochs: int = 300
+    patience: int = 40
+    monitor: str = "val_loss"
+    seed: int = 0
+    scheduler: Literal["none", "plateau", "cosine"] = "plateau"
+    class_weights: Literal["none", "balanced"] = "none"
+    grad_clip: float = 1.0
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
+    batching: Literal["auto", "full", "sign", "neighbor"] = "auto"
+    minibatch_threshold: int = 200_000
+    batch_size: int = 4096
+    fanout: int = 10
+    checkpoint_every: int = 0
+
+    def __post_init__(self) -> None:
+        if self.monitor not in MONITORS:
+            raise ValueError(f"monitor must be one of {MONITORS}, not {self.monitor!r}")
