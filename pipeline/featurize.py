@@ -26,7 +26,9 @@ def node_texts(dataset: Dataset) -> pd.Series:
         parts = [str(v) for v in row if not pd.isna(v) and str(v).strip()]
         return "\n".join(parts) if parts else None
 
-    return frame.apply(join, axis=1) if columns else pd.Series([None] * len(frame), dtype=object)
+    # Not DataFrame.apply: it turns the None of a node without text into NaN, a float.
+    texts = [join(row) for _, row in frame.iterrows()] if columns else [None] * len(frame)
+    return pd.Series(texts, index=frame.index, dtype=object)
 
 
 def _encode_present(modality: str, dataset: Dataset, encoder: Encoder, items: dict[int, Any]) -> ModalityFeatures:

@@ -112,3 +112,11 @@ def test_embeddings_mode_writes_float16_rows_with_the_chosen_signal(tmp_path: Pa
     y = data.y.numpy()
     assert _cv_accuracy(data.x_text.float().numpy(), y) > 0.85
     assert _cv_accuracy(data.x_image.float().numpy(), y) < CHANCE + 0.1
+
+
+def test_nodes_without_text_stay_missing_for_the_text_encoder(tmp_path: Path) -> None:
+    from pipeline.featurize import node_texts
+
+    write_synthetic_dataset(SynthConfig(nodes=40, classes=2, text_missing=0.3, seed=4), tmp_path / "d")
+    texts = node_texts(load_dataset(tmp_path / "d")).tolist()
+    assert None in texts and all(t is None or isinstance(t, str) for t in texts)
