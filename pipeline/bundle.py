@@ -30,6 +30,7 @@ class ModelBundle:
     dataset_name: str
     state_dict: dict[str, Tensor]
     training: dict[str, Any] = field(default_factory=dict)
+    knn: dict[str, Any] = field(default_factory=dict)  # build_graph's kNN settings: predict adds the same edges
 
     def build(self) -> nn.Module:
         model = build_model(self.config)
@@ -50,6 +51,7 @@ def save_bundle(out_dir: str | Path, bundle: ModelBundle) -> None:
             "encoders": bundle.encoders,
             "dataset_name": bundle.dataset_name,
             "training": bundle.training,
+            "knn": bundle.knn,
         },
     )
 
@@ -74,4 +76,5 @@ def load_bundle(bundle_dir: str | Path) -> ModelBundle:
         dataset_name=meta["dataset_name"],
         state_dict=load_file(str(bundle_dir / WEIGHTS_FILE)),
         training=dict(meta.get("training", {})),
+        knn=dict(meta.get("knn", {})),
     )

@@ -18,7 +18,7 @@ from pipeline.encoders.registry import make_image_encoder, make_text_encoder
 from pipeline.encoders.tabular import TabularEncoder
 from pipeline.features import ModalityFeatures
 from pipeline.featurize import image_features, tabular_features, text_features
-from pipeline.graph import build_edge_index, build_graph
+from pipeline.graph import build_edge_index, build_graph, dataset_and_knn_edges
 from pipeline.training import predict_logits, resolve_device
 
 
@@ -68,8 +68,16 @@ def predict_dataset(
     features, notes = featurize_for_bundle(dataset, bundle, device=str(torch_device), progress=progress)
     edge_index, report = build_edge_index(dataset.edges, dataset.ids, directed=dataset.spec.edges.directed)
     notes.extend(report.notes())
+    if bundle.knn.get("enabled"):  # the graph the model was trained on had kNN edges: so does this one
+        edge_index, edge_type, _, knn_notes = dataset_and_knn_edges(
+            edge_index, features, len(dataset.ids), **bundle.knn
+        )
+        notes.extend(knn_notes)
+    else:
+        edge_type = torch.zeros(edge_index.size(1), dtype=torch.long)
     y = torch.full((len(dataset.ids),), -1, dtype=torch.long)
     data = build_graph(features, edge_index, y, {})
+    data.edge_type = edge_type
     probs = torch.softmax(predict_logits(bundle.build(), data, torch_device), dim=-1)
     confidence, predicted = probs.max(dim=-1)
     out = pd.DataFrame(

@@ -105,6 +105,7 @@ def test_predict_gives_every_node_a_label(project: Path, small_countries: Path) 
     bundle = load_bundle(Paths(project).model)
     predictions, notes = predict_dataset(bundle, small_countries, device="cpu", progress=False)
     assert len(predictions) == 40 and predictions["node_id"].is_unique
+    assert bundle.knn["enabled"] and any(note.startswith("kNN edges") for note in notes)  # as in training
     assert set(predictions["predicted"]) <= set(bundle.classes)
     probs = predictions[[f"p_{c}" for c in bundle.classes]].sum(axis=1)
     assert ((probs - 1).abs() < 1e-4).all()

@@ -168,6 +168,9 @@ def dataset_and_knn_edges(
     if not enabled:
         return edge_index, torch.full((edge_index.size(1),), DATASET_EDGE, dtype=torch.long), None, []
     notes = []
+    features = {m: f for m, f in features.items() if bool(f.mask.any())}
+    if not features:
+        return edge_index, torch.full((edge_index.size(1),), DATASET_EDGE, dtype=torch.long), None, []
     if modality != FUSED and modality not in features:
         notes.append(f"kNN edges: this dataset has no {modality} features; using the fused embeddings instead")
         modality = FUSED

@@ -143,6 +143,7 @@ def _train_and_log(params: Params, paths: Paths, data, meta, config, device, fit
                 "batching": result.batching,
                 "resumed_from_epoch": result.resumed_from,
             },
+            knn=meta.knn.get("settings", {}),
         )
         save_bundle(paths.model, bundle)
         model_uri = log_bundle_model(paths.model)
