@@ -1,0 +1,229 @@
+"""Accuracy table: datasets x models, test accuracy mean ± sd over training seeds.
+
+Rows: the hand-written reference (2-layer GraphSAGE on the concatenated frozen embeddings,
+dataset edges, as a PyG user writes it), an MLP on the fused modalities (no graph), the best
+single-modality GNN (the modality picked by validation accuracy), and fused GNNs (fusion x
+backbone, kNN edges on/off). Every model sees the same graph files the pipeline builds, the
+same fixed split (validate.seed 42: stratified 60/20/20) and is early-stopped on validation.
+Features come from the real encoders, computed once per dataset (see ``table_data.py``).
+
+    .venv/bin/python benchmarks/accuracy_table.py --work /tmp/gf-table [--quick] [--datasets emoji ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+import yaml
+from torch import nn
+from torch_geometric.nn import SAGEConv
+from torch_geometric.nn.aggr import MeanAggregation
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from table_data import DATASETS, prepared  # noqa: E402
+
+from pipeline.config import Params  # noqa: E402
+from pipeline.graph import load_graph  # noqa: E402
+from pipeline.models import FusionModelConfig, build_model  # noqa: E402
+from pipeline.stages import build_graph  # noqa: E402
+from pipeline.stages.train import MODEL_KEYS, OPTION_KEYS  # noqa: E402
+from pipeline.training import TrainOptions, seed_everything, train_node_classifier  # noqa: E402
+from pipeline.training.loop import predict_logits  # noqa: E402
+
+CPU = torch.device("cpu")
+
+
+# -- the reference: what a PyG user writes by hand ----------------------------------------------
+class ReferenceSAGE(nn.Module):
+    """``SAGEConv(in, 64) -> ReLU -> dropout -> SAGEConv(64, classes)``, as in PyG's examples.
+
+    The first layer's neighbour mean of the frozen input never changes, so it is computed once
+    (``first_mean``) and fed to that layer's own ``lin_l``/``lin_r``: the same function and the
+    same parameters as ``conv1(x, edge_index)``, without re-aggregating 1,700-wide rows each epoch.
+    """
+
+    def __init__(self, in_channels: int, hidden: int, classes: int, dropout: float = 0.5) -> None:
+        super().__init__()
+        self.conv1, self.conv2, self.dropout = SAGEConv(in_channels, hidden), SAGEConv(hidden, classes), dropout
+
+    def forward(self, x: torch.Tensor, first_mean: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
+        h = self.conv1.lin_l(first_mean) + self.conv1.lin_r(x)  # == self.conv1(x, edge_index)
+        h = F.dropout(F.relu(h), self.dropout, self.training)
+        return self.conv2(h, edge_index)
+
+
+def reference_accuracy(data, num_classes: int, seed: int, epochs: int) -> tuple[float, float]:
+    """Adam(lr 0.01, wd 5e-4), hidden 64, dropout 0.5, dataset edges; test accuracy at the best
+    validation epoch (which favours the reference: it peeks at validation accuracy every epoch)."""
+    torch.manual_seed(seed)
+    x = torch.cat([data[k] for k in sorted(data.keys()) if k.startswith("x_")], dim=1)
+    first_mean = MeanAggregation()(x[data.edge_index[0]], data.edge_index[1], dim_size=x.size(0))
+    model = ReferenceSAGE(x.size(1), 64, num_classes)
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.01, weight_decay=5e-4)
+    best_val, test_at_best = -1.0, 0.0
+    for _ in range(epochs):
+        model.train()
+        optimizer.zero_grad()
+        out = model(x, first_mean, data.edge_index)
+        F.cross_entropy(out[data.train_mask], data.y[data.train_mask]).backward()
+        optimizer.step()
+        model.eval()
+        with torch.no_grad():
+            pred = model(x, first_mean, data.edge_index).argmax(-1)
+        val = (pred[data.val_mask] == data.y[data.val_mask]).float().mean().item()
+        if val > best_val:
+            best_val = val
+            test_at_best = (pred[data.test_mask] == data.y[data.test_mask]).float().mean().item()
+    return best_val, test_at_best
+
+
+# -- GraphFuse's models, configured as the train stage configures them ---------------------------
+def graphfuse_accuracy(data, meta, params: Params, overrides: dict, seed: int) -> tuple[float, float]:
+    overrides = dict(overrides)
+    modalities = overrides.pop("modalities", list(meta.modalities))
+    settings = params.train.model_copy(update={**overrides, "seed": seed})
+    config = FusionModelConfig(
+        modality_dims={m: meta.modalities[m] for m in modalities},
+        num_classes=len(meta.classes),
+        projection_dim=settings.projection_dim,
+        hidden_dim=settings.hidden_dim,
+        dropout=settings.dropout,
+        backbone=settings.backbone,
+        **{k: getattr(settings, k) for k in MODEL_KEYS},
+    )
+    options = TrainOptions(**{k: getattr(settings, k) for k in OPTION_KEYS if k != "checkpoint_every"})
+    seed_everything(seed)
+    model = build_model(config)
+    result = train_node_classifier(model, data, num_classes=len(meta.classes), device=CPU, options=options)
+    model.load_state_dict(result.state_dict)
+    pred = predict_logits(model, data, CPU).argmax(-1)
+
+    def acc(mask: torch.Tensor) -> float:
+        return (pred[mask] == data.y[mask]).float().mean().item()
+
+    return acc(data.val_mask), acc(data.test_mask)
+
+
+def graph_for(params: Params, paths, knn: bool):
+    params = params.model_copy(
+        update={
+            "build_graph": params.build_graph.model_copy(
+                update={"knn": params.build_graph.knn.model_copy(update={"enabled": knn})}
+            )
+        }
+    )
+    build_graph.run(params, paths)
+    return load_graph(paths.graph)
+
+
+def with_overrides(params: Params, pairs: list[str]) -> Params:
+    """``train.hidden_dim=64`` / ``knn.k=5`` style overrides, parsed as YAML scalars."""
+    train, knn = {}, {}
+    for pair in pairs:
+        key, value = pair.split("=", 1)
+        section, name = key.split(".", 1)
+        (train if section == "train" else knn)[name] = yaml.safe_load(value)
+    graph = params.build_graph.model_copy(update={"knn": params.build_graph.knn.model_copy(update=knn)})
+    return params.model_copy(update={"train": params.train.model_copy(update=train), "build_graph": graph})
+
+
+def variants(quick: bool) -> list[tuple[str, dict, bool]]:
+    """(row name, train overrides, kNN edges on?): fusion x backbone with kNN edges, and the
+    kNN-off counterparts of the sage rows."""
+    fusions = ["early", "gated"] if quick else ["early", "gated", "late"]
+    backbones = ["sage"] if quick else ["sage", "gcn"]
+    rows = [("MLP (fused, no graph)", {"backbone": "mlp"}, False)]
+    for fusion in fusions:
+        for backbone in backbones:
+            rows.append((f"{fusion} x {backbone} + kNN", {"fusion": fusion, "backbone": backbone}, True))
+    for fusion in fusions[:2]:
+        rows.append((f"{fusion} x sage, no kNN", {"fusion": fusion, "backbone": "sage"}, False))
+    return rows
+
+
+def fmt(values: list[float]) -> str:
+    sd = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{100 * statistics.mean(values):.1f} ± {100 * sd:.1f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--work", type=Path, required=True, help="cache folder for features (reused)")
+    parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS)
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--quick", action="store_true", help="2 seeds, fewer variants and epochs")
+    parser.add_argument("--json", type=Path, help="also write the raw accuracies here")
+    parser.add_argument(
+        "--parts",
+        nargs="+",
+        default=["reference", "defaults", "single", "variants"],
+        choices=["reference", "defaults", "single", "variants"],
+    )
+    parser.add_argument(
+        "--set",
+        nargs="*",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override train.* or knn.* params for every GraphFuse row, e.g. train.hidden_dim=64 knn.k=5",
+    )
+    args = parser.parse_args()
+    seeds = list(range(2 if args.quick else args.seeds))
+    ref_epochs = 100 if args.quick else 200
+    results: dict[str, dict[str, dict]] = {}
+    for name in args.datasets:
+        params, paths = prepared(name, args.work)
+        if args.quick:
+            params = params.model_copy(update={"train": params.train.model_copy(update={"max_epochs": 100})})
+        params = with_overrides(params, args.set)
+        graphs = {knn: graph_for(params, paths, knn) for knn in (False, True)}
+        data, meta = graphs[False]
+        default_graph = graphs[params.build_graph.knn.enabled]
+        rows: dict[str, dict] = {}
+        start = time.perf_counter()
+        if "reference" in args.parts:
+            runs = [reference_accuracy(data, len(meta.classes), s, ref_epochs) for s in seeds]
+            rows["reference: SAGE on concatenation"] = {"val": [v for v, _ in runs], "test": [t for _, t in runs]}
+        if "defaults" in args.parts:
+            runs = [graphfuse_accuracy(*default_graph, params, {}, s) for s in seeds]
+            rows["GraphFuse defaults (params.yaml)"] = {"val": [v for v, _ in runs], "test": [t for _, t in runs]}
+            print(f"{name:<15} {'defaults':<40} test {fmt(rows['GraphFuse defaults (params.yaml)']['test'])}")
+        if "single" in args.parts:
+            single = {}
+            for modality in meta.modalities:
+                runs = [graphfuse_accuracy(data, meta, params, {"modalities": [modality]}, s) for s in seeds]
+                single[modality] = {"val": [v for v, _ in runs], "test": [t for _, t in runs]}
+            best = max(single, key=lambda m: statistics.mean(single[m]["val"]))
+            rows["best single-modality GNN (no kNN)"] = {**single[best], "note": best}
+        for row, overrides, knn in variants(args.quick) if "variants" in args.parts else []:
+            g, m = graphs[knn]
+            runs = [graphfuse_accuracy(g, m, params, overrides, s) for s in seeds]
+            rows[row] = {"val": [v for v, _ in runs], "test": [t for _, t in runs]}
+            print(f"{name:<15} {row:<40} test {fmt(rows[row]['test'])}", flush=True)
+        results[name] = rows
+        print(f"{name}: {time.perf_counter() - start:.0f} s", flush=True)
+        if args.json:  # after every dataset, so a long run leaves what it finished
+            args.json.write_text(json.dumps(results, indent=1))
+    names = list(results)
+    print(f"\nTest accuracy (%), mean ± sd over {len(seeds)} training seeds; split seed 42, stratified 60/20/20\n")
+    print("| model | " + " | ".join(names) + " |")
+    print("| --- | " + " | ".join("---" for _ in names) + " |")
+    labels = list(dict.fromkeys(r for rows in results.values() for r in rows))
+    for label in labels:
+        cells = [
+            fmt(results[n][label]["test"]) + (f" ({results[n][label]['note']})" if "note" in results[n][label] else "")
+            if label in results[n]
+            else ""
+            for n in names
+        ]
+        print(f"| {label} | " + " | ".join(cells) + " |")
+
+
+if __name__ == "__main__":
+    main()
