@@ -122,33 +122,14 @@ def train_node_classifier(
     if ctx.world_size > 1:
         net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
     weights = class_weights(y, train_idx, num_classes, options.class_weights)
+    common = (model, data, device, train_idx, weights, ctx)
     if batching == "full":
-        runner = FullBatch(model, data, device, train_idx, weights, ctx)
+        runner = FullBatch(*common)
     elif batching == "sign":
-        runner = SignBatches(
-            model,
-            data,
-            device,
-            train_idx,
-            weights,
-            ctx,
-            hops=model.hops,
-            batch_size=options.batch_size,
-            seed=options.seed,
-        )
+        runner = SignBatches(*common, hops=model.hops, batch_size=options.batch_size, seed=options.seed)
     else:
         layers = getattr(getattr(model, "backbone", None), "num_layers", 2)
-        runner = NeighborBatches(
-            model,
-            data,
-            device,
-            train_idx,
-            weights,
-            ctx,
-            num_layers=layers,
-            fanout=options.fanout,
-            batch_size=options.batch_size,
-        )
+        runner = NeighborBatches(*common, num_layers=layers, fanout=options.fanout, batch_size=options.batch_size)
     weights_dev = weights.to(device)
     y_val, y_train = y[val_idx], y[train_idx]
     val_weight_sum = float(weights[y_val].sum())
