@@ -15,17 +15,9 @@ from pipeline.errors import GraphFuseError
 from pipeline.models import BACKBONES, FUSIONS, build_model
 from pipeline.models.modality_dropout import drop_modalities
 from pipeline.training import TrainOptions, predict_logits, seed_everything, train_node_classifier
-from tests.tiny_graphs import tiny_config, two_community_graph
+from tests.tiny_graphs import one_thread, tiny_config, two_community_graph  # noqa: F401 (autouse fixture)
 
 CPU = torch.device("cpu")
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

@@ -9,16 +9,7 @@ import torch
 from pipeline.evaluation.metrics import classification_metrics
 from pipeline.models import EarlyFusion, ModalityProjection, build_model
 from pipeline.training import TrainOptions, predict_logits, seed_everything, train_node_classifier
-from tests.tiny_graphs import tiny_config, two_community_graph
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny graphs run fastest on one thread, and other jobs share this machine's two cores."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+from tests.tiny_graphs import one_thread, tiny_config, two_community_graph  # noqa: F401 (autouse fixture)
 
 
 def test_projection_zeroes_nodes_without_the_modality() -> None:

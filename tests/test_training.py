@@ -21,19 +21,11 @@ from pipeline.models import build_model
 from pipeline.training import TrainOptions, predict_logits, seed_everything, train_node_classifier
 from pipeline.training.epoch_metrics import accuracy_macro_f1
 from pipeline.training.loop import class_weights
-from tests.tiny_graphs import tiny_config, two_community_graph
+from tests.tiny_graphs import one_thread, tiny_config, two_community_graph  # noqa: F401 (autouse fixture)
 from tests.train_script import OPTIONS, train
 
 REPO = Path(__file__).resolve().parents[1]
 CPU = torch.device("cpu")
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def _script(out: Path, *args: str) -> subprocess.Popen:

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 from torch_geometric.data import Data
 
 from pipeline.features import ModalityFeatures
 from pipeline.graph import build_graph
 from pipeline.models import FusionModelConfig
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny graphs run fastest on one thread, and other jobs share this machine's two cores.
+    Autouse in every module that imports it."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 def two_community_graph(n: int = 60, *, image_missing: float = 0.0, seed: int = 0) -> tuple[Data, torch.Tensor]:

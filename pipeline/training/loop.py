@@ -20,7 +20,7 @@ from torch_geometric.data import Data
 
 from pipeline.training.batching import FullBatch, NeighborBatches, SignBatches, resolve_batching
 from pipeline.training.checkpoint import TrainState, clear_checkpoint, load_checkpoint, save_checkpoint
-from pipeline.training.device import autocast_dtype
+from pipeline.training.device import autocast_dtype, threads_for_graph
 from pipeline.training.distributed import current
 from pipeline.training.epoch_metrics import accuracy_macro_f1
 from pipeline.training.options import MONITORS, TrainOptions
@@ -105,7 +105,23 @@ def train_node_classifier(
     ``options.checkpoint_every``, state is saved every that many epochs and a rerun with the
     same ``fingerprint`` resumes from it; the checkpoint is removed when training ends.
     """
-    options = options or TrainOptions()
+    values = data.num_nodes * sum(int(data[k].size(-1)) for k in data.keys() if k.startswith("x_"))
+    with threads_for_graph(values, device):
+        return _train(
+            model, data, num_classes, device, options or TrainOptions(), on_epoch, checkpoint_dir, fingerprint
+        )
+
+
+def _train(
+    model: nn.Module,
+    data: Data,
+    num_classes: int,
+    device: torch.device,
+    options: TrainOptions,
+    on_epoch: EpochCallback | None,
+    checkpoint_dir: str | Path | None,
+    fingerprint: str,
+) -> TrainResult:
     ctx = current()
     y = data.y
     train_idx = data.train_mask.nonzero().flatten()
@@ -122,33 +138,14 @@ def train_node_classifier(
     if ctx.world_size > 1:
         net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
     weights = class_weights(y, train_idx, num_classes, options.class_weights)
+    common = (model, data, device, train_idx, weights, ctx)
     if batching == "full":
-        runner = FullBatch(model, data, device, train_idx, weights, ctx)
+        runner = FullBatch(*common)
     elif batching == "sign":
-        runner = SignBatches(
-            model,
-            data,
-            device,
-            train_idx,
-            weights,
-            ctx,
-            hops=model.hops,
-            batch_size=options.batch_size,
-            seed=options.seed,
-        )
+        runner = SignBatches(*common, hops=model.hops, batch_size=options.batch_size, seed=options.seed)
     else:
         layers = getattr(getattr(model, "backbone", None), "num_layers", 2)
-        runner = NeighborBatches(
-            model,
-            data,
-            device,
-            train_idx,
-            weights,
-            ctx,
-            num_layers=layers,
-            fanout=options.fanout,
-            batch_size=options.batch_size,
-        )
+        runner = NeighborBatches(*common, num_layers=layers, fanout=options.fanout, batch_size=options.batch_size)
     weights_dev = weights.to(device)
     y_val, y_train = y[val_idx], y[train_idx]
     val_weight_sum = float(weights[y_val].sum())
