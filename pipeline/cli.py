@@ -141,6 +141,31 @@ def metrics(root: Annotated[Path, typer.Option(help="project root")] = Path(".")
         typer.echo(f"registered {r['model_name']} v{r['version']} ({r['metric']}={r['value']:.4f}; {state})")
 
 
+# -- reliability (issue 11) ---------------------------------------------------------------
+
+
+@app.command("dvc-deps")
+def dvc_deps(
+    write: Annotated[bool, typer.Option("--write/--check", help="rewrite dvc.yaml, or only check it")] = False,
+    root: Annotated[Path, typer.Option(help="project root holding dvc.yaml")] = Path("."),
+) -> None:
+    """Make (or check) each stage's code deps in dvc.yaml equal to the modules it imports."""
+    from pipeline import dvc_deps as deps
+
+    root = root.resolve()
+    if write:
+        changed = deps.write(root)
+        typer.echo("dvc.yaml: code dependencies rewritten" if changed else "dvc.yaml: already complete")
+        return
+    problems = deps.check(root)
+    for line in problems:
+        typer.secho(f"error: {line}", err=True, fg=typer.colors.RED)
+    if problems:
+        typer.echo("run `graphfuse dvc-deps --write` to fix", err=True)
+        raise typer.Exit(code=1)
+    typer.echo("dvc.yaml: every stage depends on all the code it imports")
+
+
 def main() -> None:  # pragma: no cover - console entry
     app()
 

@@ -18,6 +18,7 @@ from safetensors.torch import load_file, save_file
 
 from pipeline.atomic import write_with
 from pipeline.errors import GraphFuseError
+from pipeline.formats import FEATURES, check_format
 
 MODALITIES = ("text", "image", "tabular")
 
@@ -56,6 +57,7 @@ def save_features(path: str | Path, features: ModalityFeatures) -> None:
         "mask": features.mask.to(torch.bool).contiguous(),
     }
     metadata = {
+        "format": str(FEATURES),
         "modality": features.modality,
         "ids_fingerprint": features.ids_fingerprint,
         "info": json.dumps(features.info, sort_keys=True),
@@ -69,6 +71,7 @@ def load_features(path: str | Path) -> ModalityFeatures:
         raise GraphFuseError(f"{path}: feature file not found (run its preprocess stage first)")
     with safe_open(str(path), framework="pt") as handle:
         metadata = handle.metadata() or {}
+    check_format(path, metadata.get("format"), FEATURES, f"the preprocess_{metadata.get('modality', path.stem)} stage")
     tensors = load_file(str(path))
     return ModalityFeatures(
         modality=metadata.get("modality", path.stem),

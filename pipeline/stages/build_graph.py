@@ -18,7 +18,7 @@ from pipeline.stages.preprocess import TABULAR_STATE_FILE
 
 
 def run(params: Params, paths: Paths) -> dict:
-    dataset = read_processed(paths.dataset)
+    dataset = read_processed(paths.dataset, project_root=paths.root)
     fingerprint = ids_fingerprint(dataset.ids)
     features: dict[str, ModalityFeatures] = {}
     notes = list(dataset.notes)

@@ -30,7 +30,7 @@ def _summary(features: ModalityFeatures) -> dict:
 
 
 def run_text(params: Params, paths: Paths) -> dict:
-    dataset = read_processed(paths.dataset)
+    dataset = read_processed(paths.dataset, project_root=paths.root)
     settings = params.preprocess_text
     if not dataset.spec.text_columns:
         features = ModalityFeatures.absent("text", dataset.ids)
@@ -45,7 +45,7 @@ def run_text(params: Params, paths: Paths) -> dict:
 
 
 def run_image(params: Params, paths: Paths) -> dict:
-    dataset = read_processed(paths.dataset)
+    dataset = read_processed(paths.dataset, project_root=paths.root)
     settings = params.preprocess_image
     if not dataset.spec.image_column:
         features = ModalityFeatures.absent("image", dataset.ids)
@@ -64,7 +64,7 @@ def run_image(params: Params, paths: Paths) -> dict:
 
 
 def run_tabular(params: Params, paths: Paths) -> dict:
-    dataset = read_processed(paths.dataset)
+    dataset = read_processed(paths.dataset, project_root=paths.root)
     if not (dataset.spec.numeric_columns or dataset.spec.categorical_columns):
         features = ModalityFeatures.absent("tabular", dataset.ids)
         state: dict = {}
