@@ -86,6 +86,17 @@ def validate(dataset: Annotated[Path, typer.Argument(help="a format-v1 dataset f
         typer.echo(f"note: {note}")
 
 
+def _check_output_file(out: Path) -> None:
+    """``--out`` must be a file we can create: not a folder, and in a folder that exists."""
+    if out.is_dir():
+        raise GraphFuseError(f"{out}: --out names an existing folder; give a file path such as {out / 'preds.csv'}")
+    parent = out.parent if str(out.parent) else Path(".")
+    if not parent.is_dir():
+        raise GraphFuseError(f"{out}: folder {parent} does not exist")
+    if not os.access(parent, os.W_OK):
+        raise GraphFuseError(f"{out}: folder {parent} is not writable")
+
+
 @app.command()
 def predict(
     model: Annotated[str, typer.Option(help="a model URI, e.g. models:/graphfuse@champion, or a local model folder")],
@@ -95,6 +106,10 @@ def predict(
     root: Annotated[Path, typer.Option(help="project root holding mlflow.db")] = Path("."),
 ) -> None:
     """Predict a label for every node of a dataset folder."""
+    try:
+        _check_output_file(out)  # before minutes of encoding (and seconds of imports), not after
+    except GraphFuseError as exc:
+        _fail(exc)
     from pipeline.atomic import write_with
     from pipeline.bundle import load_bundle
     from pipeline.predict import predict_dataset

@@ -28,6 +28,11 @@ def ids_fingerprint(ids: list[str]) -> str:
     return hashlib.sha256("\n".join(ids).encode("utf-8")).hexdigest()[:16]
 
 
+def state_fingerprint(state: dict) -> str:
+    """A short hash of a fitted encoder state, stored with the features computed from it."""
+    return hashlib.sha256(json.dumps(state, sort_keys=True).encode("utf-8")).hexdigest()[:16]
+
+
 @dataclass(frozen=True)
 class ModalityFeatures:
     modality: str

@@ -18,6 +18,7 @@ from pipeline.dataset.dataset import IMAGES_DIR, STRING_DTYPE, Dataset
 from pipeline.dataset.spec import SPEC_FILE, DatasetSpec, load_spec
 from pipeline.dataset.tables import ensure_inside, find_nodes_file, read_table
 from pipeline.errors import DatasetError
+from pipeline.images import load_rgb
 
 
 def load_dataset(root: str | Path, *, require_labels: bool = True) -> Dataset:
@@ -218,7 +219,12 @@ def _check_images(spec: DatasetSpec, nodes: pd.DataFrame, root: Path, nodes_path
         elif not (images / rel).is_file():
             problem = f"does not exist: no file {IMAGES_DIR}/{cell} in the dataset folder"
         else:
-            continue
+            try:
+                load_rgb(images / rel)  # decoded as the image stage will: truncated or bombs fail here
+            except DatasetError as exc:
+                problem = exc.message
+            else:
+                continue
         raise DatasetError(nodes_path, f"image '{cell}' {problem}", row=row, column=column)
 
 

@@ -1,8 +1,9 @@
 """The processed dataset (``data/processed/dataset/``) that every later stage reads.
 
 Parquet keeps dtypes exactly, so later stages see the same frames ``load_dataset`` built
-without re-validating the raw folder. ``dataset.json`` is written last and removed first:
-its presence means the folder is complete, and its sorted keys keep DVC hashes stable.
+without re-validating the raw folder. The folder is
+written whole and swapped in (see :func:`pipeline.atomic.atomic_dir`); ``dataset.json``'s sorted
+keys keep DVC hashes stable.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from pipeline.atomic import read_json, write_json, write_with
+from pipeline.atomic import atomic_dir, read_json, write_json, write_with
 from pipeline.dataset.dataset import STRING_DTYPE, Dataset
 from pipeline.dataset.spec import DatasetSpec
 from pipeline.dataset.split import SPLITS
@@ -36,17 +37,13 @@ def write_processed(dataset: Dataset, out_dir: str | Path, *, project_root: str 
         raise ValueError("write_processed needs dataset.split: call with_splits first")
     if SPLIT_COLUMN in dataset.nodes.columns:
         raise ValueError(f"nodes already have a column named {SPLIT_COLUMN!r}")
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    info_path = out / INFO_FILE
-    info_path.unlink(missing_ok=True)  # a failed write must not look complete
-
     nodes = dataset.nodes.copy()
     nodes[SPLIT_COLUMN] = dataset.split.astype(STRING_DTYPE).to_numpy()
-    write_with(out / NODES_FILE, lambda p: nodes.to_parquet(p, index=False))
-    write_with(out / EDGES_FILE, lambda p: dataset.edges.to_parquet(p, index=False))
     info = _info(dataset, Path(project_root))
-    write_json(info_path, info)
+    with atomic_dir(out_dir) as out:  # the old set stays whole until the new one is complete
+        write_with(out / NODES_FILE, lambda p: nodes.to_parquet(p, index=False))
+        write_with(out / EDGES_FILE, lambda p: dataset.edges.to_parquet(p, index=False))
+        write_json(out / INFO_FILE, info)
     return info
 
 

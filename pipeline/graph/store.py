@@ -9,7 +9,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch_geometric.data import Data
 
-from pipeline.atomic import read_json, write_json, write_with
+from pipeline.atomic import atomic_dir, read_json, write_json, write_with
 from pipeline.errors import GraphFuseError
 from pipeline.formats import GRAPH, check_format
 
@@ -31,10 +31,10 @@ class GraphMeta:
 
 
 def save_graph(out_dir: str | Path, data: Data, meta: GraphMeta) -> None:
-    out_dir = Path(out_dir)
     tensors = {key: value.contiguous() for key, value in data.items() if torch.is_tensor(value)}
-    write_with(out_dir / TENSORS_FILE, lambda tmp: save_file(tensors, str(tmp)))
-    write_json(out_dir / META_FILE, {"format": GRAPH, **asdict(meta)})
+    with atomic_dir(out_dir) as staged:  # tensors and metadata are replaced together or not at all
+        write_with(staged / TENSORS_FILE, lambda tmp: save_file(tensors, str(tmp)))
+        write_json(staged / META_FILE, {"format": GRAPH, **asdict(meta)})
 
 
 def load_graph(graph_dir: str | Path) -> tuple[Data, GraphMeta]:

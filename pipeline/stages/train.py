@@ -8,7 +8,7 @@ import io
 import mlflow
 from tqdm.auto import tqdm
 
-from pipeline.atomic import write_json, write_text
+from pipeline.atomic import atomic_dir, write_json, write_text
 from pipeline.bundle import ModelBundle, save_bundle
 from pipeline.config import Params
 from pipeline.graph import load_graph
@@ -16,6 +16,7 @@ from pipeline.models import FusionModelConfig, build_model
 from pipeline.paths import Paths
 from pipeline.stages import show_progress
 from pipeline.tracking import configure_tracking, log_bundle_model, start_run
+from pipeline.tracking.health import ensure_tracking_reachable
 from pipeline.training import resolve_device, seed_everything, train_node_classifier
 
 RUN_FILE = "run.json"
@@ -31,6 +32,7 @@ def _history_csv(history: list[dict[str, float]]) -> str:
 
 
 def run(params: Params, paths: Paths) -> dict:
+    ensure_tracking_reachable(paths.root)  # seconds, before any work: a server that is down fails here
     settings = params.train
     data, meta = load_graph(paths.graph)
     config = FusionModelConfig(
@@ -95,12 +97,13 @@ def run(params: Params, paths: Paths) -> dict:
                 "monitor": result.monitor,
             },
         )
-        save_bundle(paths.model, bundle)
-        model_uri = log_bundle_model(paths.model)
         run_id = active.info.run_id
+        with atomic_dir(paths.model) as model_dir:  # weights, config and run id: all new or all old
+            save_bundle(model_dir, bundle)
+            model_uri = log_bundle_model(model_dir)
+            write_json(model_dir / RUN_FILE, {"run_id": run_id, "model_uri": model_uri})
 
     write_text(paths.metrics / HISTORY_FILE, _history_csv(result.history))
-    write_json(paths.model / RUN_FILE, {"run_id": run_id, "model_uri": model_uri})
     return {
         "run_id": run_id,
         "best_epoch": result.best_epoch,
