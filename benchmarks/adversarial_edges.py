@@ -26,7 +26,8 @@ start = time.perf_counter()
 dataset = load_dataset(sys.argv[1])
 loaded = time.perf_counter() - start
 edge_index, report = build_edge_index(dataset.edges, dataset.ids, directed=False)
-print(loaded, time.perf_counter() - start, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, report.self_loops_dropped)
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(loaded, time.perf_counter() - start, peak, report.self_loops_dropped)
 """
 
 
