@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -33,8 +34,26 @@ def _guarded(fn: StageFn) -> Callable[[Path, Path], Any]:
     return run
 
 
+class _NoEmptyTraceback(logging.Filter):
+    """Prefect logs a task that returned Failed with ``exc_info=True`` although nothing was raised,
+    which prints a stray ``NoneType: None``; the message already says what failed."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.exc_info[0] is None:
+            record.exc_info = None
+        return True
+
+
+def _quiet_empty_tracebacks() -> None:
+    for name in ("prefect.task_runs", "prefect.flow_runs"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _NoEmptyTraceback) for f in logger.filters):
+            logger.addFilter(_NoEmptyTraceback())
+
+
 def _run_stage(name: str, fn: StageFn, params_file: str, root: str) -> dict | State:
     """Run the stage as a task (no caching: DVC decides what reruns) and log its summary."""
+    _quiet_empty_tracebacks()
     stage_task = task(name=name, cache_policy=NO_CACHE, retries=0)(_guarded(fn))
     state = stage_task(Path(params_file), Path(root), return_state=True)
     if state.is_failed():

@@ -16,6 +16,7 @@ from torch import Tensor, nn
 
 from pipeline.atomic import read_json, write_json, write_with
 from pipeline.errors import GraphFuseError
+from pipeline.formats import BUNDLE, check_format
 from pipeline.models import FusionModelConfig, build_model, upgrade_state_dict
 
 WEIGHTS_FILE = "model.safetensors"
@@ -45,7 +46,7 @@ def save_bundle(out_dir: str | Path, bundle: ModelBundle) -> None:
     write_json(
         out_dir / CONFIG_FILE,
         {
-            "format": 1,
+            "format": BUNDLE,
             "config": bundle.config.model_dump(),
             "classes": bundle.classes,
             "encoders": bundle.encoders,
@@ -62,6 +63,7 @@ def load_bundle(bundle_dir: str | Path) -> ModelBundle:
         if not (bundle_dir / name).is_file():
             raise GraphFuseError(f"{bundle_dir / name}: not found; is this a GraphFuse model folder?")
     meta = read_json(bundle_dir / CONFIG_FILE)
+    check_format(bundle_dir / CONFIG_FILE, meta.get("format"), BUNDLE, "the train stage")
     try:
         config = FusionModelConfig(**meta["config"])
     except ValidationError as exc:

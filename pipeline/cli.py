@@ -69,12 +69,21 @@ def run_all(
 
 
 @app.command()
-def validate(dataset: Annotated[Path, typer.Argument(help="a format-v1 dataset folder")]) -> None:
-    """Check a dataset folder and print what it holds; writes nothing."""
-    from pipeline.dataset import load_dataset
+def validate(
+    dataset: Annotated[Path, typer.Argument(help="a format-v1 dataset folder")],
+    params: Annotated[
+        Path | None, typer.Option(help="params file for the split settings [default: ./params.yaml if present]")
+    ] = None,
+) -> None:
+    """Check a dataset folder exactly as the validate stage does (images decoded, split drawn); writes nothing."""
+    from pipeline.config import Params, load_params
+    from pipeline.stages.validate import checked_dataset
 
     try:
-        ds = load_dataset(dataset)
+        if params is None and Path("params.yaml").is_file():
+            params = Path("params.yaml")
+        settings = load_params(params) if params is not None else Params()
+        ds = checked_dataset(dataset, settings.validate_)
     except GraphFuseError as exc:
         _fail(exc)
     labelled = int(ds.labels.notna().sum())
@@ -86,6 +95,17 @@ def validate(dataset: Annotated[Path, typer.Argument(help="a format-v1 dataset f
         typer.echo(f"note: {note}")
 
 
+def _check_output_file(out: Path) -> None:
+    """``--out`` must be a file we can create: not a folder, and in a folder that exists."""
+    if out.is_dir():
+        raise GraphFuseError(f"{out}: --out names an existing folder; give a file path such as {out / 'preds.csv'}")
+    parent = out.parent if str(out.parent) else Path(".")
+    if not parent.is_dir():
+        raise GraphFuseError(f"{out}: folder {parent} does not exist")
+    if not os.access(parent, os.W_OK):
+        raise GraphFuseError(f"{out}: folder {parent} is not writable")
+
+
 @app.command()
 def predict(
     model: Annotated[str, typer.Option(help="a model URI, e.g. models:/graphfuse@champion, or a local model folder")],
@@ -95,6 +115,10 @@ def predict(
     root: Annotated[Path, typer.Option(help="project root holding mlflow.db")] = Path("."),
 ) -> None:
     """Predict a label for every node of a dataset folder."""
+    try:
+        _check_output_file(out)  # before minutes of encoding (and seconds of imports), not after
+    except GraphFuseError as exc:
+        _fail(exc)
     from pipeline.atomic import write_with
     from pipeline.bundle import load_bundle
     from pipeline.predict import predict_dataset
@@ -211,6 +235,29 @@ def synth(
             )
     except (GraphFuseError, KeyError) as exc:
         _fail(exc if isinstance(exc, GraphFuseError) else GraphFuseError(f"--dims lacks modality {exc}"))
+# -- reliability (issue 11) ---------------------------------------------------------------
+
+
+@app.command("dvc-deps")
+def dvc_deps(
+    write: Annotated[bool, typer.Option("--write/--check", help="rewrite dvc.yaml, or only check it")] = False,
+    root: Annotated[Path, typer.Option(help="project root holding dvc.yaml")] = Path("."),
+) -> None:
+    """Make (or check) each stage's code deps in dvc.yaml equal to the modules it imports."""
+    from pipeline import dvc_deps as deps
+
+    root = root.resolve()
+    if write:
+        changed = deps.write(root)
+        typer.echo("dvc.yaml: code dependencies rewritten" if changed else "dvc.yaml: already complete")
+        return
+    problems = deps.check(root)
+    for line in problems:
+        typer.secho(f"error: {line}", err=True, fg=typer.colors.RED)
+    if problems:
+        typer.echo("run `graphfuse dvc-deps --write` to fix", err=True)
+        raise typer.Exit(code=1)
+    typer.echo("dvc.yaml: every stage depends on all the code it imports")
 
 
 def main() -> None:  # pragma: no cover - console entry

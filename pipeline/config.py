@@ -121,10 +121,10 @@ class Params(_Section):
 
 
 def load_params(path: str | Path = "params.yaml") -> Params:
-    """Read params.yaml; a missing file gives the defaults, a bad one a clear error."""
+    """Read params.yaml; a missing or bad file is a clear error (never silently the defaults)."""
     path = Path(path)
-    if not path.exists():
-        return Params()
+    if not path.is_file():
+        raise GraphFuseError(f"{path}: params file not found (check --params and --root)")
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:

@@ -18,6 +18,7 @@ from safetensors.torch import load_file, save_file
 
 from pipeline.atomic import write_with
 from pipeline.errors import GraphFuseError
+from pipeline.formats import FEATURES, check_format
 
 MODALITIES = ("text", "image", "tabular")
 
@@ -25,6 +26,11 @@ MODALITIES = ("text", "image", "tabular")
 def ids_fingerprint(ids: list[str]) -> str:
     """A short hash of the node order, stored with every per-node file."""
     return hashlib.sha256("\n".join(ids).encode("utf-8")).hexdigest()[:16]
+
+
+def state_fingerprint(state: dict) -> str:
+    """A short hash of a fitted encoder state, stored with the features computed from it."""
+    return hashlib.sha256(json.dumps(state, sort_keys=True).encode("utf-8")).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -56,6 +62,7 @@ def save_features(path: str | Path, features: ModalityFeatures) -> None:
         "mask": features.mask.to(torch.bool).contiguous(),
     }
     metadata = {
+        "format": str(FEATURES),
         "modality": features.modality,
         "ids_fingerprint": features.ids_fingerprint,
         "info": json.dumps(features.info, sort_keys=True),
@@ -69,6 +76,7 @@ def load_features(path: str | Path) -> ModalityFeatures:
         raise GraphFuseError(f"{path}: feature file not found (run its preprocess stage first)")
     with safe_open(str(path), framework="pt") as handle:
         metadata = handle.metadata() or {}
+    check_format(path, metadata.get("format"), FEATURES, f"the preprocess_{metadata.get('modality', path.stem)} stage")
     tensors = load_file(str(path))
     return ModalityFeatures(
         modality=metadata.get("modality", path.stem),

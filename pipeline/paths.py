@@ -10,6 +10,11 @@ from pathlib import Path
 class Paths:
     root: Path = Path(".")
 
+    def under_root(self, path: str | Path) -> Path:
+        """A path from params.yaml: relative ones are relative to the project root, not the cwd."""
+        path = Path(path)
+        return path if path.is_absolute() else self.root / path
+
     @property
     def processed(self) -> Path:
         return self.root / "data" / "processed"

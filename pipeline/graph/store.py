@@ -9,8 +9,9 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch_geometric.data import Data
 
-from pipeline.atomic import read_json, write_json, write_with
+from pipeline.atomic import atomic_dir, read_json, write_json, write_with
 from pipeline.errors import GraphFuseError
+from pipeline.formats import GRAPH, check_format
 
 TENSORS_FILE = "graph.safetensors"
 META_FILE = "graph.json"
@@ -31,10 +32,10 @@ class GraphMeta:
 
 
 def save_graph(out_dir: str | Path, data: Data, meta: GraphMeta) -> None:
-    out_dir = Path(out_dir)
     tensors = {key: value.contiguous() for key, value in data.items() if torch.is_tensor(value)}
-    write_with(out_dir / TENSORS_FILE, lambda tmp: save_file(tensors, str(tmp)))
-    write_json(out_dir / META_FILE, asdict(meta))
+    with atomic_dir(out_dir) as staged:  # tensors and metadata are replaced together or not at all
+        write_with(staged / TENSORS_FILE, lambda tmp: save_file(tensors, str(tmp)))
+        write_json(staged / META_FILE, {"format": GRAPH, **asdict(meta)})
 
 
 def load_graph(graph_dir: str | Path) -> tuple[Data, GraphMeta]:
@@ -43,7 +44,9 @@ def load_graph(graph_dir: str | Path) -> tuple[Data, GraphMeta]:
     for path in (tensors_path, meta_path):
         if not path.is_file():
             raise GraphFuseError(f"{path}: not found (run the build_graph stage first)")
-    meta = GraphMeta(**read_json(meta_path))
+    stored = read_json(meta_path)
+    check_format(meta_path, stored.pop("format", None), GRAPH, "the build_graph stage")
+    meta = GraphMeta(**stored)
     tensors = load_file(str(tensors_path))
     data = Data(num_nodes=len(meta.node_ids), **tensors)
     return data, meta

@@ -11,7 +11,7 @@ from pipeline.atomic import read_json, write_json
 from pipeline.config import Params
 from pipeline.dataset import SPLITS, read_processed
 from pipeline.errors import GraphFuseError
-from pipeline.features import MODALITIES, ModalityFeatures, ids_fingerprint, load_features
+from pipeline.features import MODALITIES, ModalityFeatures, ids_fingerprint, load_features, state_fingerprint
 from pipeline.graph import GraphMeta, build_edge_index, build_graph, dataset_and_knn_edges, graph_stats, save_graph
 from pipeline.paths import Paths
 from pipeline.stages.preprocess import TABULAR_STATE_FILE
@@ -20,7 +20,7 @@ GRAPH_METRICS_FILE = "graph.json"
 
 
 def run(params: Params, paths: Paths) -> dict:
-    dataset = read_processed(paths.dataset)
+    dataset = read_processed(paths.dataset, project_root=paths.root)
     fingerprint = ids_fingerprint(dataset.ids)
     features: dict[str, ModalityFeatures] = {}
     notes = list(dataset.notes)
@@ -53,7 +53,13 @@ def run(params: Params, paths: Paths) -> dict:
 
     encoders = {m: dict(f.info) for m, f in features.items()}
     if "tabular" in encoders:
-        encoders["tabular"]["state"] = read_json(paths.features / TABULAR_STATE_FILE)
+        state = read_json(paths.features / TABULAR_STATE_FILE)
+        if encoders["tabular"].pop("state_sha", None) != state_fingerprint(state):
+            raise GraphFuseError(
+                f"{paths.features}: tabular.safetensors and {TABULAR_STATE_FILE} come from different runs "
+                "(an interrupted write); rerun preprocess_tabular"
+            )
+        encoders["tabular"]["state"] = state
     meta = GraphMeta(
         dataset=dataset.spec.name,
         node_ids=dataset.ids,

@@ -19,6 +19,7 @@ from pipeline.graph import load_graph
 from pipeline.paths import Paths
 from pipeline.stages.train import HISTORY_FILE, RUN_FILE
 from pipeline.tracking import configure_tracking, register_and_promote, start_run
+from pipeline.tracking.health import ensure_tracking_reachable
 from pipeline.training import predict_logits, resolve_device
 
 METRICS_FILE = "metrics.json"
@@ -34,6 +35,7 @@ def _read_history(paths: Paths) -> list[dict[str, float]]:
 
 
 def run(params: Params, paths: Paths) -> dict:
+    ensure_tracking_reachable(paths.root)  # before any output is overwritten
     data, meta = load_graph(paths.graph)
     bundle = load_bundle(paths.model)
     if bundle.classes != meta.classes:

@@ -15,7 +15,7 @@ import json
 import mlflow
 from tqdm.auto import tqdm
 
-from pipeline.atomic import write_json, write_text
+from pipeline.atomic import atomic_dir, write_json, write_text
 from pipeline.bundle import ModelBundle, save_bundle
 from pipeline.config import Params, TrainParams, load_params
 from pipeline.errors import GraphFuseError
@@ -25,6 +25,7 @@ from pipeline.models import FusionModelConfig, build_model
 from pipeline.paths import Paths
 from pipeline.stages import show_progress
 from pipeline.tracking import configure_tracking, log_bundle_model, start_run
+from pipeline.tracking.health import ensure_tracking_reachable
 from pipeline.training import (
     TrainOptions,
     process_group,
@@ -77,6 +78,7 @@ def _fingerprint(config: FusionModelConfig, options: TrainOptions, paths: Paths)
 
 
 def run(params: Params, paths: Paths) -> dict:
+    ensure_tracking_reachable(paths.root)  # seconds, before any work: a server that is down fails here
     settings = params.train
     data, meta = load_graph(paths.graph)
     config = _model_config(settings, meta, len(meta.node_ids))
@@ -145,12 +147,13 @@ def _train_and_log(params: Params, paths: Paths, data, meta, config, device, fit
             },
             knn=meta.knn.get("settings", {}),
         )
-        save_bundle(paths.model, bundle)
-        model_uri = log_bundle_model(paths.model)
         run_id = active.info.run_id
+        with atomic_dir(paths.model) as model_dir:  # weights, config and run id: all new or all old
+            save_bundle(model_dir, bundle)
+            model_uri = log_bundle_model(model_dir)
+            write_json(model_dir / RUN_FILE, {"run_id": run_id, "model_uri": model_uri})
 
     write_text(paths.metrics / HISTORY_FILE, _history_csv(result.history))
-    write_json(paths.model / RUN_FILE, {"run_id": run_id, "model_uri": model_uri})
     return {
         "run_id": run_id,
         "best_epoch": result.best_epoch,

@@ -13,6 +13,7 @@ from mlflow.exceptions import MlflowException
 
 from pipeline.bundle import ModelBundle, load_bundle
 from pipeline.errors import GraphFuseError
+from pipeline.redact import redact_text, redact_uri
 
 METRIC_TAG_PREFIX = "val_"
 
@@ -66,7 +67,8 @@ def load_bundle_from_registry(model_uri: str) -> ModelBundle:
         )
     except MlflowException as exc:
         raise GraphFuseError(
-            f"model {model_uri!r} could not be found in the registry at {mlflow.get_tracking_uri()}: {exc}"
+            f"model {model_uri!r} could not be found in the registry at "
+            f"{redact_uri(mlflow.get_tracking_uri())}: {redact_text(str(exc))}"
         ) from exc
     bundle_dir = _bundle_dir(Path(local))
     if bundle_dir is None:

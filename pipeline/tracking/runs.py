@@ -15,8 +15,13 @@ from pathlib import Path
 
 import mlflow
 from mlflow.entities import Run
+from mlflow.exceptions import MlflowException
 from mlflow.models import ModelSignature
 from mlflow.types import ColSpec, Schema
+
+from pipeline.errors import GraphFuseError
+from pipeline.redact import redact_text, redact_uri
+from pipeline.tracking.recovery import close_orphaned_runs, owner_tags
 
 PYFUNC_ENTRY = Path(__file__).with_name("pyfunc_entry.py")
 _RUNTIME_PACKAGES = (
@@ -53,9 +58,16 @@ def _set(name: str, setter, uri: str) -> None:
         _EXPORTED_BY_US[name] = os.environ[name]
 
 
+def tracking_uri_for(root: str | Path = ".") -> str:
+    """``$MLFLOW_TRACKING_URI`` when the user set it, else the embedded ``ROOT/mlflow.db``."""
+    return _user_setting("MLFLOW_TRACKING_URI") or f"sqlite:///{Path(root).resolve() / 'mlflow.db'}"
+
+
 def connect_tracking(root: str | Path = ".") -> str:
     """Point MLflow (tracking and registry) at ``$MLFLOW_TRACKING_URI`` or ``ROOT/mlflow.db``."""
-    uri = _user_setting("MLFLOW_TRACKING_URI") or f"sqlite:///{Path(root).resolve() / 'mlflow.db'}"
+    uri = tracking_uri_for(root)
+    if redact_uri(uri) != uri:  # MLflow would print "View run ... at: <uri with the password>"
+        os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
     _set("MLFLOW_TRACKING_URI", mlflow.set_tracking_uri, uri)
     # The registry follows the tracking store unless the user set its own URI.
     _set("MLFLOW_REGISTRY_URI", mlflow.set_registry_uri, _user_setting("MLFLOW_REGISTRY_URI") or uri)
@@ -72,13 +84,33 @@ def configure_tracking(root: str | Path = ".", experiment: str = "graphfuse") ->
         artifact_location = (root / "mlartifacts").as_uri() if embedded else None
         mlflow.create_experiment(experiment, artifact_location=artifact_location)
     mlflow.set_experiment(experiment)
+    close_orphaned_runs(experiment)  # runs a killed stage left RUNNING
     return uri
 
 
 @contextmanager
 def start_run(run_id: str | None = None, run_name: str | None = None) -> Iterator[Run]:
-    with mlflow.start_run(run_id=run_id, run_name=run_name) as run:
-        yield run
+    """An MLflow run owned by this process (so a crash is detected at the next start); a store
+    that stays locked or unreachable becomes one clear error instead of MLflow's traceback."""
+    try:
+        with mlflow.start_run(run_id=run_id, run_name=run_name) as run:
+            mlflow.set_tags(owner_tags())
+            yield run
+    except MlflowException as exc:
+        raise tracking_error(exc) from exc
+
+
+def tracking_error(exc: Exception) -> GraphFuseError:
+    """One line for the user: a busy SQLite store (after MLflow's own 20 s busy wait) or another
+    store failure, with any credentials in the message masked."""
+    text = str(exc)
+    if "database is locked" in text:
+        return GraphFuseError(
+            f"MLflow store {redact_text(mlflow.get_tracking_uri())} stayed locked by another writer "
+            "past MLflow's busy timeout; let the other process finish, then run again"
+        )
+    first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    return GraphFuseError(f"MLflow store {redact_text(mlflow.get_tracking_uri())}: {redact_text(first)}")
 
 
 def _requirements() -> list[str]:

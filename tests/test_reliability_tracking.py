@@ -1,0 +1,160 @@
+"""The tracking store, checked before any work: a server that is down or a SQLite file another
+writer holds fails in seconds with one line; runs a killed stage left RUNNING are closed."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from pipeline.errors import GraphFuseError
+from pipeline.tracking.health import TrackingUnavailable, check_tracking_store
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_a_server_that_is_down_fails_in_seconds_with_one_line() -> None:
+    uri = f"http://bob:s3cr3t@127.0.0.1:{_closed_port()}"
+    started = time.monotonic()
+    with pytest.raises(TrackingUnavailable) as error:
+        check_tracking_store(uri)
+    assert time.monotonic() - started < 5
+    message = str(error.value)
+    assert "\n" not in message and "s3cr3t" not in message and "bob:***@127.0.0.1" in message
+    assert "Nothing was run" in message
+
+
+def test_a_server_that_accepts_but_never_answers_times_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GRAPHFUSE_TRACKING_PROBE_TIMEOUT", "1")
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        uri = f"http://127.0.0.1:{server.getsockname()[1]}"
+        started = time.monotonic()
+        with pytest.raises(TrackingUnavailable, match=r"not answering \(.*probe timeout 1 s\)"):
+            check_tracking_store(uri)
+        assert time.monotonic() - started < 4
+
+
+def test_a_live_server_passes(tmp_path: Path) -> None:
+    """A real HTTP server answering /health 200 (MLflow's server does the same)."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Health(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            self.send_response(200 if self.path == "/health" else 404)
+            self.end_headers()
+            self.wfile.write(b"OK")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Health)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        check_tracking_store(f"http://127.0.0.1:{server.server_address[1]}")
+        check_tracking_store(f"http://user:pw@127.0.0.1:{server.server_address[1]}/")  # credentials in the URI
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_busy_sqlite_store_is_retried_with_backoff_then_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = tmp_path / "mlflow.db"
+    holder = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
+    holder.execute("CREATE TABLE t (x)")
+    holder.execute("BEGIN EXCLUSIVE")  # another writer holds the store
+    monkeypatch.setenv("GRAPHFUSE_SQLITE_BUSY_TIMEOUT", "1.5")
+    started = time.monotonic()
+    try:
+        with pytest.raises(TrackingUnavailable, match=r"locked by another writer \(waited 1.5 s over \d+ tries\)"):
+            check_tracking_store(f"sqlite:///{db}")
+        assert 1.4 < time.monotonic() - started < 5
+        # Released while we wait: the probe's retries get through.
+        monkeypatch.setenv("GRAPHFUSE_SQLITE_BUSY_TIMEOUT", "10")
+        threading.Timer(0.5, lambda: holder.execute("ROLLBACK")).start()
+        check_tracking_store(f"sqlite:///{db}")
+    finally:
+        holder.close()
+
+
+def test_evaluate_with_the_server_down_overwrites_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pipeline.config import Params
+    from pipeline.paths import Paths
+    from pipeline.stages import evaluate, train
+
+    metrics = Paths(tmp_path).metrics / "metrics.json"
+    metrics.parent.mkdir(parents=True)
+    metrics.write_text('{"before": 1}\n')
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://127.0.0.1:{_closed_port()}")
+    for stage in (evaluate, train):
+        started = time.monotonic()
+        with pytest.raises(TrackingUnavailable):
+            stage.run(Params(), Paths(tmp_path))
+        assert time.monotonic() - started < 5
+    assert metrics.read_text() == '{"before": 1}\n'
+
+
+_ORPHAN = """
+import importlib.util, sys, time
+import mlflow
+# The owner tags every GraphFuse run carries; the module alone (the package would import torch).
+spec = importlib.util.spec_from_file_location("recovery", sys.argv[2])
+recovery = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(recovery)
+mlflow.set_tracking_uri(sys.argv[1])
+mlflow.set_experiment("graphfuse-test")
+with mlflow.start_run(run_name="doomed") as run:
+    mlflow.set_tags(recovery.owner_tags())
+    print(run.info.run_id, flush=True)
+    time.sleep(600)
+"""
+
+
+def test_a_run_left_running_by_kill_9_is_marked_killed_at_the_next_start(
+    tmp_path: Path, clean_tracking_env: None
+) -> None:
+    import mlflow
+
+    from pipeline.tracking import configure_tracking, recovery
+
+    configure_tracking(tmp_path, "graphfuse-test")  # the store exists before the child starts
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    child = subprocess.Popen(
+        [sys.executable, "-c", _ORPHAN, f"sqlite:///{tmp_path / 'mlflow.db'}", recovery.__file__],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        run_id = child.stdout.readline().strip()
+        assert run_id, "the child never started its run"
+        live = {"graphfuse-test"}
+        configure_tracking(tmp_path, *live)  # the owner is alive: its run is left alone
+        assert mlflow.get_run(run_id).info.status == "RUNNING"
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=30)
+    configure_tracking(tmp_path, "graphfuse-test")
+    run = mlflow.get_run(run_id)
+    assert run.info.status == "KILLED"
+    assert "ended without closing the run" in run.data.tags["graphfuse.closed_because"]
+
+
+def test_tracking_errors_are_graphfuse_errors() -> None:
+    assert issubclass(TrackingUnavailable, GraphFuseError)
