@@ -145,7 +145,9 @@ def test_image_features_same_flag_equal_different_flags_differ(
 ) -> None:
     twice = image_encoder.encode([flag_paths[0], flag_paths[0], flag_paths[1]])
     assert torch.equal(twice[0], twice[1])
-    assert torch.equal(twice[0], flag_features[0])  # same image, another call and batch: same vector
+    # Same image, another call and batch size: the same vector up to float rounding (oneDNN picks
+    # its convolution algorithm by batch shape, so the last bits may differ).
+    assert torch.allclose(twice[0], flag_features[0], rtol=1e-4, atol=1e-5)
     assert not torch.allclose(twice[0], twice[2])
     # No two of the 40 flags collapse to one vector.
     distances = torch.cdist(flag_features, flag_features)
