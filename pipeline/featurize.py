@@ -131,6 +131,8 @@ def _info(encoder: Encoder) -> dict[str, Any]:
         info["image_size"] = encoder.image_size
     if hasattr(encoder, "version"):
         info["version"] = encoder.version
+    if "bins" in getattr(encoder, "settings", {}):
+        info["bins"] = encoder.settings["bins"]  # predict rebuilds the colour histogram with them
     return info
 
 
