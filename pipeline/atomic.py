@@ -9,6 +9,7 @@ that temporary files are created with.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -19,6 +20,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from pipeline.errors import GraphFuseError
+
+#: No space left, a quota, or a file-size limit: the user's to fix, not a bug.
+_DISK_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 TMP_SUFFIX = ".tmp"
 OLD_SUFFIX = ".old"
 
@@ -79,6 +84,13 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
         yield tmp
         _normal_permissions(tmp)
         os.replace(tmp, target)
+    except OSError as exc:
+        if exc.errno in _DISK_FULL:
+            raise GraphFuseError(
+                f"{target}: cannot write it, {exc.strerror or 'the disk is full'}; free some space and rerun "
+                f"(the previous {target.name}, if any, is intact)"
+            ) from exc
+        raise
     finally:
         if tmp.exists():
             tmp.unlink()

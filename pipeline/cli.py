@@ -69,12 +69,21 @@ def run_all(
 
 
 @app.command()
-def validate(dataset: Annotated[Path, typer.Argument(help="a format-v1 dataset folder")]) -> None:
-    """Check a dataset folder and print what it holds; writes nothing."""
-    from pipeline.dataset import load_dataset
+def validate(
+    dataset: Annotated[Path, typer.Argument(help="a format-v1 dataset folder")],
+    params: Annotated[
+        Path | None, typer.Option(help="params file for the split settings [default: ./params.yaml if present]")
+    ] = None,
+) -> None:
+    """Check a dataset folder exactly as the validate stage does (images decoded, split drawn); writes nothing."""
+    from pipeline.config import Params, load_params
+    from pipeline.stages.validate import checked_dataset
 
     try:
-        ds = load_dataset(dataset)
+        if params is None and Path("params.yaml").is_file():
+            params = Path("params.yaml")
+        settings = load_params(params) if params is not None else Params()
+        ds = checked_dataset(dataset, settings.validate_)
     except GraphFuseError as exc:
         _fail(exc)
     labelled = int(ds.labels.notna().sum())

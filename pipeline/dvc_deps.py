@@ -164,11 +164,11 @@ def _stages(dvc_yaml: dict) -> dict[str, str]:
 def _yaml():
     from ruamel.yaml import YAML  # DVC's own YAML library: keeps comments and layout
 
-    yaml = YAML()
-    yaml.preserve_quotes = True
-    yaml.indent(mapping=2, sequence=4, offset=2)
-    yaml.width = 4096
-    return yaml
+    round_trip = YAML(typ="rt")  # round-trip: plain data and comments, never Python objects
+    round_trip.preserve_quotes = True
+    round_trip.indent(mapping=2, sequence=4, offset=2)
+    round_trip.width = 4096
+    return round_trip
 
 
 def expected_deps(root: Path, current: list[str], stage: str) -> list[str]:
@@ -199,15 +199,15 @@ def write(root: Path) -> bool:
 
     path = root / "dvc.yaml"
     text = path.read_text(encoding="utf-8")
-    yaml = _yaml()
-    doc = yaml.load(text)
+    round_trip = _yaml()
+    doc = round_trip.load(text)
     for dvc_name, stage in _stages(doc).items():
         current = [str(d) for d in doc["stages"][dvc_name].get("deps", [])]
         doc["stages"][dvc_name]["deps"] = CommentedSeq(expected_deps(root, current, stage))
     from io import StringIO
 
     buffer = StringIO()
-    yaml.dump(doc, buffer)
+    round_trip.dump(doc, buffer)
     if buffer.getvalue() == text:
         return False
     from pipeline.atomic import write_text

@@ -25,13 +25,14 @@ from pipeline.cli import app
 from pipeline.dataset import load_dataset, with_splits
 from pipeline.errors import GraphFuseError
 
-#: Enough cases to cover every mutation many times, within ~20 s on a shared 2-core machine.
-MAX_EXAMPLES = int(os.environ.get("GRAPHFUSE_FUZZ_EXAMPLES", "300"))
+#: Enough cases to cover every mutation many times, within ~15 s on a 2-core machine (GRAPHFUSE_FUZZ_EXAMPLES=2000 for a longer hunt).
+MAX_EXAMPLES = int(os.environ.get("GRAPHFUSE_FUZZ_EXAMPLES", "200"))
 TALLY: Counter[tuple[str, str]] = Counter()
 
 HEADER = ["node_id", "label", "text", "num", "cat"]
 SPEC = {
     "name": "fuzz",
+    "task": "node_classification",
     "id_column": "node_id",
     "label_column": "label",
     "text_columns": ["text"],
@@ -46,7 +47,7 @@ NUMBERS = ["1", "-0", " 3.5 ", "1e999", "nan", "inf", "", "0x10", "1,5", "٣"]
 cells = st.one_of(
     st.text(max_size=12),
     st.sampled_from(ODD + NUMBERS),
-    st.text(alphabet=st.sampled_from(ODD + list('ab,"\n\r')), max_size=8),
+    st.lists(st.sampled_from(ODD + list('ab,"\n\r')), max_size=6).map("".join),
 )
 MUTATIONS = (
     "sound",
@@ -63,6 +64,8 @@ MUTATIONS = (
     "huge_cell",
     "random_bytes",
     "unquoted_rows",
+    "zero_rows",
+    "odd_labels",
 )
 
 
@@ -76,13 +79,16 @@ def _csv_text(rows: list[list[str]], quoted: bool) -> str:
 
 @st.composite
 def dataset_case(draw: st.DrawFn) -> tuple[list[str], dict[str, bytes]]:
-    n = draw(st.integers(min_value=0, max_value=12))
-    labels = draw(st.lists(st.sampled_from(["a", "b", "c", ""]), min_size=n, max_size=n))
+    mutations = draw(st.lists(st.sampled_from(MUTATIONS), min_size=1, max_size=3, unique=True))
+    n = 0 if "zero_rows" in mutations else draw(st.integers(min_value=9, max_value=15))
+    labels = ["abc"[i % 3] for i in range(n)]  # every class has 3+ nodes: a sound split
+    if "odd_labels" in mutations and n:  # a class of one node, or unlabelled nodes
+        for i in draw(st.lists(st.integers(0, n - 1), min_size=1, max_size=3)):
+            labels[i] = draw(st.sampled_from(["", "d", " ", "A"]))
     rows = [[f"n{i}", labels[i], f"text {i}", str(i), "x" if i % 2 else "y"] for i in range(n)]
     edges = [["src", "dst"]] + [[f"n{i}", f"n{(i + 1) % max(n, 1)}"] for i in range(n)]
     spec: object = dict(SPEC)
     header = list(HEADER)
-    mutations = draw(st.lists(st.sampled_from(MUTATIONS), min_size=1, max_size=3, unique=True))
     files: dict[str, bytes] = {}
     quoted = "unquoted_rows" not in mutations
     for m in mutations:
@@ -148,6 +154,7 @@ def _load(folder: Path) -> str:
     max_examples=MAX_EXAMPLES,
     deadline=None,
     derandomize=True,  # the same cases every run: a failure here is reproducible
+    database=None,  # and nothing written into the checkout
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 @given(case=dataset_case())

@@ -37,9 +37,9 @@ def build_edge_index(edges: pd.DataFrame, ids: Sequence[str], *, directed: bool)
 
     Ids are assumed validated (every endpoint is a known node).
     """
-    position = {node_id: i for i, node_id in enumerate(ids)}
-    src = torch.tensor([position[s] for s in edges["source"]], dtype=torch.long)
-    dst = torch.tensor([position[t] for t in edges["target"]], dtype=torch.long)
+    position = pd.Index(list(ids))  # vectorised lookup: millions of edges in seconds
+    src = torch.from_numpy(position.get_indexer(edges["source"]).astype("int64"))
+    dst = torch.from_numpy(position.get_indexer(edges["target"]).astype("int64"))
     given = int(src.numel())
     keep = src != dst
     loops = given - int(keep.sum())

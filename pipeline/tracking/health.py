@@ -19,6 +19,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from pipeline.errors import GraphFuseError
 from pipeline.redact import redact_text, redact_uri
@@ -58,7 +59,9 @@ def _unavailable(uri: str, problem: str, hint: str) -> TrackingUnavailable:
 
 
 def _check_http(uri: str, timeout: float) -> None:
-    url = uri.rstrip("/") + "/health"
+    parts = urlsplit(uri)
+    # /health needs no login; urllib cannot take user:password@ in a URL, so it is left out.
+    url = urlunsplit((parts.scheme, parts.netloc.rsplit("@", 1)[-1], parts.path.rstrip("/") + "/health", "", ""))
     hint = "start the server, or unset MLFLOW_TRACKING_URI to use the project's mlflow.db"
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - http(s) only
@@ -68,7 +71,7 @@ def _check_http(uri: str, timeout: float) -> None:
         raise _unavailable(uri, f"/health answered HTTP {exc.code}", hint) from None
     except (urllib.error.URLError, OSError, TimeoutError) as exc:
         reason = getattr(exc, "reason", exc)
-        raise _unavailable(uri, f"not answering within {timeout:g} s ({reason})", hint) from None
+        raise _unavailable(uri, f"not answering ({reason}; probe timeout {timeout:g} s)", hint) from None
 
 
 def _check_sqlite(uri: str, busy_s: float) -> None:

@@ -20,7 +20,7 @@ from mlflow.models import ModelSignature
 from mlflow.types import ColSpec, Schema
 
 from pipeline.errors import GraphFuseError
-from pipeline.redact import redact_text
+from pipeline.redact import redact_text, redact_uri
 from pipeline.tracking.recovery import close_orphaned_runs, owner_tags
 
 PYFUNC_ENTRY = Path(__file__).with_name("pyfunc_entry.py")
@@ -66,6 +66,8 @@ def tracking_uri_for(root: str | Path = ".") -> str:
 def connect_tracking(root: str | Path = ".") -> str:
     """Point MLflow (tracking and registry) at ``$MLFLOW_TRACKING_URI`` or ``ROOT/mlflow.db``."""
     uri = tracking_uri_for(root)
+    if redact_uri(uri) != uri:  # MLflow would print "View run ... at: <uri with the password>"
+        os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
     _set("MLFLOW_TRACKING_URI", mlflow.set_tracking_uri, uri)
     # The registry follows the tracking store unless the user set its own URI.
     _set("MLFLOW_REGISTRY_URI", mlflow.set_registry_uri, _user_setting("MLFLOW_REGISTRY_URI") or uri)
