@@ -29,8 +29,7 @@ import torch  # noqa: E402
 from synthetic_catalogue import write_catalogue  # noqa: E402
 
 from pipeline.encoders.image import EfficientNetImageEncoder  # noqa: E402
-from pipeline.encoders.image_loading import torch_threads  # noqa: E402
-from pipeline.encoders.speed import usable_cores  # noqa: E402
+from pipeline.encoders.speed import torch_threads, usable_cores  # noqa: E402
 from pipeline.encoders.text import SentenceTextEncoder  # noqa: E402
 from pipeline.images import decode_image  # noqa: E402
 

@@ -21,8 +21,8 @@ import torch
 from torch import nn
 
 from pipeline.encoders.base import EncoderUnavailable, env_vars, progress_enabled
-from pipeline.encoders.image_loading import auto_workers, image_batches, tally, torch_threads
-from pipeline.encoders.speed import fast_copy_checked, usable_cores
+from pipeline.encoders.image_loading import auto_workers, image_batches, tally
+from pipeline.encoders.speed import fast_copy_checked, sensible_threads, torch_threads
 from pipeline.errors import DatasetError
 
 EFFICIENTNET_LITE0 = "efficientnet-lite0"
@@ -277,7 +277,7 @@ class EfficientNetImageEncoder:
 
             batches = tqdm(batches, desc=f"images ({self.name})", unit="batch", total=-(-len(paths) // self.batch_size))
         autocast = torch.autocast("cuda", dtype=torch.float16) if cuda else contextlib.nullcontext()
-        threads = usable_cores() if cuda else usable_cores() - self.decode_workers
+        threads = sensible_threads(0 if cuda else self.decode_workers)
         with torch_threads(threads), torch.inference_mode(), autocast:
             for start, pixels, errors, batch_notes in batches:
                 pixels = pixels.to(self.device, non_blocking=cuda).contiguous(memory_format=torch.channels_last)

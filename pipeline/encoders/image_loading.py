@@ -6,7 +6,6 @@ reason, and the caller reports it (file, row, column) or, under ``preprocess.str
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -70,17 +69,6 @@ def image_batches(
     for pixels, errors, notes in loader:
         yield start, pixels, list(errors), list(notes)
         start += len(errors)
-
-
-@contextlib.contextmanager
-def torch_threads(count: int) -> Iterator[None]:
-    """Torch intra-op threads for a block, restored after, so decoding workers get their cores."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(max(1, count))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def tally(notes: list[str], into: dict[str, int]) -> None:

@@ -4,7 +4,7 @@ Why image batch 32 ran at 0.63x the speed of batch 1 here (profiled with torch.p
 1. Thread oversubscription. Torch's OpenMP pool takes every core, and on a busy 2-core machine
    (other processes, PIL decoding) each of the ~250 ops in a forward waits at an OpenMP barrier for
    a thread the OS has not scheduled: batch-norm and clamp ops on tiny tensors took ~15 ms each.
-   :func:`set_threads` gives torch the cores minus the decoding workers.
+   :func:`sensible_threads` gives torch the cores minus the decoding workers (1 when oversubscribed).
 2. Memory traffic. In NCHW a batch of 32 makes each early activation ~50 MB (32 x 32 ch x 112^2),
    far beyond the caches, and every unfused BatchNorm, ReLU6 and SAME-padding copy streams it
    through DRAM again; at batch 1 the same tensors sit in cache. :func:`fold_batchnorm` folds
@@ -14,7 +14,9 @@ Why image batch 32 ran at 0.63x the speed of batch 1 here (profiled with torch.p
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 
 import torch
 from torch import nn
@@ -29,10 +31,17 @@ def usable_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def set_threads(decode_workers: int) -> int:
-    """Torch intra-op threads = cores left after the decoding workers (at least 1); returns it."""
-    threads = max(1, usable_cores() - max(0, decode_workers))
-    torch.set_num_threads(threads)
+def sensible_threads(reserved: int = 0) -> int:
+    """Torch intra-op threads: the cores left after ``reserved`` (decoding workers), and 1 when
+    the machine is already oversubscribed (1-minute load above 1.5x the cores), where OpenMP
+    barriers would otherwise wait for threads the OS has not scheduled."""
+    cores = usable_cores()
+    threads = max(1, cores - max(0, reserved))
+    try:
+        if os.getloadavg()[0] > 1.5 * cores:
+            return 1
+    except OSError:  # not available on this platform
+        pass
     return threads
 
 
@@ -90,3 +99,14 @@ def fast_copy_checked(model: nn.Module, forward_name: str, image_size: int) -> n
     if got.shape == want.shape and float((got - want).abs().max()) <= 1e-3 * scale:
         return fast
     return model
+
+
+@contextlib.contextmanager
+def torch_threads(count: int) -> Iterator[None]:
+    """Torch intra-op threads for a block, restored after, so decoding workers get their cores."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(max(1, count))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

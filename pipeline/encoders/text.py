@@ -180,7 +180,10 @@ class SentenceTextEncoder:
                 raise TypeError(f"text encoder expects strings, item {i} is {type(text).__name__}")
         if not texts:
             return torch.zeros(0, self.dim, dtype=torch.float32)
-        with torch.inference_mode():
+        from pipeline.encoders.speed import sensible_threads, torch_threads
+
+        threads = sensible_threads() if str(self.device) == "cpu" else torch.get_num_threads()
+        with torch_threads(threads), torch.inference_mode():
             emb = self._model.encode(
                 texts,
                 batch_size=self.batch_size,
