@@ -19,7 +19,7 @@ from pipeline.cache import content_digest
 from pipeline.cache.keys import file_digest
 from pipeline.cache.store import EmbeddingCache
 from pipeline.dataset import Dataset
-from pipeline.embed import MapShards, embed
+from pipeline.embed import EmbedResult, MapShards, embed
 from pipeline.encoders.base import Encoder
 from pipeline.encoders.tabular import TabularEncoder
 from pipeline.features import ModalityFeatures, ids_fingerprint
@@ -136,6 +136,24 @@ def _info(encoder: Encoder) -> dict[str, Any]:
     return info
 
 
+def _embed_reported(
+    items: list[tuple[str, Any]], encoder: Encoder, options: EncodeOptions, report: EncodeReport
+) -> EmbedResult:
+    """Embed through the cache and record its hits, misses and the encoder's notes in ``report``."""
+    result = embed(
+        items,
+        encoder,
+        options.cache,
+        shard_size=options.shard_size,
+        map_shards=options.map_shards,
+        progress=options.progress,
+    )
+    report.cache, report.encoded = result.stats.as_dict(), result.encoded
+    for note, k in result.notes.items():
+        report.count(note, k)
+    return result
+
+
 def encode_text_modality(
     dataset: Dataset,
     encoder: Encoder,
@@ -152,20 +170,10 @@ def encode_text_modality(
     x = torch.zeros(n, encoder.dim, dtype=torch.float32)
     mask = torch.zeros(n, dtype=torch.bool)
     if items:
-        result = embed(
-            items,
-            encoder,
-            options.cache,
-            shard_size=options.shard_size,
-            map_shards=options.map_shards,
-            progress=options.progress,
-        )
+        result = _embed_reported(items, encoder, options, report)
         index = torch.tensor(rows, dtype=torch.long)
         x[index] = torch.from_numpy(result.x)
         mask[index] = True
-        report.cache, report.encoded = result.stats.as_dict(), result.encoded
-        for note, k in result.notes.items():
-            report.count(note, k)
     return ModalityFeatures(modality, x, mask, ids_fingerprint(dataset.ids), _info(encoder)), report
 
 
@@ -201,14 +209,7 @@ def encode_image_modality(
     sums = np.zeros((n, encoder.dim), dtype=np.float64)
     counts = np.zeros(n, dtype=np.int64)
     if items:
-        result = embed(
-            items,
-            encoder,
-            options.cache,
-            shard_size=options.shard_size,
-            map_shards=options.map_shards,
-            progress=options.progress,
-        )
+        result = _embed_reported(items, encoder, options, report)
         for k, (position, column, path) in enumerate(usable):
             if result.ok[k]:
                 sums[position] += result.x[k]
@@ -216,9 +217,6 @@ def encode_image_modality(
             else:
                 reason = result.failed[k].replace(str(path), path.name)
                 report.skipped.append(Skip(file, Dataset.file_row(position), column, f"{path.name}: {reason}"))
-        report.cache, report.encoded = result.stats.as_dict(), result.encoded
-        for note, k in result.notes.items():
-            report.count(note, k)
     mask = counts > 0
     x = np.where(mask[:, None], sums / np.maximum(counts, 1)[:, None], 0.0).astype(np.float32)
     features = ModalityFeatures(

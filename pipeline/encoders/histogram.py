@@ -15,8 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from pipeline.encoders.image_loading import auto_workers, image_batches, tally
-from pipeline.errors import DatasetError
+from pipeline.encoders.image_loading import StrictEncode, auto_workers, image_batches, tally
 
 COLOR_HISTOGRAM = "color-histogram"
 VERSION = "1"
@@ -38,7 +37,7 @@ class HistogramTransform:
         return torch.from_numpy(np.sqrt(counts / max(counts.sum(), 1.0)).astype(np.float32))
 
 
-class ColorHistogramEncoder:
+class ColorHistogramEncoder(StrictEncode):
     """Image paths -> float32 ``[n, bins^3]`` colour histograms (512-d with the default 8 bins)."""
 
     def __init__(
@@ -82,14 +81,6 @@ class ColorHistogramEncoder:
             failed.update({start + i: error for i, error in enumerate(errors) if error})
             tally(batch_notes, notes)
         return out, failed, notes
-
-    def encode(self, items: Sequence[str | Path]) -> torch.Tensor:
-        paths = list(items)
-        out, failed, _ = self.encode_checked(paths)
-        if failed:
-            first = min(failed)
-            raise DatasetError(paths[first], failed[first])
-        return out
 
     def __repr__(self) -> str:
         return f"ColorHistogramEncoder(dim={self.dim})"

