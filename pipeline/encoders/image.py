@@ -63,6 +63,12 @@ def _file_sha(path: Path) -> str:
     return digest.hexdigest()[:16]
 
 
+def _short(exc: Exception, limit: int = 300) -> str:
+    """One line of an exception, cut to ``limit`` characters (a state-dict mismatch lists hundreds of keys)."""
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text[:limit]}{'...' if len(text) > limit else ''}"
+
+
 def _load_state(path: Path) -> dict[str, torch.Tensor]:
     """A state dict from safetensors or a weights-only torch file (never arbitrary pickles)."""
     if path.suffix == ".safetensors":
@@ -136,7 +142,8 @@ def _load_torchvision(name: str, arch: str, weights: Path | None, allow_download
             try:
                 return torchvision.models.get_model(arch, weights="DEFAULT"), f"torchvision:{default}"
             except Exception as exc:  # URLError/OSError offline, RuntimeError on a truncated download
-                raise EncoderUnavailable(name, f"downloading {default.url} failed ({exc})", PROVIDE_HINT) from exc
+                failure = f"downloading {default.url} failed ({_short(exc)})"
+                raise EncoderUnavailable(name, failure, PROVIDE_HINT) from exc
         else:
             raise EncoderUnavailable(
                 name,
@@ -149,7 +156,7 @@ def _load_torchvision(name: str, arch: str, weights: Path | None, allow_download
     try:
         model.load_state_dict(_load_state(weights))
     except Exception as exc:  # wrong architecture, truncated file, a pickle that weights_only refuses
-        raise EncoderUnavailable(name, f"loading {weights} failed ({type(exc).__name__}: {exc})", PROVIDE_HINT) from exc
+        raise EncoderUnavailable(name, f"loading {weights} failed ({_short(exc)})", PROVIDE_HINT) from exc
     return model, f"sha256:{_file_sha(weights)}"
 
 
@@ -173,7 +180,7 @@ def _load_timm(name: str, model_name: str, weights: Path | None, allow_download:
     except Exception as exc:
         where = str(weights) if weights else "the Hugging Face cache (HF_HOME) that timm reads"
         raise EncoderUnavailable(
-            name, f"timm.create_model({model_name!r}) with weights from {where} failed ({exc})", PROVIDE_HINT
+            name, f"timm.create_model({model_name!r}) with weights from {where} failed ({_short(exc)})", PROVIDE_HINT
         ) from exc
     return model, version, timm.data.resolve_model_data_config(model)
 
