@@ -1,54 +1,112 @@
-"""How much batching buys the pretrained encoders on this machine.
+"""Encoders against the speed of their own model, measured in the same run.
 
-Encodes the same countries flags and texts one at a time (the baseline) and in batches, in the
-same run, and prints throughput and the speed-up ratio against the baseline.
+Text: our encoder against sentence-transformers' own ``encode(batch_size=64)`` on the same
+texts and the same loaded model (target >= 0.9x). Images: our whole path (files decoded and
+resized in DataLoader workers while the model runs, BN-folded channels_last model) against the
+model's forward-only rate on the same images already decoded into tensors, taking the faster of
+1 thread and all cores for the baseline (target >= 0.8x); and our batch 32 against batch 1
+(this was 0.63x before the fix). Inputs come from a synthetic catalogue (countries cycled, made
+unique).
 
-    .venv/bin/python benchmarks/encode_throughput.py [--items 64] [--batch-sizes 8 32]
+    .venv/bin/python benchmarks/encode_throughput.py [--texts 2000] [--images 96]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import sys
+import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 
-import pandas as pd
+os.environ.setdefault("CI", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from pipeline.encoders.registry import make_image_encoder, make_text_encoder
+import pandas as pd  # noqa: E402
+import torch  # noqa: E402
+from synthetic_catalogue import write_catalogue  # noqa: E402
 
-COUNTRIES = Path(__file__).resolve().parents[1] / "data" / "raw" / "countries"
+from pipeline.encoders.image import EfficientNetImageEncoder  # noqa: E402
+from pipeline.encoders.speed import torch_threads, usable_cores  # noqa: E402
+from pipeline.encoders.text import SentenceTextEncoder  # noqa: E402
+from pipeline.images import decode_image  # noqa: E402
 
 
-def items_per_second(encode: Callable[[Sequence], object], items: Sequence, repeats: int = 2) -> float:
-    """Best of ``repeats`` timed runs after one warm-up, so one-off start-up costs don't count."""
-    encode(items[: min(4, len(items))])
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        encode(items)
-        best = min(best, time.perf_counter() - start)
-    return len(items) / best
+def rate(fn: Callable[[], object], items: int) -> float:
+    start = time.perf_counter()
+    fn()
+    return items / (time.perf_counter() - start)
+
+
+def text_rows(n_texts: int) -> list[str]:
+    base = pd.read_csv(Path(__file__).resolve().parents[1] / "data/raw/countries/nodes.csv", dtype=str)
+    return [f"{base['text'][i % len(base)]} Item {i}." for i in range(n_texts)]
+
+
+def bench_text(n_texts: int) -> None:
+    texts = text_rows(n_texts)
+    ours = SentenceTextEncoder(batch_size=64, progress=False)
+    ours.encode(texts[:64])  # warm-up
+    st = ours._model  # the very same loaded SentenceTransformer
+
+    def theirs() -> object:
+        with torch.inference_mode():
+            return st.encode(texts, batch_size=64, show_progress_bar=False, normalize_embeddings=True)
+
+    # Interleaved, best of two each: on a shared machine the load drifts between runs.
+    reference = mine = 0.0
+    for _ in range(2):
+        reference = max(reference, rate(theirs, len(texts)))
+        mine = max(mine, rate(lambda: ours.encode(texts), len(texts)))
+    print(
+        f"text  {len(texts)} texts: ours {mine:7.1f}/s, sentence-transformers encode(64) {reference:7.1f}/s, "
+        f"ratio {mine / reference:.2f}x (target >= 0.9)"
+    )
+
+
+def bench_images(n_images: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        data = write_catalogue(Path(tmp), n_images)
+        paths = sorted((data / "images").iterdir())
+        encoder = EfficientNetImageEncoder(batch_size=32, progress=False)
+        encoder.encode(paths[:4])  # warm-up
+        # decoded, resized and normalised up front: the model's input, ready
+        pixels = encoder.pixels(torch.stack([encoder._transform(decode_image(p, draft_size=224)[0]) for p in paths]))
+
+        def forward_only() -> None:
+            with torch.inference_mode():
+                for s in range(0, len(pixels), 32):
+                    encoder._pool(encoder._forward(pixels[s : s + 32]))
+
+        baselines: dict[int, float] = {}
+        mine = 0.0
+        for _ in range(2):  # interleaved, best of two each
+            for threads in sorted({1, usable_cores()}):
+                with torch_threads(threads):
+                    baselines[threads] = max(baselines.get(threads, 0.0), rate(forward_only, len(paths)))
+            mine = max(mine, rate(lambda: encoder.encode(paths), len(paths)))
+        reference = max(baselines.values())
+        single = EfficientNetImageEncoder(batch_size=1, progress=False, decode_workers=encoder.decode_workers)
+        one = rate(lambda: single.encode(paths), len(paths))
+        shown = ", ".join(f"{t} thread(s) {r:.1f}/s" for t, r in baselines.items())
+        print(
+            f"image {len(paths)} images: ours (batch 32, {encoder.decode_workers} decode worker(s)) {mine:6.1f}/s, "
+            f"forward-only on decoded tensors {reference:6.1f}/s ({shown}), ratio {mine / reference:.2f}x "
+            f"(target >= 0.8)"
+        )
+        print(f"image batch 32 vs batch 1: {mine:6.1f}/s vs {one:6.1f}/s, ratio {mine / one:.2f}x (was 0.63x)")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--items", type=int, default=64)
-    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[8, 32])
+    parser.add_argument("--texts", type=int, default=2000)
+    parser.add_argument("--images", type=int, default=96)
     args = parser.parse_args()
-
-    nodes = pd.read_csv(COUNTRIES / "nodes.csv", dtype=str, keep_default_na=False).head(args.items)
-    inputs = {
-        "text": (make_text_encoder, list(nodes["text"])),
-        "image": (make_image_encoder, [COUNTRIES / "images" / name for name in nodes["image"]]),
-    }
-    print(f"{'encoder':<8} {'batch':>5} {'items/s':>9} {'vs batch 1':>10}")
-    for modality, (factory, items) in inputs.items():
-        baseline = items_per_second(factory(batch_size=1, progress=False).encode, items)
-        print(f"{modality:<8} {1:>5} {baseline:>9.1f} {1.0:>9.2f}x")
-        for batch_size in args.batch_sizes:
-            rate = items_per_second(factory(batch_size=batch_size, progress=False).encode, items)
-            print(f"{modality:<8} {batch_size:>5} {rate:>9.1f} {rate / baseline:>9.2f}x")
+    print(f"torch {torch.__version__}, {usable_cores()} usable cores, load average {os.getloadavg()[0]:.1f}")
+    bench_text(args.texts)
+    bench_images(args.images)
 
 
 if __name__ == "__main__":

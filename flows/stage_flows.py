@@ -20,6 +20,21 @@ from pipeline.stages import build_graph, evaluate, preprocess, train, validate
 StageFn = Callable[[Params, Paths], dict]
 
 
+def _sharded(fn: Callable[..., dict]) -> StageFn:
+    """A preprocess stage given the Dask shard runner when ``preprocess.runner`` is ``dask``."""
+
+    def run(params: Params, paths: Paths) -> dict:
+        settings = params.preprocess
+        if settings.runner != "dask":
+            return fn(params, paths)
+        from flows.dask_shards import dask_map_shards
+
+        return fn(params, paths, map_shards=dask_map_shards(settings.dask_address, settings.dask_workers))
+
+    run.__name__ = run.__qualname__ = fn.__name__  # not functools.wraps: Prefect would read fn's signature
+    return run
+
+
 def _guarded(fn: StageFn) -> Callable[[Path, Path], Any]:
     """Run a stage; a problem in the user's data or settings fails the task with its located
     message (file, row, column) instead of a traceback, and calling the flow re-raises it."""
@@ -70,12 +85,12 @@ def validate_flow(params_file: str = "params.yaml", root: str = ".") -> dict | S
 
 @flow(name="preprocess_text")
 def preprocess_text_flow(params_file: str = "params.yaml", root: str = ".") -> dict | State:
-    return _run_stage("preprocess_text", preprocess.run_text, params_file, root)
+    return _run_stage("preprocess_text", _sharded(preprocess.run_text), params_file, root)
 
 
 @flow(name="preprocess_image")
 def preprocess_image_flow(params_file: str = "params.yaml", root: str = ".") -> dict | State:
-    return _run_stage("preprocess_image", preprocess.run_image, params_file, root)
+    return _run_stage("preprocess_image", _sharded(preprocess.run_image), params_file, root)
 
 
 @flow(name="preprocess_tabular")

@@ -260,6 +260,52 @@ def dvc_deps(
     typer.echo("dvc.yaml: every stage depends on all the code it imports")
 
 
+# -- embedding cache (issue 8) -------------------------------------------------------------
+
+cache_app = typer.Typer(help="The embedding cache (preprocess.cache_dir): size and pruning.", no_args_is_help=True)
+app.add_typer(cache_app, name="cache")
+
+
+def _cache_dir(directory: Path | None, root: Path, params_file: Path) -> Path:
+    if directory is not None:
+        return directory
+    from pipeline.config import load_params
+    from pipeline.paths import Paths
+
+    settings = load_params(root / params_file).preprocess
+    if not settings.cache_dir:
+        raise GraphFuseError(f"{root / params_file}: preprocess.cache_dir is empty (the cache is off)")
+    return Paths(root).under_root(settings.cache_dir)
+
+
+@cache_app.command("prune")
+def cache_prune(
+    older_than: Annotated[str | None, typer.Option(help="remove entries unused for this long: 30d, 12h")] = None,
+    max_size: Annotated[str | None, typer.Option(help="then remove the oldest until under: 20GB, 500MB")] = None,
+    directory: Annotated[Path | None, typer.Option("--dir", help="cache folder (default: params)")] = None,
+    root: Annotated[Path, typer.Option(help="project root")] = Path("."),
+    params: Annotated[Path, typer.Option(help="params file, relative to the root")] = Path("params.yaml"),
+) -> None:
+    """Remove cache entries by age of last use and/or down to a total size."""
+    from pipeline.cache import parse_age, parse_size, prune
+
+    if older_than is None and max_size is None:
+        _fail(GraphFuseError("give --older-than and/or --max-size"))
+    try:
+        folder = _cache_dir(directory, root, params)
+        report = prune(
+            folder,
+            older_than=parse_age(older_than) if older_than else None,
+            max_size=parse_size(max_size) if max_size else None,
+        )
+    except (GraphFuseError, ValueError) as exc:
+        _fail(exc)
+    typer.echo(
+        f"{folder}: removed {report.removed} entries ({report.freed_bytes / 1e6:.1f} MB), "
+        f"kept {report.kept} ({report.kept_bytes / 1e6:.1f} MB); stale temporaries removed: {report.stale_temporaries}"
+    )
+
+
 def main() -> None:  # pragma: no cover - console entry
     app()
 

@@ -31,10 +31,24 @@ class ValidateParams(_Section):
         return self
 
 
+class PreprocessParams(_Section):
+    """Settings shared by the three preprocess stages (the embedding cache, shards, strictness)."""
+
+    cache_dir: str = Field(".cache/graphfuse/embeddings", description="embedding cache; '' turns it off")
+    shard_size: int = Field(1024, gt=0, description="items encoded (and cached) per shard")
+    float16: bool = False
+    strict: bool = Field(False, description="any skipped item fails the stage")
+    allow_download: bool = Field(False, description="may encoders download weights")
+    runner: Literal["local", "dask"] = "local"
+    dask_address: str | None = Field(None, description="tcp://host:8786 of a Dask scheduler; None: a LocalCluster")
+    dask_workers: int = Field(2, gt=0, description="LocalCluster workers when dask_address is None")
+
+
 class TextParams(_Section):
     encoder: str = "all-MiniLM-L6-v2"
     batch_size: int = Field(64, gt=0)
     device: str = "auto"
+    tfidf_dim: int = Field(256, gt=0, description="components of the tfidf encoder's truncated SVD")
 
 
 class ImageParams(_Section):
@@ -42,10 +56,15 @@ class ImageParams(_Section):
     batch_size: int = Field(32, gt=0)
     image_size: int = Field(224, gt=0)
     device: str = "auto"
+    decode_workers: int | None = Field(None, ge=0, description="DataLoader decoding processes; None: half the cores")
+    weights: str | None = Field(None, description="local weights file for torchvision/<arch> or timm/<name>")
+    histogram_bins: int = Field(8, ge=2, le=32)
 
 
 class TabularParams(_Section):
     clip: float = Field(5.0, gt=0, description="standardised values are clipped to [-clip, clip]")
+    max_onehot: int = Field(32, gt=0, description="categorical columns with more categories get hashed embeddings")
+    category_embedding_dim: int = Field(8, gt=0)
 
 
 class KnnParams(_Section):
@@ -109,6 +128,7 @@ class TrackingParams(_Section):
 class Params(_Section):
     dataset: DatasetParams = DatasetParams()
     validate_: ValidateParams = Field(ValidateParams(), alias="validate")
+    preprocess: PreprocessParams = PreprocessParams()
     preprocess_text: TextParams = TextParams()
     preprocess_image: ImageParams = ImageParams()
     preprocess_tabular: TabularParams = TabularParams()

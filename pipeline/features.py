@@ -1,8 +1,13 @@
-"""Per-modality feature files: ``x`` [n, d] float32 and ``mask`` [n] bool in one safetensors file.
+"""Per-modality feature folders: ``x.npy`` [n, d], ``mask.npy`` [n] and ``manifest.json``.
 
-The mask says which nodes really have the modality; masked rows of ``x`` are zeros, so the
-model can tell "no flag" from "a black flag". Files carry the node-id fingerprint of the table
-they were computed from, so a stale file is caught instead of silently misaligned.
+``x.npy`` is a plain NumPy file, so a million-node matrix can be memory-mapped
+(``np.load(path, mmap_mode="r")``) instead of read whole; it is float32, or float16 when
+``preprocess.float16`` is on (half the disk, read back as float32). The mask says which nodes
+really have the modality; masked rows of ``x`` are zeros, so the model can tell "no flag" from
+"a black flag". The manifest names the encoder, its version and dims, the counts (present,
+missing, from cache, encoded, skipped) and the node-id fingerprint of the table the features
+were computed from, so a stale folder is caught instead of silently misaligned. The folder is
+swapped in whole, so its files always belong together.
 """
 
 from __future__ import annotations
@@ -11,16 +16,19 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import torch
-from safetensors import safe_open
-from safetensors.torch import load_file, save_file
 
-from pipeline.atomic import write_with
+from pipeline.atomic import atomic_dir
 from pipeline.errors import GraphFuseError
 from pipeline.formats import FEATURES, check_format
 
 MODALITIES = ("text", "image", "tabular")
+X_FILE = "x.npy"
+MASK_FILE = "mask.npy"
+MANIFEST_FILE = "manifest.json"
 
 
 def ids_fingerprint(ids: list[str]) -> str:
@@ -39,7 +47,7 @@ class ModalityFeatures:
     x: torch.Tensor
     mask: torch.Tensor
     ids_fingerprint: str
-    info: dict[str, str | int | float] = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)
 
     @property
     def dim(self) -> int:
@@ -56,32 +64,94 @@ class ModalityFeatures:
             raise ValueError(f"{self.modality}: x must be [n, d] and mask [n]")
 
 
-def save_features(path: str | Path, features: ModalityFeatures) -> None:
-    tensors = {
-        "x": features.x.to(torch.float32).contiguous(),
-        "mask": features.mask.to(torch.bool).contiguous(),
-    }
-    metadata = {
-        "format": str(FEATURES),
+def save_features(
+    folder: str | Path,
+    features: ModalityFeatures,
+    *,
+    float16: bool = False,
+    manifest: dict[str, Any] | None = None,
+    extra_files: dict[str, str] | None = None,
+) -> None:
+    """Write the folder whole: ``x.npy``, ``mask.npy``, ``manifest.json`` (+ ``extra_files`` texts)."""
+    with atomic_dir(folder) as staged:
+        _write_into(staged, features, float16=float16, manifest=manifest)
+        for name, text in (extra_files or {}).items():
+            (staged / name).write_text(text, encoding="utf-8")
+
+
+def _write_into(staged: Path, features: ModalityFeatures, *, float16: bool, manifest: dict[str, Any] | None) -> None:
+    x = features.x.detach().to("cpu", torch.float32).numpy()
+    dtype = np.float16 if float16 else np.float32
+    mask = features.mask.detach().to("cpu", torch.bool).numpy()
+    record = {
+        "format": FEATURES,
         "modality": features.modality,
         "ids_fingerprint": features.ids_fingerprint,
-        "info": json.dumps(features.info, sort_keys=True),
+        "nodes": int(mask.shape[0]),
+        "dim": int(x.shape[1]),
+        "dtype": np.dtype(dtype).name,
+        "present": int(mask.sum()),
+        "missing": int((~mask).sum()),
+        "info": features.info,
+        **(manifest or {}),
     }
-    write_with(path, lambda tmp: save_file(tensors, str(tmp), metadata=metadata))
+    staged.mkdir(parents=True, exist_ok=True)
+    np.save(staged / X_FILE, x.astype(dtype, copy=False), allow_pickle=False)
+    np.save(staged / MASK_FILE, mask, allow_pickle=False)
+    (staged / MANIFEST_FILE).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
-def load_features(path: str | Path) -> ModalityFeatures:
-    path = Path(path)
+def save_feature_group(
+    folder: str | Path,
+    group: dict[str, tuple[ModalityFeatures, dict[str, Any]]],
+    *,
+    float16: bool = False,
+) -> None:
+    """One modality: the folder itself; several (``text_title``, ``text_body``): a subfolder each."""
+    folder = Path(folder)
+    if len(group) == 1 and next(iter(group)) == folder.name:
+        features, manifest = next(iter(group.values()))
+        save_features(folder, features, float16=float16, manifest=manifest)
+        return
+    with atomic_dir(folder) as staged:
+        for name, (features, manifest) in group.items():
+            _write_into(staged / name, features, float16=float16, manifest=manifest)
+
+
+def load_feature_group(folder: str | Path) -> dict[str, ModalityFeatures]:
+    """Modality name -> features, for a folder written by :func:`save_feature_group`."""
+    folder = Path(folder)
+    if (folder / MANIFEST_FILE).is_file() or not folder.is_dir():
+        features = load_features(folder)
+        return {features.modality: features}
+    subs = sorted(p for p in folder.iterdir() if (p / MANIFEST_FILE).is_file())
+    if not subs:
+        raise GraphFuseError(f"{folder}: no feature manifest in it (rerun its preprocess stage)")
+    return {f.modality: f for f in (load_features(p) for p in subs)}
+
+
+def read_manifest(folder: str | Path) -> dict[str, Any]:
+    folder = Path(folder)
+    path = folder / MANIFEST_FILE
     if not path.is_file():
-        raise GraphFuseError(f"{path}: feature file not found (run its preprocess stage first)")
-    with safe_open(str(path), framework="pt") as handle:
-        metadata = handle.metadata() or {}
-    check_format(path, metadata.get("format"), FEATURES, f"the preprocess_{metadata.get('modality', path.stem)} stage")
-    tensors = load_file(str(path))
+        raise GraphFuseError(f"{folder}: feature folder not found or incomplete (run its preprocess stage first)")
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    stage = f"the preprocess_{manifest.get('modality', folder.name)} stage"
+    check_format(path, manifest.get("format"), FEATURES, stage)
+    return manifest
+
+
+def load_features(folder: str | Path, *, mmap: bool = False) -> ModalityFeatures:
+    """Read a feature folder; ``mmap=True`` keeps ``x`` memory-mapped (float16 stays float16)."""
+    folder = Path(folder)
+    manifest = read_manifest(folder)
+    x = np.load(folder / X_FILE, mmap_mode="r" if mmap else None, allow_pickle=False)
+    mask = np.load(folder / MASK_FILE, allow_pickle=False)
+    tensor = torch.from_numpy(np.asarray(x)) if mmap else torch.from_numpy(x.astype(np.float32, copy=False))
     return ModalityFeatures(
-        modality=metadata.get("modality", path.stem),
-        x=tensors["x"],
-        mask=tensors["mask"],
-        ids_fingerprint=metadata.get("ids_fingerprint", ""),
-        info=json.loads(metadata.get("info", "{}")),
+        modality=manifest.get("modality", folder.name),
+        x=tensor,
+        mask=torch.from_numpy(mask.astype(bool, copy=False)),
+        ids_fingerprint=manifest.get("ids_fingerprint", ""),
+        info=dict(manifest.get("info", {})),
     )

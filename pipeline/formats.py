@@ -9,7 +9,7 @@ from typing import Any
 from pipeline.errors import GraphFuseError
 
 DATASET_STORE = 1  # data/processed/dataset/dataset.json
-FEATURES = 1  # data/processed/features/*.safetensors (metadata "format")
+FEATURES = 2  # data/processed/features/<modality>/manifest.json ("format"); 1 was one safetensors file
 GRAPH = 1  # data/processed/graph/graph.json
 BUNDLE = 1  # models/model.json
 

@@ -26,11 +26,11 @@ class Paths:
 
     @property
     def features(self) -> Path:
-        """One safetensors file per modality: ``x`` and ``mask``."""
+        """One folder per modality: ``x.npy``, ``mask.npy``, ``manifest.json``."""
         return self.processed / "features"
 
     def feature_file(self, modality: str) -> Path:
-        return self.features / f"{modality}.safetensors"
+        return self.features / modality
 
     @property
     def graph(self) -> Path:

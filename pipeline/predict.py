@@ -17,7 +17,7 @@ from pipeline.dataset import Dataset, load_dataset
 from pipeline.encoders.registry import make_image_encoder, make_text_encoder
 from pipeline.encoders.tabular import TabularEncoder
 from pipeline.features import ModalityFeatures
-from pipeline.featurize import image_features, tabular_features, text_features
+from pipeline.featurize import encode_image_modality, encode_text_modality, tabular_features
 from pipeline.graph import build_edge_index, build_graph, dataset_and_knn_edges
 from pipeline.training import predict_logits, resolve_device
 
@@ -29,19 +29,16 @@ def featurize_for_bundle(
     ids, spec = dataset.ids, dataset.spec
     features: dict[str, ModalityFeatures] = {}
     notes: list[str] = []
+    text_groups, image_groups = spec.modality_groups("text"), spec.modality_groups("image")
     for modality, dim in bundle.config.modality_dims.items():
         settings = bundle.encoders[modality]
-        if modality == "text" and spec.text_columns:
+        if modality in text_groups:
             encoder = make_text_encoder(settings["encoder"], device=device, progress=progress)
-            features[modality] = text_features(dataset, encoder)
-        elif modality == "image" and spec.image_column:
-            encoder = make_image_encoder(
-                settings["encoder"],
-                device=device,
-                image_size=settings.get("image_size", 224),
-                progress=progress,
-            )
-            features[modality] = image_features(dataset, encoder)
+            features[modality] = encode_text_modality(dataset, encoder, modality, text_groups[modality])[0]
+        elif modality in image_groups:
+            kw = {key: settings[key] for key in ("image_size", "bins") if key in settings}
+            encoder = make_image_encoder(settings["encoder"], device=device, progress=progress, **kw)
+            features[modality] = encode_image_modality(dataset, encoder, modality, image_groups[modality])[0]
         elif modality == "tabular" and (spec.numeric_columns or spec.categorical_columns):
             tabular = TabularEncoder.from_dict(settings["state"])
             nodes = dataset.nodes.copy()

@@ -66,7 +66,7 @@ def prefect_api():
     """One real, temporary Prefect API for the whole session (it takes ~16 s to start)."""
     from prefect.testing.utilities import prefect_test_harness
 
-    with prefect_test_harness():
+    with prefect_test_harness(server_startup_timeout=120):  # a loaded CI box can take over 30 s
         yield
 
 

@@ -105,9 +105,9 @@ def kill_then_rerun(name, kill_on):
     report["kills"].append(entry)
 
 kill_then_rerun("validate", ("replace", 1))  # mid-folder: the dataset folder must be absent
-for modality in ("text", "image"):  # not killed here: the same single-file atomic write as tabular
-    shutil.copy(ref / f"data/processed/features/{modality}.safetensors", victim / "data/processed/features/")
-kill_then_rerun("preprocess_tabular", ("replace", 2))  # between its two files
+for modality in ("text", "image"):  # not killed here: the same whole-folder write as tabular
+    shutil.copytree(ref / f"data/processed/features/{modality}", victim / f"data/processed/features/{modality}")
+kill_then_rerun("preprocess_tabular", ("replace", 1))  # between its folder and its state file
 kill_then_rerun("build_graph", ("replace", 1))  # while staging the graph folder
 kill_then_rerun("build_graph", ("rename", 2))  # between moving the old graph aside and the new one in
 kill_then_rerun("train", ("replace", 1))  # MLflow run open, model folder staged
@@ -171,9 +171,9 @@ def test_a_killed_stage_leaves_its_folder_whole_or_absent(killed: tuple[Path, Pa
     assert not any(f.startswith("models/") for f in by_stage[("train", ("replace", 1))])
     assert "metrics/metrics.json" not in by_stage[("evaluate", ("replace", 1))]
     tabular = by_stage[("preprocess_tabular", ("replace", 2))]
-    assert "data/processed/features/tabular.safetensors" in tabular  # complete (renamed whole) ...
+    assert "data/processed/features/tabular/x.npy" in tabular  # complete (renamed whole) ...
     assert "data/processed/features/tabular_state.json" not in tabular  # ... its partner not yet
-    folders = ("data/processed/dataset/", "data/processed/graph/", "models/")  # dvc.yaml's folder outputs
+    folders = ("data/processed/dataset/", "data/processed/features/", "data/processed/graph/", "models/")
     for files in by_stage.values():  # no temporary or half-written file inside a folder output
         assert not [f for f in files if f.startswith(folders) and Path(f).name.startswith(".")], files
     assert not [f for f in killed[2]["files_final"] if "/." in f], "the reruns cleaned every temporary"
@@ -194,7 +194,9 @@ def _tensors(path: Path) -> dict[str, torch.Tensor]:
         "data/processed/dataset/nodes.parquet",
         "data/processed/dataset/edges.parquet",
         "data/processed/dataset/dataset.json",
-        "data/processed/features/tabular.safetensors",
+        "data/processed/features/tabular/x.npy",
+        "data/processed/features/tabular/mask.npy",
+        "data/processed/features/tabular/manifest.json",
         "data/processed/features/tabular_state.json",
         "data/processed/graph/graph.safetensors",
         "data/processed/graph/graph.json",

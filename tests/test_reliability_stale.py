@@ -88,13 +88,12 @@ def test_an_output_of_another_format_version_names_what_to_rerun(tmp_path: Path,
         (tmp_path / "graph.json").write_text(json.dumps(meta))
         load = lambda: load_graph(tmp_path)  # noqa: E731
     elif what == "features":
-        save_features(tmp_path / "tabular.safetensors", ModalityFeatures.absent("tabular", ["a"]))
-        load_features(tmp_path / "tabular.safetensors")  # the current version loads
-        from safetensors.torch import load_file, save_file
-
-        tensors = load_file(str(tmp_path / "tabular.safetensors"))
-        save_file(tensors, str(tmp_path / "tabular.safetensors"), metadata={"modality": "tabular"})
-        load = lambda: load_features(tmp_path / "tabular.safetensors")  # noqa: E731
+        save_features(tmp_path / "tabular", ModalityFeatures.absent("tabular", ["a"]))
+        load_features(tmp_path / "tabular")  # the current version loads
+        manifest = json.loads((tmp_path / "tabular" / "manifest.json").read_text())
+        del manifest["format"]
+        (tmp_path / "tabular" / "manifest.json").write_text(json.dumps(manifest))
+        load = lambda: load_features(tmp_path / "tabular")  # noqa: E731
     else:
         load = lambda: check_format(tmp_path / "x.json", 0, 1, f"the {rerun} stage")  # noqa: E731
         if what == "bundle":

@@ -74,6 +74,9 @@ def _yaml_keys(spec: DatasetSpec) -> list[tuple[str, str]]:
     pairs += [(c, "text_columns") for c in spec.text_columns]
     if spec.image_column:
         pairs.append((spec.image_column, "image_column"))
+    pairs += [(c, "image_columns") for c in spec.image_columns]
+    pairs += [(c, f"text_modalities.{name}") for name, cols in spec.text_modalities.items() for c in cols]
+    pairs += [(c, f"image_modalities.{name}") for name, cols in spec.image_modalities.items() for c in cols]
     pairs += [(c, "numeric_columns") for c in spec.numeric_columns]
     pairs += [(c, "categorical_columns") for c in spec.categorical_columns]
     return pairs
@@ -201,9 +204,11 @@ def _check_labels(
 
 def _check_images(spec: DatasetSpec, nodes: pd.DataFrame, root: Path, nodes_path: Path) -> None:
     """Each image cell must name an existing file inside ``images/``, symlinks resolved."""
-    column = spec.image_column
-    if not column:
-        return
+    for column in spec.all_image_columns():
+        _check_image_column(column, nodes, root, nodes_path)
+
+
+def _check_image_column(column: str, nodes: pd.DataFrame, root: Path, nodes_path: Path) -> None:
     images = root / IMAGES_DIR
     for position, cell in enumerate(nodes[column].tolist()):
         if cell is pd.NA:

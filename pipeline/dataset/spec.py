@@ -40,12 +40,31 @@ class DatasetSpec(BaseModel):
     numeric_columns: list[str] = []
     categorical_columns: list[str] = []
     edges: EdgesSpec
+    # Several image columns (joined: a node's image feature is the mean over its images), and
+    # named groups that each become their own modality (``text_<name>``, ``image_<name>``)
+    # instead of one joined ``text``/``image``. Format v1 grows compatibly: all optional.
+    image_columns: list[str] = []
+    text_modalities: dict[str, list[str]] = {}
+    image_modalities: dict[str, list[str]] = {}
+
+    def all_text_columns(self) -> list[str]:
+        return _unique(list(self.text_columns) + [c for cols in self.text_modalities.values() for c in cols])
+
+    def all_image_columns(self) -> list[str]:
+        first = [self.image_column] if self.image_column else []
+        return _unique(first + list(self.image_columns) + [c for cols in self.image_modalities.values() for c in cols])
+
+    def modality_groups(self, kind: str) -> dict[str, list[str]]:
+        """Modality name -> its columns: ``{"text": [...]}`` joined, or ``{"text_title": [...], ...}``."""
+        named = self.text_modalities if kind == "text" else self.image_modalities
+        if named:
+            return {f"{kind}_{name}": list(cols) for name, cols in named.items()}
+        columns = self.all_text_columns() if kind == "text" else self.all_image_columns()
+        return {kind: columns} if columns else {}
 
     def modality_columns(self) -> list[str]:
         """Every feature column the yaml names, in a stable order."""
-        cols = list(self.text_columns)
-        if self.image_column:
-            cols.append(self.image_column)
+        cols = self.all_text_columns() + self.all_image_columns()
         return cols + list(self.numeric_columns) + list(self.categorical_columns)
 
     def declared_columns(self) -> list[str]:
@@ -59,9 +78,9 @@ class DatasetSpec(BaseModel):
     def modalities(self) -> list[str]:
         """The modalities this dataset carries: a subset of text, image, tabular."""
         found = []
-        if self.text_columns:
+        if self.all_text_columns():
             found.append("text")
-        if self.image_column:
+        if self.all_image_columns():
             found.append("image")
         if self.numeric_columns or self.categorical_columns:
             found.append("tabular")
@@ -87,3 +106,7 @@ def load_spec(root: str | Path) -> DatasetSpec:
         first = exc.errors()[0]
         key = ".".join(str(p) for p in first["loc"])
         raise DatasetError(path, f"key '{key}': {first['msg']}") from exc
+
+
+def _unique(columns: list[str]) -> list[str]:
+    return list(dict.fromkeys(columns))

@@ -4,7 +4,8 @@ Heavy libraries (sentence-transformers, torchvision) load only when an encoder i
 """
 
 from pipeline.encoders.base import Encoder, EncoderUnavailable
-from pipeline.encoders.image import EfficientNetImageEncoder, load_rgb
+from pipeline.encoders.histogram import ColorHistogramEncoder
+from pipeline.encoders.image import EfficientNetImageEncoder
 from pipeline.encoders.registry import (
     KNOWN_IMAGE,
     KNOWN_TEXT,
@@ -15,15 +16,19 @@ from pipeline.encoders.registry import (
 )
 from pipeline.encoders.tabular import TabularEncoder
 from pipeline.encoders.text import SentenceTextEncoder
+from pipeline.encoders.tfidf import TfidfTextEncoder
+from pipeline.images import load_rgb
 
 __all__ = [
     "KNOWN_IMAGE",
     "KNOWN_TEXT",
+    "ColorHistogramEncoder",
     "EfficientNetImageEncoder",
     "Encoder",
     "EncoderUnavailable",
     "SentenceTextEncoder",
     "TabularEncoder",
+    "TfidfTextEncoder",
     "load_rgb",
     "make_image_encoder",
     "make_text_encoder",

