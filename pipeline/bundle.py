@@ -19,6 +19,8 @@ from pipeline.models import FusionModelConfig, build_model
 
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "model.json"
+#: Version of the bundle layout; a bundle of another version is refused, not half-read.
+BUNDLE_FORMAT = 1
 
 
 @dataclass
@@ -43,7 +45,7 @@ def save_bundle(out_dir: str | Path, bundle: ModelBundle) -> None:
     write_json(
         out_dir / CONFIG_FILE,
         {
-            "format": 1,
+            "format": BUNDLE_FORMAT,
             "config": bundle.config.model_dump(),
             "classes": bundle.classes,
             "encoders": bundle.encoders,
@@ -59,8 +61,19 @@ def load_bundle(bundle_dir: str | Path) -> ModelBundle:
         if not (bundle_dir / name).is_file():
             raise GraphFuseError(f"{bundle_dir / name}: not found; is this a GraphFuse model folder?")
     meta = read_json(bundle_dir / CONFIG_FILE)
+    if meta.get("format") != BUNDLE_FORMAT:
+        raise GraphFuseError(
+            f"{bundle_dir / CONFIG_FILE}: model bundle format {meta.get('format')!r}, but this GraphFuse reads "
+            f"format {BUNDLE_FORMAT}; retrain the model or install the GraphFuse version that wrote it"
+        )
+    try:
+        config = FusionModelConfig(**meta["config"])
+    except (KeyError, TypeError, ValueError) as exc:  # pydantic's ValidationError is a ValueError
+        raise GraphFuseError(
+            f"{bundle_dir / CONFIG_FILE}: the model architecture cannot be read by this GraphFuse ({exc})"
+        ) from exc
     return ModelBundle(
-        config=FusionModelConfig(**meta["config"]),
+        config=config,
         classes=list(meta["classes"]),
         encoders=dict(meta["encoders"]),
         dataset_name=meta["dataset_name"],

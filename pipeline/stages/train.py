@@ -1,11 +1,10 @@
-"""Stage train: fit the fusion GNN, keep the best weights, log the run and the model to MLflow."""
+"""Stage train: fit the fusion GNN, keep the best weights, hand the run and the model to tracking."""
 
 from __future__ import annotations
 
 import csv
 import io
 
-import mlflow
 from tqdm.auto import tqdm
 
 from pipeline.atomic import write_json, write_text
@@ -15,7 +14,7 @@ from pipeline.graph import load_graph
 from pipeline.models import FusionModelConfig, build_model
 from pipeline.paths import Paths
 from pipeline.stages import show_progress
-from pipeline.tracking import configure_tracking, log_bundle_model, start_run
+from pipeline.tracking import configure_tracking, training_run
 from pipeline.training import resolve_device, seed_everything, train_node_classifier
 
 RUN_FILE = "run.json"
@@ -45,9 +44,9 @@ def run(params: Params, paths: Paths) -> dict:
     model = build_model(config)
 
     configure_tracking(paths.root, params.tracking.experiment)
-    with start_run(run_name=f"train-{meta.dataset}") as active:
-        mlflow.log_params({f"train.{k}": v for k, v in settings.model_dump().items()})
-        mlflow.log_params(
+    with training_run(run_name=f"train-{meta.dataset}") as tracked:
+        tracked.log_params({f"train.{k}": v for k, v in settings.model_dump().items()})
+        tracked.log_params(
             {
                 "dataset": meta.dataset,
                 "dataset.dir": str(params.dataset.dir),
@@ -59,12 +58,12 @@ def run(params: Params, paths: Paths) -> dict:
         )
         for modality, settings_of in meta.encoders.items():
             if "encoder" in settings_of:
-                mlflow.log_param(f"encoder.{modality}", settings_of["encoder"])
+                tracked.log_params({f"encoder.{modality}": settings_of["encoder"]})
 
         with tqdm(total=settings.max_epochs, desc="train", unit="epoch", disable=not show_progress()) as bar:
 
             def log_epoch(epoch: int, row: dict[str, float]) -> None:
-                mlflow.log_metrics({k: v for k, v in row.items() if k != "epoch"}, step=epoch)
+                tracked.log_epoch(epoch, row)
                 bar.update(1)
                 bar.set_postfix(val_loss=f"{row['val_loss']:.3f}", val_f1=f"{row['val_macro_f1']:.3f}")
 
@@ -81,7 +80,7 @@ def run(params: Params, paths: Paths) -> dict:
                 on_epoch=log_epoch,
             )
         best = result.history[result.best_epoch - 1]
-        mlflow.log_metrics({"best_epoch": result.best_epoch, "best_val_loss": best["val_loss"]})
+        tracked.log_metrics({"best_epoch": result.best_epoch, "best_val_loss": best["val_loss"]})
         bundle = ModelBundle(
             config=config,
             classes=meta.classes,
@@ -96,8 +95,8 @@ def run(params: Params, paths: Paths) -> dict:
             },
         )
         save_bundle(paths.model, bundle)
-        model_uri = log_bundle_model(paths.model)
-        run_id = active.info.run_id
+        model_uri = tracked.log_model(paths.model, paths.graph, paths.dataset)
+        run_id = tracked.run_id
 
     write_text(paths.metrics / HISTORY_FILE, _history_csv(result.history))
     write_json(paths.model / RUN_FILE, {"run_id": run_id, "model_uri": model_uri})

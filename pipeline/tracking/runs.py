@@ -6,17 +6,27 @@ The embedded default is a SQLite file at the project root with artifacts beside 
 
 from __future__ import annotations
 
+import math
 import os
+import tempfile
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import mlflow
 from mlflow.entities import Run
 from mlflow.models import ModelSignature
 from mlflow.types import ColSpec, Schema
+
+from pipeline.atomic import read_json
+from pipeline.bundle import load_bundle
+from pipeline.dataset import DatasetSpec
+from pipeline.graph import load_graph
+from pipeline.inductive import input_columns
+from pipeline.known_graph import KnownGraph, save_known_graph
 
 PYFUNC_ENTRY = Path(__file__).with_name("pyfunc_entry.py")
 _RUNTIME_PACKAGES = (
@@ -91,19 +101,79 @@ def _requirements() -> list[str]:
     return pins
 
 
-def log_bundle_model(bundle_dir: str | Path, name: str = "model") -> str:
-    """Log a model bundle as a pyfunc model (models-from-code, no pickle); return its URI.
+def _signature(known: KnownGraph, classes: list[str]) -> ModelSignature:
+    """Input: the dataset's node columns (only the id required) plus ``neighbors``; output: class and probabilities."""
+    inputs = Schema(
+        [ColSpec(kind, name, required=name == known.spec.id_column) for name, kind in input_columns(known).items()]
+    )
+    outputs = Schema(
+        [ColSpec("string", "node_id"), ColSpec("string", "predicted"), ColSpec("double", "confidence")]
+        + [ColSpec("double", f"p_{name}") for name in classes]
+        + [ColSpec("string", "notes")]
+    )
+    return ModelSignature(inputs=inputs, outputs=outputs)
 
-    A graph is predicted whole, so the input names dataset folders and the output has a row per
-    node; an input example would be a whole dataset folder, so the signature documents it instead.
+
+def log_bundle_model(bundle_dir: str | Path, known: KnownGraph, name: str = "model") -> str:
+    """Log a model bundle and its training graph as a pyfunc model (models-from-code, no pickle).
+
+    The model scores new nodes attached to the training graph (see :mod:`pipeline.inductive`);
+    ``images_root`` in the model config (or ``$GRAPHFUSE_IMAGES_ROOT``) is where image paths
+    in a request may point, and nowhere else.
     """
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*input example was not provided.*")
-        info = mlflow.pyfunc.log_model(
-            name=name,
-            python_model=str(PYFUNC_ENTRY),
-            artifacts={"bundle": str(Path(bundle_dir).resolve())},
-            pip_requirements=_requirements(),
-            signature=ModelSignature(inputs=Schema([ColSpec("string", "dataset_dir")])),
-        )
+    bundle = load_bundle(bundle_dir)
+    with tempfile.TemporaryDirectory(prefix="graphfuse-log-") as tmp:
+        save_known_graph(tmp, known)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*input example was not provided.*")
+            info = mlflow.pyfunc.log_model(
+                name=name,
+                python_model=str(PYFUNC_ENTRY),
+                artifacts={"bundle": str(Path(bundle_dir).resolve()), "known_graph": tmp},
+                pip_requirements=_requirements(),
+                signature=_signature(known, bundle.classes),
+                model_config={"images_root": ""},
+            )
     return info.model_uri
+
+
+class TrainingRun:
+    """What the train stage records, without the stage importing MLflow."""
+
+    def __init__(self, run: Run) -> None:
+        self.run_id = run.info.run_id
+
+    def log_params(self, values: dict[str, Any]) -> None:
+        mlflow.log_params(values)
+
+    def log_metrics(self, values: dict[str, float], step: int | None = None) -> None:
+        mlflow.log_metrics(values, step=step)
+
+    def log_epoch(self, epoch: int, row: dict[str, float]) -> None:
+        mlflow.log_metrics({k: v for k, v in row.items() if k != "epoch"}, step=epoch)
+
+    def log_model(self, bundle_dir: str | Path, graph_dir: str | Path, dataset_dir: str | Path) -> str:
+        """Log the bundle with the graph it was trained on and the dataset's columns; return the URI."""
+        data, meta = load_graph(graph_dir)
+        spec = DatasetSpec.model_validate(read_json(Path(dataset_dir) / "dataset.json")["spec"])
+        return log_bundle_model(bundle_dir, KnownGraph.from_graph(data, meta, spec))
+
+
+@contextmanager
+def training_run(run_name: str) -> Iterator[TrainingRun]:
+    with mlflow.start_run(run_name=run_name) as run:
+        yield TrainingRun(run)
+
+
+def log_evaluation(
+    run_id: str, metrics: dict[str, float], artifacts: dict[str, list[Path]], tables: dict[str, dict]
+) -> None:
+    """Metrics, files (artifact folder -> paths) and JSON tables onto the train run of the model."""
+    with mlflow.start_run(run_id=run_id):
+        mlflow.log_metrics({k: v for k, v in metrics.items() if v is not None and not math.isnan(v)})
+        for folder, paths in artifacts.items():
+            for path in paths:
+                if Path(path).is_file():
+                    mlflow.log_artifact(str(path), folder)
+        for name, table in tables.items():
+            mlflow.log_dict(table, name)
