@@ -268,6 +268,10 @@ def predict_new_nodes(
     n = len(ids)
     if n == 0:
         raise where.error("no nodes to predict")
+    offset = len(known.node_ids)
+    index = {node_id: i for i, node_id in enumerate(known.node_ids)}
+    index |= {node_id: offset + i for i, node_id in enumerate(ids)}
+    added = _new_edges(nodes.assign(**{spec.id_column: ids}), edges, index, spec, where, edges_where)
     row_notes: dict[int, list[str]] = defaultdict(list)
     xs: dict[str, torch.Tensor] = {}
     masks: dict[str, torch.Tensor] = {}
@@ -290,10 +294,6 @@ def predict_new_nodes(
         if missing:
             notes.append(f"{missing} of {n} new node(s) have no {modality}: treated as a missing modality")
 
-    offset = len(known.node_ids)
-    index = {node_id: i for i, node_id in enumerate(known.node_ids)}
-    index |= {node_id: offset + i for i, node_id in enumerate(ids)}
-    added = _new_edges(nodes.assign(**{spec.id_column: ids}), edges, index, spec, where, edges_where)
     total = offset + n
     if not spec.edges.directed:
         added = to_undirected(added, num_nodes=total)

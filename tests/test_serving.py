@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -128,7 +129,8 @@ def test_pyfunc_loads_by_alias_in_a_fresh_process_outside_the_repo(
         "m = mlflow.pyfunc.load_model('models:/graphfuse@champion', "
         f"model_config={{'images_root': {str(small_countries / 'images')!r}}})\n"
         "names = [c['name'] for c in json.loads(m.metadata.signature.inputs.to_json())]\n"
-        "out = m.predict(pd.read_json(sys.stdin, orient='split'))\n"
+        "frame = pd.read_json(sys.stdin, orient='split', dtype={'latitude': float, 'longitude': float})\n"
+        "out = m.predict(frame)\n"
         "print(json.dumps({'inputs': names, 'rows': out.to_dict(orient='records')}))\n"
     )
     result = subprocess.run(
@@ -159,6 +161,7 @@ def test_mlflow_models_serve_answers_http_on_loopback(
 ) -> None:
     port = _free_port()
     env = _clean_env(evaluated_project) | {"GRAPHFUSE_IMAGES_ROOT": str(small_countries / "images")}
+    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"  # MLflow starts uvicorn from PATH
     command = [
         str(BIN / "mlflow"),
         "models",
@@ -200,6 +203,61 @@ def test_mlflow_models_serve_answers_http_on_loopback(
         rows = answer["predictions"]
         assert [r["node_id"] for r in rows] == ["NEW1", "NEW2"]
         assert {r["predicted"] for r in rows} <= {"Africa", "Americas", "Asia", "Europe", "Oceania"}
+
+        escape = {"dataframe_split": {"columns": ["node_id", "image"], "data": [["X", "../../secret.png"]]}}
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/invocations",
+            data=json.dumps(escape).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=60)
+        assert refused.value.code == 400
+        assert (
+            "row 0, column 'image': image path '../../secret.png' leaves the images root"
+            in refused.value.read().decode()
+        )
     finally:
-        os.killpg(server.pid, 15)
+        if server.poll() is None:
+            os.killpg(server.pid, 15)
         server.wait(timeout=30)
+
+
+def _graphfuse(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "PREFECT_"))} | {"CI": "1"}
+    return subprocess.run(
+        [str(BIN / "graphfuse"), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
+    )
+
+
+def test_cli_predicts_new_nodes_to_csv_and_refuses_edges_to_unknown_nodes(
+    evaluated_project: Path, small_countries: Path, tmp_path: Path
+) -> None:
+    nodes = tmp_path / "new_nodes.csv"
+    nodes.write_text("node_id,image,latitude,longitude,landlocked\nNEW1,FRA.png,46.5,2.5,false\nNEW2,,,,\n")
+    edges = tmp_path / "new_edges.csv"
+    edges.write_text("src,dst\nNEW1,FRA\nNEW2,NEW1\n")
+    out = tmp_path / "preds.csv"
+    common = ["--nodes", str(nodes), "--edges", str(edges), "--images-root", str(small_countries / "images")]
+    result = _graphfuse(
+        ["predict", "--model", "models:/graphfuse@champion", *common, "--out", str(out)], evaluated_project
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    predictions = pd.read_csv(out)
+    assert list(predictions["node_id"]) == ["NEW1", "NEW2"]
+    assert {"predicted", "confidence", "p_Europe", "notes"} <= set(predictions.columns)
+
+    missing = tmp_path / "never.csv"
+    edges.write_text("src,dst\nNEW1,ATLANTIS\n")
+    result = _graphfuse(
+        ["predict", "--model", "models:/graphfuse@champion", *common, "--out", str(missing)], evaluated_project
+    )
+    assert result.returncode == 1 and "row 2, column 'dst': unknown node 'ATLANTIS'" in result.stderr
+    assert "Traceback" not in result.stderr and not missing.exists()
+
+
+def test_cli_registry_list_and_a_missing_version(evaluated_project: Path) -> None:
+    listed = _graphfuse(["registry", "list"], evaluated_project)
+    assert listed.returncode == 0 and "version=1" in listed.stdout and "champion" in listed.stdout
+    refused = _graphfuse(["registry", "promote", "99"], evaluated_project)
+    assert refused.returncode == 1 and "no version 99" in refused.stderr

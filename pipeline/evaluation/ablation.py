@@ -6,7 +6,7 @@ saw X missing, so ``retrained`` (optional) trains a model without X as the hones
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
@@ -28,7 +28,15 @@ def _row(model: nn.Module, data: Data, classes: list[str], device: torch.device)
     return headline(split_metrics(probabilities(model, data, device), data, classes, (ABLATION_SPLIT,))[ABLATION_SPLIT])
 
 
-def _with_deltas(rows: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+def _mean(rows: list[dict[str, float]]) -> dict[str, float | None]:
+    """Mean of each metric over seeds, with the sample sd of accuracy and macro-F1 (None for one seed)."""
+    out: dict[str, float | None] = {k: float(np.nanmean([r[k] for r in rows])) for k in rows[0]}
+    for key in ("accuracy", "macro_f1"):
+        out[f"{key}_sd"] = float(np.std([r[key] for r in rows], ddof=1)) if len(rows) > 1 else None
+    return out
+
+
+def _with_deltas(rows: dict[str, dict]) -> dict[str, dict]:
     """Each condition also gets its change against ``full`` (negative: the model lost that much)."""
     full = rows[FULL]
     for name, row in rows.items():
@@ -38,12 +46,25 @@ def _with_deltas(rows: dict[str, dict[str, float]]) -> dict[str, dict[str, float
     return rows
 
 
-def inference_ablation(model: nn.Module, data: Data, classes: list[str], device: torch.device) -> dict:
-    """Test metrics of the trained model: as is, each modality masked for every node, no edges."""
-    rows = {FULL: _row(model, data, classes, device)}
-    for modality in modalities_of(data):
-        rows[f"no_{modality}"] = _row(model, without_modality(data, modality), classes, device)
-    rows[NO_GRAPH] = _row(model, without_edges(data), classes, device)
+def _conditions(data: Data) -> list[str]:
+    return [FULL] + [f"no_{m}" for m in modalities_of(data)] + [NO_GRAPH]
+
+
+def _variant(data: Data, condition: str) -> Data:
+    if condition == FULL:
+        return data
+    if condition == NO_GRAPH:
+        return without_edges(data)
+    return without_modality(data, condition.removeprefix("no_"))
+
+
+def inference_ablation(
+    models: nn.Module | Sequence[nn.Module], data: Data, classes: list[str], device: torch.device
+) -> dict:
+    """Test metrics of the trained model(s) (one per training seed: the mean over them) as they
+    are, with each modality masked for every node, and with no edges."""
+    models = [models] if isinstance(models, nn.Module) else list(models)
+    rows = {c: _mean([_row(m, _variant(data, c), classes, device) for m in models]) for c in _conditions(data)}
     return _with_deltas(rows)
 
 
@@ -53,25 +74,29 @@ def retrained_ablation(
     classes: list[str],
     recipe: TrainParams,
     device: torch.device,
-    full_model: nn.Module,
+    full_models: nn.Module | Sequence[nn.Module],
+    seeds: Sequence[int] | None = None,
     on_condition: Callable[[str], None] | None = None,
 ) -> dict:
-    """A model trained (train seed, same recipe) without each modality and one without edges."""
-    rows = {FULL: _row(full_model, data, classes, device)}
+    """Models trained with the same recipe and seeds without each modality, and without edges;
+    ``full_models`` are the models of those seeds trained with everything."""
+    full_models = [full_models] if isinstance(full_models, nn.Module) else list(full_models)
+    seeds = list(seeds) if seeds is not None else [recipe.seed]
+    rows = {FULL: _mean([_row(m, data, classes, device) for m in full_models])}
     dims = dict(config.modality_dims)
-    for modality in modalities_of(data):
-        if len(dims) == 1:
-            break  # nothing left to learn from
-        reduced = config.model_copy(update={"modality_dims": {m: d for m, d in dims.items() if m != modality}})
-        rows[f"no_{modality}"] = _row(
-            retrain(reduced, data, recipe, seed=recipe.seed, device=device).model, data, classes, device
-        )
+    for condition in _conditions(data)[1:]:
+        if condition == NO_GRAPH:
+            variant, reduced = without_edges(data), config
+        elif len(dims) == 1:
+            continue  # a model needs at least one modality
+        else:
+            modality = condition.removeprefix("no_")
+            variant = data
+            reduced = config.model_copy(update={"modality_dims": {m: d for m, d in dims.items() if m != modality}})
+        trained = [retrain(reduced, variant, recipe, seed=seed, device=device).model for seed in seeds]
+        rows[condition] = _mean([_row(m, variant, classes, device) for m in trained])
         if on_condition:
-            on_condition(f"no_{modality}")
-    graphless = without_edges(data)
-    rows[NO_GRAPH] = _row(
-        retrain(config, graphless, recipe, seed=recipe.seed, device=device).model, graphless, classes, device
-    )
+            on_condition(condition)
     return _with_deltas(rows)
 
 

@@ -39,8 +39,8 @@ def ablation_rows(table: dict) -> list[list[str]]:
     return [
         [
             name,
-            _fmt(row["accuracy"]),
-            _fmt(row["macro_f1"]),
+            f"{_fmt(row['accuracy'])} ± {_fmt(row.get('accuracy_sd'))}",
+            f"{_fmt(row['macro_f1'])} ± {_fmt(row.get('macro_f1_sd'))}",
             _fmt(row.get("delta_accuracy")),
             _fmt(row.get("delta_macro_f1")),
         ]
@@ -70,7 +70,10 @@ def write_report(
     ]
     parts.append("<h3>Per class (test)</h3>" + _table(["class", "precision", "recall", "F1", "support"], per_class))
     header = ["condition", "accuracy", "macro-F1", "Δ accuracy", "Δ macro-F1"]
-    parts.append("<h2>Modality ablation (test)</h2><h3>Masked at inference</h3>")
+    parts.append(
+        f"<h2>Modality ablation (test)</h2><p>Mean ± sd over the {len(spread['seeds'])} training seed(s); "
+        "Δ against the full input.</p><h3>Masked at inference</h3>"
+    )
     parts.append(_table(header, ablation_rows(ablation["inference"])))
     if "retrained" in ablation:
         parts.append("<h3>Retrained without it</h3>" + _table(header, ablation_rows(ablation["retrained"])))

@@ -59,12 +59,15 @@ def seed_spread(
     device: torch.device,
     on_seed: Callable[[int], None] | None = None,
 ) -> dict:
-    """Metrics per seed and their mean ± sd; the registered model stands for its own seed (not retrained)."""
+    """Metrics per seed and their mean ± sd, and the models (``models``, not for JSON); the registered
+    model stands for its own seed (not retrained)."""
     per_seed = []
+    models = []
     for seed in seeds:
         model = registered if seed == recipe.seed else retrain(config, data, recipe, seed=seed, device=device).model
+        models.append(model)
         metrics = split_metrics(probabilities(model, data, device), data, classes, SPREAD_SPLITS)
         per_seed.append({"seed": seed} | {split: headline(metrics[split]) for split in SPREAD_SPLITS})
         if on_seed is not None:
             on_seed(seed)
-    return {"seeds": seeds, "per_seed": per_seed, "summary": summarise(per_seed)}
+    return {"seeds": seeds, "per_seed": per_seed, "summary": summarise(per_seed), "models": models}

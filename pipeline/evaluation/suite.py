@@ -21,6 +21,7 @@ from pipeline.evaluation.ablation import inference_ablation, modality_weights_by
 from pipeline.evaluation.embeddings import embedding_map, node_embeddings
 from pipeline.evaluation.plots import reliability_bins
 from pipeline.evaluation.predictions import probabilities, split_metrics
+from pipeline.evaluation.retrain import threads_for
 from pipeline.evaluation.spread import seed_spread, seeds_for
 from pipeline.graph import GraphMeta
 from pipeline.models import FusionModelConfig
@@ -58,6 +59,19 @@ def evaluate_model(
     device: torch.device,
     progress: Progress | None = None,
 ) -> EvaluationResult:
+    with threads_for(data):
+        return _evaluate(model, config, data, meta, params, device, progress)
+
+
+def _evaluate(
+    model: nn.Module,
+    config: FusionModelConfig,
+    data: Data,
+    meta: GraphMeta,
+    params: Params,
+    device: torch.device,
+    progress: Progress | None,
+) -> EvaluationResult:
     say = progress or (lambda _message: None)
     classes = meta.classes
     notes: list[str] = []
@@ -72,12 +86,13 @@ def evaluate_model(
         model, config, data, classes, params.train, seeds, device, on_seed=lambda s: say(f"seed {s} done")
     )
 
+    models = spread.pop("models")
     say("ablation: masking each modality and the graph at inference")
-    ablation = {"split": "test", "inference": inference_ablation(model, data, classes, device)}
+    ablation = {"split": "test", "n_seeds": len(seeds), "inference": inference_ablation(models, data, classes, device)}
     if params.evaluate.retrain_ablation:
         say("ablation: retraining without each modality and without the graph")
         ablation["retrained"] = retrained_ablation(
-            config, data, classes, params.train, device, model, on_condition=lambda c: say(f"retrained {c}")
+            config, data, classes, params.train, device, models, seeds, on_condition=lambda c: say(f"retrained {c}")
         )
     weights, note = modality_weights_by_class(model, data, classes, device)
     if note:

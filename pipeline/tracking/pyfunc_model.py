@@ -13,6 +13,7 @@ import os
 from typing import Any
 
 import pandas as pd
+from mlflow.exceptions import MlflowException
 from mlflow.pyfunc import PythonModel, PythonModelContext
 
 from pipeline.bundle import ModelBundle, load_bundle
@@ -37,7 +38,10 @@ class GraphFusePyfunc(PythonModel):
     def predict(
         self, context: PythonModelContext, model_input: pd.DataFrame, params: dict[str, Any] | None = None
     ) -> pd.DataFrame:
-        predictions, _notes = predict_new_nodes(
-            self.bundle, self.known, model_input, images_root=self.images_root, encoders=self.encoders
-        )
+        try:
+            predictions, _notes = predict_new_nodes(
+                self.bundle, self.known, model_input, images_root=self.images_root, encoders=self.encoders
+            )
+        except GraphFuseError as exc:  # the caller's input: a 400 with the message, not a stack trace
+            raise MlflowException.invalid_parameter_value(str(exc)) from exc
         return predictions

@@ -224,13 +224,18 @@ def rollback(name: str, alias: str) -> str:
 def list_versions(name: str) -> list[dict[str, str]]:
     """Every version, newest first, with its aliases and the tags that matter for comparing."""
     client = MlflowClient()
+    versions = _versions(client, name)
+    aliases: dict[str, list[str]] = {}
+    if versions:  # search results carry no aliases; the registered model has them all
+        for alias, version in client.get_registered_model(name).aliases.items():
+            aliases.setdefault(str(version), []).append(alias)
     rows = []
-    for mv in sorted(_versions(client, name), key=lambda v: -int(v.version)):
+    for mv in sorted(versions, key=lambda v: -int(v.version)):
         metric_tags = {k: v for k, v in mv.tags.items() if k.startswith(METRIC_TAG_PREFIX)}
         rows.append(
             {
                 "version": str(mv.version),
-                "aliases": ",".join(mv.aliases),
+                "aliases": ",".join(sorted(aliases.get(str(mv.version), []))),
                 "dataset": mv.tags.get("dataset", ""),
                 "split": mv.tags.get("split_fingerprint", ""),
                 "metrics": " ".join(f"{k}={v}" for k, v in sorted(metric_tags.items())),
