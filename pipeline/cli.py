@@ -214,9 +214,14 @@ def metrics(root: Annotated[Path, typer.Option(help="project root")] = Path(".")
     registry = paths.metrics / REGISTRY_FILE
     if registry.is_file():
         r = read_json(registry)
-        typer.echo(
-            f"registry: {r['model_name']} v{r['version']} ({r['metric']}={r['value']:.4f}): {r.get('reason', '')}"
-        )
+        if r.get("duplicate"):
+            state = "already registered, nothing new"
+        elif r["promoted"]:
+            state = "now champion"
+        else:
+            state = f"{r.get('alias') or 'challenger'}; champion stays v{r['previous_champion']}"
+        head = f"registered {r['model_name']} v{r['version']} ({r['metric']}={r['value']:.4f}; {state})"
+        typer.echo(f"{head}: {r['reason']}" if r.get("reason") else head)
 
 
 registry_app = typer.Typer(help="The model registry: list versions, promote one, roll the champion back.")
