@@ -191,19 +191,27 @@ def _encode(items: dict[int, Any], encoder: Any, n: int, dim: int) -> tuple[torc
     return x, mask
 
 
+def unseen_categories(frame: pd.DataFrame, encoder: TabularEncoder) -> list[tuple[int, str, str]]:
+    """(row, column, value) of every categorical cell whose value the training split never had."""
+    found = []
+    for column in encoder.categorical:
+        if column not in frame.columns:
+            continue
+        known = set(encoder.categories[column])
+        for row, value in enumerate(_categorical(frame, column)):
+            if not pd.isna(value) and str(value) not in known:
+                found.append((row, column, str(value)))
+    return found
+
+
 def _tabular(nodes: pd.DataFrame, state: dict, row_notes: dict[int, list[str]]) -> tuple[torch.Tensor, torch.Tensor]:
     encoder = TabularEncoder.from_dict(state)
     frame = nodes.copy()
     for column in encoder.numeric + encoder.categorical:
         if column not in frame.columns:
             frame[column] = float("nan") if column in encoder.numeric else pd.NA
-    for column in encoder.categorical:
-        known = set(encoder.categories[column])
-        for row, value in enumerate(_categorical(frame, column)):
-            if not pd.isna(value) and str(value) not in known:
-                row_notes[row].append(
-                    f"{column}={value!r} was never seen in training: encoded as no category (all zeros)"
-                )
+    for row, column, value in unseen_categories(frame, encoder):
+        row_notes[row].append(f"{column}={value!r} was never seen in training: encoded as no category (all zeros)")
     for column in encoder.numeric:
         values = pd.to_numeric(frame[column], errors="coerce")
         bad = values.isna() & frame[column].notna() & (frame[column].astype("string").str.strip() != "")

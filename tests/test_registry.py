@@ -17,18 +17,24 @@ from tests.test_tracking import _log
 SAME = {"dataset": "toy", "split_fingerprint": "abc"}
 
 
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One SQLite store for the module (creating one costs seconds); each test uses its own model name."""
+    return tmp_path_factory.mktemp("registry")
+
+
 @pytest.fixture
-def tracking_root(tmp_path: Path, clean_tracking_env: None) -> Path:
-    configure_tracking(tmp_path, "graphfuse-test")
-    return tmp_path
+def tracking_root(store: Path, clean_tracking_env: None) -> Path:
+    configure_tracking(store, "graphfuse-test")
+    return store
 
 
-def _register(root: Path, seed: int, value: float, *, metric: str = "macro_f1", **tags: str):
+def _register(root: Path, seed: int, value: float, *, metric: str = "macro_f1", name: str = "gf", **tags: str):
     run_id, uri, _ = _log(root, seed)
     return register_and_promote(
         uri,
         run_id,
-        name="gf",
+        name=name,
         alias="champion",
         metric=metric,
         value=value,
@@ -79,8 +85,8 @@ def test_no_alias_is_no_champion_but_a_failing_server_is_an_error(
     tracking_root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     assert champion_version(MlflowClient(), "never-registered", "champion") is None
-    _register(tracking_root, 1, 0.5)
-    assert champion_version(MlflowClient(), "gf", "no-such-alias") is None
+    _register(tracking_root, 1, 0.5, name="gf2")
+    assert champion_version(MlflowClient(), "gf2", "no-such-alias") is None
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "3")
     down = MlflowClient(tracking_uri="http://127.0.0.1:9", registry_uri="http://127.0.0.1:9")
@@ -89,10 +95,10 @@ def test_no_alias_is_no_champion_but_a_failing_server_is_an_error(
 
 
 def test_registry_loads_leave_no_temporary_folder(tracking_root: Path) -> None:
-    _register(tracking_root, 1, 0.5)
+    _register(tracking_root, 1, 0.5, name="gf3")
     before = set(Path(tempfile.gettempdir()).glob("graphfuse-model-*"))
-    bundle, known = load_package_from_registry("models:/gf@champion")
+    bundle, known = load_package_from_registry("models:/gf3@champion")
     assert bundle.classes == ["a", "b"] and known is not None and known.node_ids == ["n0", "n1"]
     with pytest.raises(GraphFuseError, match="could not be found"):
-        load_package_from_registry("models:/gf/42")
+        load_package_from_registry("models:/gf3/42")
     assert set(Path(tempfile.gettempdir()).glob("graphfuse-model-*")) == before

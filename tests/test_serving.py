@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+import yaml
 
 from pipeline.atomic import read_json, write_json
 from pipeline.bundle import load_bundle
@@ -223,11 +224,16 @@ def test_mlflow_models_serve_answers_http_on_loopback(
         server.wait(timeout=30)
 
 
-def _graphfuse(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "PREFECT_"))} | {"CI": "1"}
-    return subprocess.run(
-        [str(BIN / "graphfuse"), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
-    )
+def _graphfuse(args: list[str], root: Path):
+    """The real CLI, in-process (a subprocess would re-import torch for each call)."""
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+
+    with pytest.MonkeyPatch.context() as env:
+        env.delenv("MLFLOW_TRACKING_URI", raising=False)
+        env.delenv("MLFLOW_REGISTRY_URI", raising=False)
+        return CliRunner().invoke(app, [*args, "--root", str(root)], catch_exceptions=False)
 
 
 def test_cli_predicts_new_nodes_to_csv_and_refuses_edges_to_unknown_nodes(
@@ -242,7 +248,7 @@ def test_cli_predicts_new_nodes_to_csv_and_refuses_edges_to_unknown_nodes(
     result = _graphfuse(
         ["predict", "--model", "models:/graphfuse@champion", *common, "--out", str(out)], evaluated_project
     )
-    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.exit_code == 0, result.output[-3000:]
     predictions = pd.read_csv(out)
     assert list(predictions["node_id"]) == ["NEW1", "NEW2"]
     assert {"predicted", "confidence", "p_Europe", "notes"} <= set(predictions.columns)
@@ -252,12 +258,26 @@ def test_cli_predicts_new_nodes_to_csv_and_refuses_edges_to_unknown_nodes(
     result = _graphfuse(
         ["predict", "--model", "models:/graphfuse@champion", *common, "--out", str(missing)], evaluated_project
     )
-    assert result.returncode == 1 and "row 2, column 'dst': unknown node 'ATLANTIS'" in result.stderr
-    assert "Traceback" not in result.stderr and not missing.exists()
+    assert result.exit_code == 1 and "row 2, column 'dst': unknown node 'ATLANTIS'" in result.output
+    assert not missing.exists()
 
 
 def test_cli_registry_list_and_a_missing_version(evaluated_project: Path) -> None:
     listed = _graphfuse(["registry", "list"], evaluated_project)
-    assert listed.returncode == 0 and "version=1" in listed.stdout and "champion" in listed.stdout
+    assert listed.exit_code == 0 and "version=1" in listed.output and "aliases=champion" in listed.output
     refused = _graphfuse(["registry", "promote", "99"], evaluated_project)
-    assert refused.returncode == 1 and "no version 99" in refused.stderr
+    assert refused.exit_code == 1 and "no version 99" in refused.output
+
+
+def test_predicting_a_dataset_reports_categories_never_seen_in_training(package, editable_countries: Path) -> None:
+    from pipeline.predict import predict_dataset
+
+    spec = yaml.safe_load((editable_countries / "dataset.yaml").read_text())
+    spec["text_columns"], spec["image_column"] = [], None  # tabular only: no encoder to load
+    (editable_countries / "dataset.yaml").write_text(yaml.safe_dump(spec))
+    nodes = pd.read_csv(editable_countries / "nodes.csv", dtype=str, keep_default_na=False)
+    nodes.loc[2, "landlocked"] = "maybe"  # spreadsheet row 4
+    nodes.to_csv(editable_countries / "nodes.csv", index=False)
+    predictions, notes = predict_dataset(package[0], editable_countries, device="cpu", progress=False)
+    assert len(predictions) == 40
+    assert any("'landlocked' never seen in training (row 4 'maybe')" in note for note in notes)

@@ -49,18 +49,19 @@ _RUNTIME_PACKAGES = (
 # mlflow.set_tracking_uri / set_registry_uri export their value to the environment, so after our
 # first call MLFLOW_TRACKING_URI holds our own default. Remember what we exported, so that only a
 # value the user set counts as the user's choice (and a later call for another root still works).
-_EXPORTED_BY_US: dict[str, str] = {}
+# Every value we exported counts (a caller may restore an older one of ours, as test fixtures do).
+_EXPORTED_BY_US: dict[str, set[str]] = {}
 
 
 def _user_setting(name: str) -> str | None:
     value = os.environ.get(name)
-    return None if not value or _EXPORTED_BY_US.get(name) == value else value
+    return None if not value or value in _EXPORTED_BY_US.get(name, set()) else value
 
 
 def _set(name: str, setter, uri: str) -> None:
     setter(uri)
     if name in os.environ:
-        _EXPORTED_BY_US[name] = os.environ[name]
+        _EXPORTED_BY_US.setdefault(name, set()).add(os.environ[name])
 
 
 def connect_tracking(root: str | Path = ".") -> str:
