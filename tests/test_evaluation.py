@@ -117,3 +117,25 @@ def test_ablation_finds_the_one_modality_that_carries_the_signal() -> None:
     for other in ("no_text", "no_image"):
         assert table[other]["delta_accuracy"] >= -0.1  # masking noise does not
     assert retrained["no_tabular"]["accuracy"] <= 0.6 and retrained["no_text"]["accuracy"] >= 0.85
+
+
+def test_mean_modality_weights_per_class_for_models_that_expose_them() -> None:
+    from pipeline.evaluation.ablation import modality_weights_by_class
+    from pipeline.models import EarlyFusionSAGE
+
+    class Gated(EarlyFusionSAGE):
+        """Weights that are simply each node's mask, normalised: known values to average."""
+
+        def modality_weights(self, xs, masks, edge_index):
+            stacked = torch.stack([masks[m].float() for m in self.modalities], dim=-1)
+            return stacked / stacked.sum(dim=-1, keepdim=True)
+
+    data = _signal_in_tabular(n=6)
+    data["mask_text"] = torch.tensor([True, True, True, False, False, False])
+    model = Gated({"tabular": 3, "text": 8, "image": 8}, num_classes=3)
+    table, note = modality_weights_by_class(model, data, ["a", "b", "c"], torch.device("cpu"))
+    assert note is None
+    # class a = nodes 0 and 3: node 0 has all three modalities, node 3 lacks text
+    assert table["a"] == pytest.approx({"image": (1 / 3 + 1 / 2) / 2, "tabular": (1 / 3 + 1 / 2) / 2, "text": 1 / 6})
+    plain, note = modality_weights_by_class(EarlyFusionSAGE({"tabular": 3}, 3), data, ["a", "b", "c"], "cpu")
+    assert plain is None and "no per-node modality weights" in note

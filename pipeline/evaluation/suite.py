@@ -59,59 +59,51 @@ def evaluate_model(
     device: torch.device,
     progress: Progress | None = None,
 ) -> EvaluationResult:
-    with threads_for(data):
-        return _evaluate(model, config, data, meta, params, device, progress)
+    with threads_for(data):  # small graphs: one thread (see threads_for)
+        say = progress or (lambda _message: None)
+        classes = meta.classes
+        notes: list[str] = []
+        probs = probabilities(model, data, device)
+        metrics = split_metrics(probs, data, classes)
 
-
-def _evaluate(
-    model: nn.Module,
-    config: FusionModelConfig,
-    data: Data,
-    meta: GraphMeta,
-    params: Params,
-    device: torch.device,
-    progress: Progress | None,
-) -> EvaluationResult:
-    say = progress or (lambda _message: None)
-    classes = meta.classes
-    notes: list[str] = []
-    probs = probabilities(model, data, device)
-    metrics = split_metrics(probs, data, classes)
-
-    seeds, note = seeds_for(len(meta.node_ids), params.evaluate, params.train.seed)
-    if note:
-        notes.append(note)
-    say(f"spread over {len(seeds)} training seed(s)")
-    spread = seed_spread(
-        model, config, data, classes, params.train, seeds, device, on_seed=lambda s: say(f"seed {s} done")
-    )
-
-    models = spread.pop("models")
-    say("ablation: masking each modality and the graph at inference")
-    ablation = {"split": "test", "n_seeds": len(seeds), "inference": inference_ablation(models, data, classes, device)}
-    if params.evaluate.retrain_ablation:
-        say("ablation: retraining without each modality and without the graph")
-        ablation["retrained"] = retrained_ablation(
-            config, data, classes, params.train, device, models, seeds, on_condition=lambda c: say(f"retrained {c}")
+        seeds, note = seeds_for(len(meta.node_ids), params.evaluate, params.train.seed)
+        if note:
+            notes.append(note)
+        say(f"spread over {len(seeds)} training seed(s)")
+        spread = seed_spread(
+            model, config, data, classes, params.train, seeds, device, on_seed=lambda s: say(f"seed {s} done")
         )
-    weights, note = modality_weights_by_class(model, data, classes, device)
-    if note:
-        notes.append(note)
 
-    test = data.test_mask.numpy() & (data.y.numpy() >= 0)
-    confidence = probs[test].max(axis=1)
-    correct = probs[test].argmax(axis=1) == data.y.numpy()[test]
-    coords = None
-    if params.evaluate.embedding_map:
-        say("t-SNE map of the node embeddings")
-        coords = embedding_map(node_embeddings(model, data, device), seed=params.train.seed)
-    return EvaluationResult(
-        metrics=metrics,
-        spread=spread,
-        ablation=ablation,
-        modality_weights=weights,
-        probs=probs,
-        reliability=reliability_bins(confidence, correct),
-        embedding_coords=coords,
-        notes=notes,
-    )
+        models = spread.pop("models")
+        say("ablation: masking each modality and the graph at inference")
+        ablation = {
+            "split": "test",
+            "n_seeds": len(seeds),
+            "inference": inference_ablation(models, data, classes, device),
+        }
+        if params.evaluate.retrain_ablation:
+            say("ablation: retraining without each modality and without the graph")
+            ablation["retrained"] = retrained_ablation(
+                config, data, classes, params.train, device, models, seeds, on_condition=lambda c: say(f"retrained {c}")
+            )
+        weights, note = modality_weights_by_class(model, data, classes, device)
+        if note:
+            notes.append(note)
+
+        test = data.test_mask.numpy() & (data.y.numpy() >= 0)
+        confidence = probs[test].max(axis=1)
+        correct = probs[test].argmax(axis=1) == data.y.numpy()[test]
+        coords = None
+        if params.evaluate.embedding_map:
+            say("t-SNE map of the node embeddings")
+            coords = embedding_map(node_embeddings(model, data, device), seed=params.train.seed)
+        return EvaluationResult(
+            metrics=metrics,
+            spread=spread,
+            ablation=ablation,
+            modality_weights=weights,
+            probs=probs,
+            reliability=reliability_bins(confidence, correct),
+            embedding_coords=coords,
+            notes=notes,
+        )
