@@ -21,6 +21,7 @@ from pipeline.models import FusionModelConfig, build_model, upgrade_state_dict
 
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "model.json"
+#: Version of the bundle layout; a bundle of another version is refused, not half-read.
 
 
 @dataclass

@@ -109,30 +109,38 @@ def _check_output_file(out: Path) -> None:
 @app.command()
 def predict(
     model: Annotated[str, typer.Option(help="a model URI, e.g. models:/graphfuse@champion, or a local model folder")],
-    dataset: Annotated[Path, typer.Option(help="a format-v1 dataset folder")],
     out: Annotated[Path, typer.Option(help="where to write the predictions CSV")],
+    nodes: Annotated[
+        Path | None, typer.Option(help="new nodes (CSV or parquet, the dataset's columns): scored on the known graph")
+    ] = None,
+    edges: Annotated[
+        Path | None, typer.Option(help="edges of the new nodes (CSV, the dataset's source/target columns)")
+    ] = None,
+    images_root: Annotated[
+        Path | None, typer.Option(help="the only folder image cells of --nodes may point into")
+    ] = None,
+    dataset: Annotated[Path | None, typer.Option(help="instead of --nodes: predict every node of a dataset")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda")] = "auto",
-    root: Annotated[Path, typer.Option(help="project root holding mlflow.db")] = Path("."),
+    root: Annotated[Path, typer.Option(help="project root holding mlflow.db and the processed graph")] = Path("."),
 ) -> None:
-    """Predict a label for every node of a dataset folder."""
+    """Predict new nodes attached to the training graph (--nodes/--edges), or a whole dataset (--dataset)."""
     try:
         _check_output_file(out)  # before minutes of encoding (and seconds of imports), not after
     except GraphFuseError as exc:
         _fail(exc)
     from pipeline.atomic import write_with
-    from pipeline.bundle import load_bundle
-    from pipeline.predict import predict_dataset
     from pipeline.stages import show_progress
 
+    if (nodes is None) == (dataset is None):
+        _fail(GraphFuseError("give either --nodes (new nodes on the known graph) or --dataset (a whole dataset)"))
     try:
-        if Path(model).is_dir():
-            bundle = load_bundle(model)
-        else:
-            from pipeline.tracking import connect_tracking, load_bundle_from_registry
+        bundle, known = _load_model(model, root)
+        if dataset is not None:
+            from pipeline.predict import predict_dataset
 
-            connect_tracking(root)
-            bundle = load_bundle_from_registry(model)
-        predictions, notes = predict_dataset(bundle, dataset, device=device, progress=show_progress())
+            predictions, notes = predict_dataset(bundle, dataset, device=device, progress=show_progress())
+        else:
+            predictions, notes = _predict_nodes(bundle, known, model, nodes, edges, images_root, show_progress())
     except GraphFuseError as exc:
         _fail(exc)
     write_with(out, lambda tmp: predictions.to_csv(tmp, index=False))
@@ -141,9 +149,64 @@ def predict(
     typer.echo(f"wrote {len(predictions)} predictions to {out}")
 
 
+def _load_model(model: str, root: Path):
+    """(bundle, known graph or None) from a model URI or a local model folder plus the project's graph."""
+    from pipeline.bundle import load_bundle
+
+    if Path(model).is_dir():
+        from pipeline.atomic import read_json
+        from pipeline.dataset import DatasetSpec
+        from pipeline.graph import load_graph
+        from pipeline.known_graph import KnownGraph
+        from pipeline.paths import Paths
+
+        paths = Paths(root)
+        known = None
+        if (paths.graph / "graph.json").is_file() and (paths.dataset / "dataset.json").is_file():
+            data, meta = load_graph(paths.graph)
+            spec = DatasetSpec.model_validate(read_json(paths.dataset / "dataset.json")["spec"])
+            known = KnownGraph.from_graph(data, meta, spec)
+        return load_bundle(model), known
+    from pipeline.tracking import connect_tracking, load_package_from_registry
+
+    connect_tracking(root)
+    return load_package_from_registry(model)
+
+
+def _read_table(path: Path):
+    import pandas as pd
+
+    if not path.is_file():
+        raise GraphFuseError(f"{path}: file not found")
+    try:
+        if path.suffix == ".parquet":
+            return pd.read_parquet(path)
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (OSError, ValueError) as exc:
+        raise GraphFuseError(f"{path}: cannot be read as a table ({exc})") from exc
+    return frame.replace({"": None})
+
+
+def _predict_nodes(bundle, known, model: str, nodes: Path, edges: Path | None, images_root, progress: bool):
+    from pipeline.inductive import EncoderCache, Request, predict_new_nodes
+
+    if known is None:
+        raise GraphFuseError(f"{model}: no training graph to attach new nodes to (use --dataset, or retrain)")
+    return predict_new_nodes(
+        bundle,
+        known,
+        _read_table(nodes),
+        _read_table(edges) if edges is not None else None,
+        images_root=images_root,
+        encoders=EncoderCache(device="cpu", progress=progress),
+        where=Request(str(nodes), first_row=2),
+        edges_where=Request(str(edges), first_row=2),
+    )
+
+
 @app.command()
 def metrics(root: Annotated[Path, typer.Option(help="project root")] = Path(".")) -> None:
-    """Print the headline metrics of the last evaluate stage."""
+    """Print the last evaluation: mean ± sd over training seeds, and the registered model's own figures."""
     from pipeline.atomic import read_json
     from pipeline.paths import Paths
     from pipeline.stages.evaluate import METRICS_FILE, REGISTRY_FILE
@@ -153,16 +216,98 @@ def metrics(root: Annotated[Path, typer.Option(help="project root")] = Path(".")
     if not path.is_file():
         _fail(GraphFuseError(f"{path}: not found; run `dvc repro` first"))
     values = read_json(path)
-    typer.echo(f"{'split':<6} {'n':>4} {'accuracy':>9} {'macro-F1':>9}")
-    for split in ("train", "val", "test"):
+    spread = values.get("spread", {})
+    n_seeds = spread.get("n_seeds", 1)
+
+    def stat(split: str, name: str) -> str:
+        s = spread.get(split, {}).get(name, {})
+        mean, sd = s.get("mean"), s.get("sd")
+        return (
+            "      -      " if mean is None else f"{mean:.3f} ± {sd:.3f}" if sd is not None else f"{mean:.3f}        "
+        )
+
+    typer.echo(f"mean ± sd over {n_seeds} training seed(s), same split; [registered model]")
+    typer.echo(f"{'split':<6} {'n':>4}  {'accuracy':<22} {'macro-F1':<22} {'ROC-AUC':<22} {'ECE':<22}")
+    for split in ("val", "test"):
         m = values.get(split, {})
-        accuracy, macro_f1 = m.get("accuracy", float("nan")), m.get("macro_f1", float("nan"))
-        typer.echo(f"{split:<6} {m.get('n', 0):>4} {accuracy:>9.4f} {macro_f1:>9.4f}")
+        cells = [
+            f"{stat(split, k)} [{m.get(k) if m.get(k) is not None else float('nan'):.3f}]"
+            for k in ("accuracy", "macro_f1", "roc_auc_ovr", "ece")
+        ]
+        typer.echo(f"{split:<6} {m.get('n', 0):>4}  " + " ".join(f"{c:<22}" for c in cells))
     registry = paths.metrics / REGISTRY_FILE
     if registry.is_file():
         r = read_json(registry)
-        state = "now champion" if r["promoted"] else f"champion stays v{r['previous_champion']}"
-        typer.echo(f"registered {r['model_name']} v{r['version']} ({r['metric']}={r['value']:.4f}; {state})")
+        if r.get("duplicate"):
+            state = "already registered, nothing new"
+        elif r["promoted"]:
+            state = "now champion"
+        else:
+            state = f"{r.get('alias') or 'challenger'}; champion stays v{r['previous_champion']}"
+        head = f"registered {r['model_name']} v{r['version']} ({r['metric']}={r['value']:.4f}; {state})"
+        typer.echo(f"{head}: {r['reason']}" if r.get("reason") else head)
+
+
+registry_app = typer.Typer(help="The model registry: list versions, promote one, roll the champion back.")
+app.add_typer(registry_app, name="registry")
+
+
+def _registry_params(params: Path, root: Path):
+    from pipeline.config import load_params
+    from pipeline.tracking import connect_tracking
+
+    connect_tracking(root)
+    return load_params(root / params).tracking
+
+
+@registry_app.command("list")
+def registry_list(
+    params: Annotated[Path, typer.Option(help="params file, relative to --root")] = Path("params.yaml"),
+    root: Annotated[Path, typer.Option(help="project root")] = Path("."),
+) -> None:
+    """Every version, newest first, with aliases, dataset, split and validation metrics."""
+    from pipeline.tracking import list_versions
+
+    try:
+        tracking = _registry_params(params, root)
+        rows = list_versions(tracking.model_name)
+    except GraphFuseError as exc:
+        _fail(exc)
+    if not rows:
+        typer.echo(f"no versions of {tracking.model_name!r} registered")
+    for row in rows:
+        typer.echo("  ".join(f"{k}={v}" for k, v in row.items() if v))
+
+
+@registry_app.command("promote")
+def registry_promote(
+    version: Annotated[int, typer.Argument(help="the version to make champion")],
+    params: Annotated[Path, typer.Option(help="params file, relative to --root")] = Path("params.yaml"),
+    root: Annotated[Path, typer.Option(help="project root")] = Path("."),
+) -> None:
+    """Make VERSION the champion (e.g. a challenger you reviewed)."""
+    from pipeline.tracking import promote
+
+    try:
+        tracking = _registry_params(params, root)
+        typer.echo(promote(tracking.model_name, version, tracking.champion_alias))
+    except GraphFuseError as exc:
+        _fail(exc)
+
+
+@registry_app.command("rollback")
+def registry_rollback(
+    params: Annotated[Path, typer.Option(help="params file, relative to --root")] = Path("params.yaml"),
+    root: Annotated[Path, typer.Option(help="project root")] = Path("."),
+) -> None:
+    """Give the champion alias back to the version that held it before."""
+    from pipeline.tracking import rollback
+
+    try:
+        tracking = _registry_params(params, root)
+        typer.echo(rollback(tracking.model_name, tracking.champion_alias))
+    except GraphFuseError as exc:
+        _fail(exc)
 
 
 def _parse_dims(text: str) -> dict[str, int]:
@@ -235,6 +380,8 @@ def synth(
             )
     except (GraphFuseError, KeyError) as exc:
         _fail(exc if isinstance(exc, GraphFuseError) else GraphFuseError(f"--dims lacks modality {exc}"))
+
+
 # -- reliability (issue 11) ---------------------------------------------------------------
 
 

@@ -117,6 +117,16 @@ class TrainParams(_Section):
 
 class EvaluateParams(_Section):
     champion_metric: Literal["accuracy", "macro_f1"] = "macro_f1"
+    # Spread over training seeds (issue 7): seeds train.seed, train.seed+1, ...; fewer on big graphs.
+    seeds: int = Field(5, ge=1)
+    seeds_node_limit: int = Field(20000, ge=1, description="above this many nodes, use seeds_large seeds")
+    seeds_large: int = Field(1, ge=1)
+    retrain_ablation: bool = False
+    embedding_map: bool = True
+
+
+class RegistryParams(_Section):
+    min_delta: float = Field(0.005, ge=0, description="the champion moves only on a val gain of at least this")
 
 
 class TrackingParams(_Section):
@@ -136,6 +146,7 @@ class Params(_Section):
     train: TrainParams = TrainParams()
     evaluate: EvaluateParams = EvaluateParams()
     tracking: TrackingParams = TrackingParams()
+    registry: RegistryParams = RegistryParams()
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 

@@ -19,6 +19,7 @@ from pipeline.encoders.tabular import TabularEncoder
 from pipeline.features import ModalityFeatures
 from pipeline.featurize import encode_image_modality, encode_text_modality, tabular_features
 from pipeline.graph import build_edge_index, build_graph, dataset_and_knn_edges
+from pipeline.inductive import unseen_categories
 from pipeline.training import predict_logits, resolve_device
 
 
@@ -47,6 +48,15 @@ def featurize_for_bundle(
                 nodes[column] = float("nan") if column in tabular.numeric else pd.NA
             if absent:
                 notes.append(f"tabular columns {absent} are not in this dataset: treated as missing values")
+            unseen = unseen_categories(nodes, tabular)
+            for column in sorted({c for _, c, _ in unseen}):
+                cells = [(r, v) for r, c, v in unseen if c == column]
+                shown = ", ".join(f"row {dataset.file_row(r)} {v!r}" for r, v in cells[:5])
+                more = f" and {len(cells) - 5} more" if len(cells) > 5 else ""
+                notes.append(
+                    f"{dataset.nodes_file}: {len(cells)} value(s) of '{column}' never seen in training "
+                    f"({shown}{more}): encoded as no category (all zeros)"
+                )
             features[modality] = tabular_features(replace(dataset, nodes=nodes), tabular)
         else:
             notes.append(f"this dataset has no {modality} columns: every node is treated as missing {modality}")

@@ -14,6 +14,9 @@ COUNTRIES = REPO_ROOT / "data" / "raw" / "countries"
 
 os.environ.setdefault("CI", "1")  # quiet progress bars in tests
 
+# Issue 7: the shared trained-and-registered project for evaluation, registry and serving tests.
+pytest_plugins = ["tests.evaluation_fixtures"]
+
 
 def write_countries_subset(dest: Path, per_class: int = 8, seed: int = 0) -> Path:
     """Copy ``per_class`` countries of each region, their flags and the borders among them.

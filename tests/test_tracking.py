@@ -11,6 +11,8 @@ import torch
 from mlflow import MlflowClient
 
 from pipeline.bundle import ModelBundle, load_bundle, save_bundle
+from pipeline.dataset import DatasetSpec, EdgesSpec
+from pipeline.known_graph import KnownGraph
 from pipeline.models import FusionModelConfig, build_model
 from pipeline.tracking import (
     configure_tracking,
@@ -44,12 +46,30 @@ def tracking_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
+def toy_known_graph() -> KnownGraph:
+    spec = DatasetSpec(
+        name="toy",
+        task="node_classification",
+        id_column="id",
+        label_column="label",
+        numeric_columns=["a", "b", "c"],
+        edges=EdgesSpec(source="s", target="t"),
+    )
+    return KnownGraph(
+        spec=spec,
+        node_ids=["n0", "n1"],
+        features={"tabular": torch.zeros(2, 3)},
+        masks={"tabular": torch.ones(2, dtype=torch.bool)},
+        edge_index=torch.tensor([[0, 1], [1, 0]]),
+    )
+
+
 def _log(root: Path, seed: int) -> tuple[str, str, ModelBundle]:
     bundle = _bundle(seed)
     bundle_dir = root / f"bundle{seed}"
     save_bundle(bundle_dir, bundle)
     with start_run() as run:
-        uri = log_bundle_model(bundle_dir)
+        uri = log_bundle_model(bundle_dir, toy_known_graph())
     return run.info.run_id, uri, bundle
 
 

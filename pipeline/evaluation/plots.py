@@ -49,3 +49,69 @@ def plot_training_curves(history: list[dict[str, float]], best_epoch: int, out: 
     fig.tight_layout()
     write_with(out, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
     plt.close(fig)
+
+
+def reliability_bins(confidence: np.ndarray, correct: np.ndarray, n_bins: int = 10) -> list[dict[str, float]]:
+    """Per equal-width confidence bin: mean confidence, accuracy and count (scikit-learn's curve)."""
+    from sklearn.calibration import calibration_curve
+
+    if len(confidence) == 0:
+        return []
+    accuracy, mean_conf = calibration_curve(correct.astype(int), confidence, n_bins=n_bins, strategy="uniform")
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    counts = np.histogram(confidence, bins=edges)[0]
+    counts = counts[counts > 0]
+    return [
+        {"confidence": float(c), "accuracy": float(a), "count": int(k)}
+        for c, a, k in zip(mean_conf, accuracy, counts, strict=True)
+    ]
+
+
+def plot_reliability(bins: list[dict[str, float]], ece: float, title: str, out: str | Path) -> None:
+    """Accuracy against confidence per bin; the diagonal is perfect calibration."""
+    fig, ax = plt.subplots(figsize=(4.8, 4.4))
+    ax.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1, label="perfect calibration")
+    if bins:
+        conf = [b["confidence"] for b in bins]
+        ax.bar(conf, [b["accuracy"] for b in bins], width=0.08, alpha=0.7, label="accuracy per bin")
+        for b in bins:
+            ax.annotate(str(b["count"]), (b["confidence"], b["accuracy"]), ha="center", va="bottom", fontsize=8)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.05)
+    ax.set_xlabel("confidence (top-class probability)")
+    ax.set_ylabel("accuracy")
+    ax.set_title(f"{title}\nECE = {ece:.3f}")
+    ax.legend(loc="upper left")
+    fig.tight_layout()
+    write_with(out, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
+    plt.close(fig)
+
+
+def plot_embedding_map(
+    coords: np.ndarray, labels: list[str], splits: list[str], classes: list[str], title: str, out: str | Path
+) -> None:
+    """The 2-D map coloured by class; test nodes drawn as crosses so held-out structure shows."""
+    fig, ax = plt.subplots(figsize=(6.4, 5.2))
+    cmap = plt.get_cmap("tab10" if len(classes) <= 10 else "tab20")
+    labels_arr, splits_arr = np.array(labels), np.array(splits)
+    for index, name in enumerate(classes + ["(unlabelled)"]):
+        for split, marker in (("test", "x"), ("other", "o")):
+            chosen = (labels_arr == name) & ((splits_arr == "test") == (split == "test"))
+            if chosen.any():
+                ax.scatter(
+                    coords[chosen, 0],
+                    coords[chosen, 1],
+                    s=22,
+                    marker=marker,
+                    color=cmap(index % cmap.N) if name in classes else "lightgrey",
+                    label=name if split == "other" or not (labels_arr == name).all() else None,
+                )
+    handles, names = ax.get_legend_handles_labels()
+    unique = dict(zip(names, handles, strict=True))
+    ax.legend(unique.values(), unique.keys(), fontsize=8, loc="best")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_title(title)
+    fig.tight_layout()
+    write_with(out, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
+    plt.close(fig)

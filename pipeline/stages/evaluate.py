@@ -1,37 +1,86 @@
-"""Stage evaluate: metrics per split, the confusion matrix, registry version and champion alias."""
+"""Stage evaluate: metrics with their spread, ablations, plots and a report; then the registry.
+
+Files first (DVC outputs), then the side effects on the tracking server, through tracking.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
-
-import mlflow
-import numpy as np
+import math
 
 from pipeline.atomic import read_json, write_json, write_text
 from pipeline.bundle import load_bundle
 from pipeline.config import Params
-from pipeline.dataset import SPLITS
 from pipeline.errors import GraphFuseError
-from pipeline.evaluation.metrics import classification_metrics, confusion
-from pipeline.evaluation.plots import plot_confusion, plot_training_curves
+from pipeline.evaluation.metrics import confusion
+from pipeline.evaluation.plots import plot_confusion, plot_embedding_map, plot_reliability, plot_training_curves
+from pipeline.evaluation.report import write_report
+from pipeline.evaluation.suite import EvaluationResult, evaluate_model, split_fingerprint
 from pipeline.graph import load_graph
 from pipeline.paths import Paths
+from pipeline.stages import show_progress
 from pipeline.stages.train import HISTORY_FILE, RUN_FILE
-from pipeline.tracking import configure_tracking, register_and_promote, start_run
+from pipeline.tracking import configure_tracking, log_evaluation, register_and_promote
 from pipeline.tracking.health import ensure_tracking_reachable
-from pipeline.training import predict_logits, resolve_device
+from pipeline.tracking.provenance import dvc_data_hash, file_hash, flow_run_id, git_commit, params_tag
+from pipeline.training import resolve_device
 
 METRICS_FILE = "metrics.json"
+ABLATION_FILE = "ablation.json"
 REGISTRY_FILE = "registry.json"
-CONFUSION_CSV = "confusion_test.csv"
-CONFUSION_PNG = "confusion_test.png"
+REPORT_FILE = "evaluation.html"
+CONFUSION_CSV, CONFUSION_PNG = "confusion_test.csv", "confusion_test.png"
 CURVES_PNG = "training_curves.png"
+RELIABILITY_CSV, RELIABILITY_PNG = "reliability_test.csv", "reliability_test.png"
+EMBEDDINGS_CSV, EMBEDDINGS_PNG = "embeddings.csv", "embeddings.png"
+
+
+def _clean(value):
+    """Rounded floats, None for NaN (JSON has no NaN), recursively."""
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, float):
+        return None if math.isnan(value) else round(value, 4)
+    return value
+
+
+def _csv(rows: list[dict]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]) if rows else ["empty"])
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
 
 
 def _read_history(paths: Paths) -> list[dict[str, float]]:
     text = (paths.metrics / HISTORY_FILE).read_text(encoding="utf-8")
     return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(io.StringIO(text))]
+
+
+def _write_plots(result: EvaluationResult, data, meta, bundle, paths: Paths) -> None:
+    y, test = data.y.numpy(), data.test_mask.numpy()
+    predicted = result.probs.argmax(axis=1)
+    classes = meta.classes
+    rows = [{"actual": classes[a], "predicted": classes[p]} for a, p in zip(y[test], predicted[test], strict=True)]
+    write_text(paths.plots / CONFUSION_CSV, _csv(rows))
+    title = f"{meta.dataset}: test split (n={int(test.sum())})"
+    plot_confusion(confusion(y[test], predicted[test], len(classes)), classes, title, paths.plots / CONFUSION_PNG)
+    best_epoch = int(bundle.training.get("best_epoch", 0))
+    plot_training_curves(_read_history(paths), best_epoch, paths.plots / CURVES_PNG)
+    write_text(paths.plots / RELIABILITY_CSV, _csv(result.reliability))
+    plot_reliability(result.reliability, result.metrics["test"]["ece"], title, paths.plots / RELIABILITY_PNG)
+    if result.embedding_coords is not None:
+        labels = [classes[c] if c >= 0 else "(unlabelled)" for c in y]
+        splits = ["test" if t else "other" for t in test]
+        coords = result.embedding_coords
+        points = [
+            {"node_id": n, "x": round(float(a), 4), "y": round(float(b), 4), "class": label, "split": split}
+            for n, (a, b), label, split in zip(meta.node_ids, coords, labels, splits, strict=True)
+        ]
+        write_text(paths.plots / EMBEDDINGS_CSV, _csv(points))
+        title = f"{meta.dataset}: t-SNE of the learned node embeddings (x = test)"
+        plot_embedding_map(coords, labels, splits, classes, title, paths.plots / EMBEDDINGS_PNG)
 
 
 def run(params: Params, paths: Paths) -> dict:
@@ -44,45 +93,68 @@ def run(params: Params, paths: Paths) -> dict:
         )
     run_info = read_json(paths.model / RUN_FILE)
     device = resolve_device(params.train.device)
-    predicted = predict_logits(bundle.build(), data, device).argmax(dim=-1).numpy()
-    y = data.y.numpy()
+    say = print if show_progress() else None
+    result = evaluate_model(bundle.build(), bundle.config, data, meta, params, device, progress=say)
 
-    metrics: dict[str, dict[str, float]] = {}
-    for split in SPLITS:
-        mask = data[f"{split}_mask"].numpy()
-        metrics[split] = classification_metrics(y[mask], predicted[mask], len(meta.classes))
-    test_mask = data.test_mask.numpy()
-    matrix = confusion(y[test_mask], predicted[test_mask], len(meta.classes))
-
-    # Files first (DVC outputs), then the side effects on the tracking server.
-    rounded = {s: {k: round(v, 4) if isinstance(v, float) else v for k, v in m.items()} for s, m in metrics.items()}
-    write_json(paths.metrics / METRICS_FILE, rounded)
-    rows = ["actual,predicted"] + [
-        f"{meta.classes[a]},{meta.classes[p]}" for a, p in zip(y[test_mask], predicted[test_mask], strict=True)
-    ]
-    write_text(paths.plots / CONFUSION_CSV, "\n".join(rows) + "\n")
-    plot_confusion(
-        matrix, meta.classes, f"{meta.dataset}: test split (n={int(test_mask.sum())})", paths.plots / CONFUSION_PNG
+    spread = {"n_seeds": len(result.spread["seeds"])} | result.spread["summary"]
+    metrics = _clean({split: m for split, m in result.metrics.items()} | {"spread": spread})
+    ablation = _clean(result.ablation | {"modality_weights": result.modality_weights or {}})
+    write_json(paths.metrics / METRICS_FILE, metrics)
+    write_json(paths.metrics / ABLATION_FILE, ablation)
+    _write_plots(result, data, meta, bundle, paths)
+    plots = [paths.plots / p for p in (CONFUSION_PNG, CURVES_PNG, RELIABILITY_PNG, EMBEDDINGS_PNG)]
+    fingerprint = split_fingerprint(data, meta)
+    facts = {"dataset": meta.dataset, "nodes": str(len(meta.node_ids)), "split fingerprint": fingerprint}
+    facts |= {f"{s} nodes": str(int(data[f"{s}_mask"].sum())) for s in ("train", "val", "test")}
+    report = write_report(
+        title=f"GraphFuse evaluation: {meta.dataset}",
+        facts=facts,
+        metrics=result.metrics,
+        spread=result.spread,
+        ablation=result.ablation,
+        modality_weights=result.modality_weights,
+        notes=result.notes,
+        plots=plots,
     )
-    history = _read_history(paths)
-    plot_training_curves(history, int(bundle.training.get("best_epoch", 0)), paths.plots / CURVES_PNG)
+    write_text(paths.root / "reports" / REPORT_FILE, report)
 
     tracking = params.tracking
-    metric_name = params.evaluate.champion_metric
     configure_tracking(paths.root, tracking.experiment)
-    with start_run(run_id=run_info["run_id"]):
-        mlflow.log_metrics(
-            {f"{s}_{k}": v for s, m in metrics.items() for k, v in m.items() if k != "n" and not np.isnan(v)}
-        )
-        mlflow.log_artifact(str(paths.plots / CONFUSION_PNG), "plots")
-        mlflow.log_artifact(str(paths.plots / CURVES_PNG), "plots")
+    flat = {f"{s}_{k}": v for s in ("train", "val", "test") for k, v in metrics[s].items() if k not in ("per_class",)}
+    flat |= {
+        f"spread_{s}_{k}_{stat}": v for s in ("val", "test") for k, st in spread[s].items() for stat, v in st.items()
+    }
+    flat |= {f"ablation_{c}_{k}": v for c, row in ablation["inference"].items() for k, v in row.items()}
+    log_evaluation(
+        run_info["run_id"],
+        flat,
+        {"plots": plots, "report": [paths.root / "reports" / REPORT_FILE]},
+        {
+            "evaluation/metrics.json": metrics,
+            "evaluation/ablation.json": ablation,
+            "evaluation/spread.json": result.spread,
+        },
+    )
+    tags = {
+        "git_commit": git_commit(paths.root),
+        "data_hash": dvc_data_hash(paths.root, str(params.dataset.dir)),
+        "dataset": meta.dataset,
+        "split_fingerprint": fingerprint,
+        "params": params_tag(params.model_dump(mode="json", by_alias=True)),
+        "model_hash": file_hash(paths.model / "model.safetensors", paths.model / "model.json"),
+    }
+    if (flow_run := flow_run_id()) is not None:
+        tags["prefect_flow_run_id"] = flow_run
     promotion = register_and_promote(
         run_info["model_uri"],
         run_info["run_id"],
         name=tracking.model_name,
         alias=tracking.champion_alias,
-        metric=metric_name,
-        value=metrics["val"][metric_name],
+        metric=params.evaluate.champion_metric,
+        value=result.metrics["val"][params.evaluate.champion_metric],
+        min_delta=params.registry.min_delta,
+        tags=tags,
     )
     write_json(paths.metrics / REGISTRY_FILE, promotion.as_dict())
-    return {"metrics": rounded, "registry": promotion.as_dict()}
+    headline = {s: {k: v for k, v in metrics[s].items() if k != "per_class"} for s in ("val", "test")}
+    return {"metrics": headline | {"spread": spread}, "registry": promotion.as_dict()}

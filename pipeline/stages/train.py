@@ -1,4 +1,4 @@
-"""Stage train: fit the fusion GNN, keep the best weights, log the run and the model to MLflow.
+"""Stage train: fit the fusion GNN, keep the best weights, hand the run and the model to tracking.
 
 Under ``torchrun`` (``torchrun --nproc_per_node=K -m pipeline.stages.train``) every process
 trains its share of the nodes; only rank 0 logs, saves and registers.
@@ -12,7 +12,6 @@ import hashlib
 import io
 import json
 
-import mlflow
 from tqdm.auto import tqdm
 
 from pipeline.atomic import atomic_dir, write_json, write_text
@@ -24,7 +23,7 @@ from pipeline.graph.store import META_FILE, TENSORS_FILE
 from pipeline.models import FusionModelConfig, build_model
 from pipeline.paths import Paths
 from pipeline.stages import show_progress
-from pipeline.tracking import configure_tracking, log_bundle_model, start_run
+from pipeline.tracking import configure_tracking, training_run
 from pipeline.tracking.health import ensure_tracking_reachable
 from pipeline.training import (
     TrainOptions,
@@ -105,9 +104,9 @@ def run(params: Params, paths: Paths) -> dict:
 def _train_and_log(params: Params, paths: Paths, data, meta, config, device, fit) -> dict:
     settings = params.train
     configure_tracking(paths.root, params.tracking.experiment)
-    with start_run(run_name=f"train-{meta.dataset}") as active:
-        mlflow.log_params({f"train.{k}": v for k, v in settings.model_dump().items()})
-        mlflow.log_params(
+    with training_run(run_name=f"train-{meta.dataset}") as tracked:
+        tracked.log_params({f"train.{k}": v for k, v in settings.model_dump().items()})
+        tracked.log_params(
             {
                 "dataset": meta.dataset,
                 "dataset.dir": str(params.dataset.dir),
@@ -119,18 +118,18 @@ def _train_and_log(params: Params, paths: Paths, data, meta, config, device, fit
         )
         for modality, settings_of in meta.encoders.items():
             if "encoder" in settings_of:
-                mlflow.log_param(f"encoder.{modality}", settings_of["encoder"])
+                tracked.log_params({f"encoder.{modality}": settings_of["encoder"]})
 
         with tqdm(total=settings.max_epochs, desc="train", unit="epoch", disable=not show_progress()) as bar:
 
             def log_epoch(epoch: int, row: dict[str, float]) -> None:
-                mlflow.log_metrics({k: v for k, v in row.items() if k != "epoch"}, step=epoch)
+                tracked.log_epoch(epoch, row)
                 bar.update(1)
                 bar.set_postfix(val_loss=f"{row['val_loss']:.3f}", val_f1=f"{row['val_macro_f1']:.3f}")
 
             result = fit(on_epoch=log_epoch)
         best = result.history[result.best_epoch - 1]
-        mlflow.log_metrics({"best_epoch": result.best_epoch, "best_val_loss": best["val_loss"]})
+        tracked.log_metrics({"best_epoch": result.best_epoch, "best_val_loss": best["val_loss"]})
         bundle = ModelBundle(
             config=config,
             classes=meta.classes,
@@ -147,10 +146,10 @@ def _train_and_log(params: Params, paths: Paths, data, meta, config, device, fit
             },
             knn=meta.knn.get("settings", {}),
         )
-        run_id = active.info.run_id
+        run_id = tracked.run_id
         with atomic_dir(paths.model) as model_dir:  # weights, config and run id: all new or all old
             save_bundle(model_dir, bundle)
-            model_uri = log_bundle_model(model_dir)
+            model_uri = tracked.log_model(model_dir, paths.graph, paths.dataset)
             write_json(model_dir / RUN_FILE, {"run_id": run_id, "model_uri": model_uri})
 
     write_text(paths.metrics / HISTORY_FILE, _history_csv(result.history))

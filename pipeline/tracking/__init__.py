@@ -1,14 +1,37 @@
 """The only part of the library that talks to MLflow: runs, models, the registry."""
 
-from pipeline.tracking.registry import PromotionResult, load_bundle_from_registry, register_and_promote
-from pipeline.tracking.runs import configure_tracking, connect_tracking, log_bundle_model, start_run
+from pipeline.tracking.registry import (
+    PromotionResult,
+    list_versions,
+    load_bundle_from_registry,
+    load_package_from_registry,
+    promote,
+    register_and_promote,
+    rollback,
+)
+from pipeline.tracking.runs import (
+    TrainingRun,
+    configure_tracking,
+    connect_tracking,
+    log_bundle_model,
+    log_evaluation,
+    start_run,
+    training_run,
+)
 
 __all__ = [
     "PromotionResult",
+    "TrainingRun",
     "configure_tracking",
     "connect_tracking",
+    "list_versions",
     "load_bundle_from_registry",
+    "load_package_from_registry",
     "log_bundle_model",
+    "log_evaluation",
+    "promote",
     "register_and_promote",
+    "rollback",
     "start_run",
+    "training_run",
 ]

@@ -1,45 +1,47 @@
-"""A pyfunc face for a GraphFuse model bundle, so the MLflow registry can serve it.
+"""A pyfunc face for a GraphFuse model: new nodes in, their class and probabilities out.
 
-A graph model predicts a whole graph at once, so the input is a frame with one column,
-``dataset_dir``: each row names a format-v1 dataset folder; the output has a row per node.
+The input is a node table in the training dataset's columns (only the id is required) with an
+optional ``neighbors`` column: the ids, new or of the training graph, that a node is linked to,
+separated by ``;``. Image cells are paths under the images root the *caller* configures (model
+config ``images_root`` or ``$GRAPHFUSE_IMAGES_ROOT``), or raw bytes in ``<image column>_bytes``;
+a path that leaves the root is refused. The model never reads any other path a request names.
 """
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from mlflow.exceptions import MlflowException
 from mlflow.pyfunc import PythonModel, PythonModelContext
 
 from pipeline.bundle import ModelBundle, load_bundle
-from pipeline.predict import predict_dataset
+from pipeline.errors import GraphFuseError
+from pipeline.inductive import EncoderCache, predict_new_nodes
+from pipeline.known_graph import KnownGraph, load_known_graph
 
-#: A served model reads dataset folders only below this root (default: the server's working
-#: directory), so a request cannot make it read arbitrary paths on the host.
-DATA_ROOT_ENV = "GRAPHFUSE_SERVE_DATA_ROOT"
-
-
-def _inside_data_root(dataset_dir: str) -> Path:
-    root = Path(os.environ.get(DATA_ROOT_ENV) or Path.cwd()).resolve()
-    path = (root / dataset_dir).resolve()
-    if not path.is_relative_to(root):
-        raise ValueError(f"dataset_dir {dataset_dir!r} is outside the data root {root} (set {DATA_ROOT_ENV})")
-    return path
+IMAGES_ROOT_ENV = "GRAPHFUSE_IMAGES_ROOT"
 
 
 class GraphFusePyfunc(PythonModel):
     def load_context(self, context: PythonModelContext) -> None:
         self.bundle: ModelBundle = load_bundle(context.artifacts["bundle"])
+        self.known: KnownGraph = load_known_graph(context.artifacts["known_graph"])
+        missing = set(self.bundle.config.modality_dims) - set(self.known.features)
+        if missing:
+            raise GraphFuseError(f"the model package's training graph lacks the modalities {sorted(missing)}")
+        config = context.model_config or {}
+        self.images_root = config.get("images_root") or os.environ.get(IMAGES_ROOT_ENV) or None
+        self.encoders = EncoderCache(device="cpu", progress=False)
 
     def predict(
         self, context: PythonModelContext, model_input: pd.DataFrame, params: dict[str, Any] | None = None
     ) -> pd.DataFrame:
-        if "dataset_dir" not in model_input.columns:
-            raise ValueError("input needs a 'dataset_dir' column naming format-v1 dataset folders")
-        frames = []
-        for dataset_dir in model_input["dataset_dir"]:
-            predictions, _notes = predict_dataset(self.bundle, _inside_data_root(str(dataset_dir)))
-            frames.append(predictions.assign(dataset_dir=str(dataset_dir)))
-        return pd.concat(frames, ignore_index=True)
+        try:
+            predictions, _notes = predict_new_nodes(
+                self.bundle, self.known, model_input, images_root=self.images_root, encoders=self.encoders
+            )
+        except GraphFuseError as exc:  # the caller's input: a 400 with the message, not a stack trace
+            raise MlflowException.invalid_parameter_value(str(exc)) from exc
+        return predictions

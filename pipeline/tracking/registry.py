@@ -1,7 +1,16 @@
-"""Model Registry: register every evaluated model, move the champion alias only on improvement."""
+"""Model Registry: register every evaluated model, move ``champion`` only on a fair, clear win.
+
+Rules (issue 7): the alias moves when the new version beats the champion on the *same* dataset
+and split by at least ``min_delta`` on the chosen validation metric; otherwise the new version
+becomes ``challenger``. A champion from another dataset or split, or one chosen on another
+metric, is never compared silently: the version becomes challenger and the reason says why.
+The same model (same weights, dataset and split) evaluated again registers nothing new. A
+lookup that fails for any reason other than "no such model or alias" is an error.
+"""
 
 from __future__ import annotations
 
+import json
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -9,13 +18,20 @@ from pathlib import Path
 import mlflow
 import yaml
 from mlflow import MlflowClient
+from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
+from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE, RESOURCE_DOES_NOT_EXIST, ErrorCode
 
 from pipeline.bundle import ModelBundle, load_bundle
 from pipeline.errors import GraphFuseError
+from pipeline.known_graph import KnownGraph, load_known_graph
 from pipeline.redact import redact_text, redact_uri
 
 METRIC_TAG_PREFIX = "val_"
+CHALLENGER_ALIAS = "challenger"
+HISTORY_TAG = "graphfuse.champion_history"
+#: Tags that say which data a version was judged on; versions are compared only when they agree.
+SAME_DATA_TAGS = ("dataset", "split_fingerprint")
 
 
 @dataclass(frozen=True)
@@ -27,66 +43,253 @@ class PromotionResult:
     promoted: bool
     previous_champion: int | None
     previous_value: float | None
+    alias: str = ""
+    reason: str = ""
+    duplicate: bool = False
 
     def as_dict(self) -> dict:
         return asdict(self)
 
 
-def _champion(client: MlflowClient, name: str, alias: str, metric_tag: str) -> tuple[int | None, float | None]:
+def _error_code(exc: MlflowException) -> str:
+    return exc.error_code if isinstance(exc.error_code, str) else ErrorCode.Name(exc.error_code)
+
+
+def _is_absent(exc: MlflowException) -> bool:
+    """True for "no such registered model" and "no such alias", the only lookups that mean "none"."""
+    code = _error_code(exc)
+    if code == ErrorCode.Name(RESOURCE_DOES_NOT_EXIST):
+        return True
+    return code == ErrorCode.Name(INVALID_PARAMETER_VALUE) and "alias" in str(exc) and "not found" in str(exc)
+
+
+def _lookup_failed(what: str, exc: Exception) -> GraphFuseError:
+    return GraphFuseError(f"registry lookup of {what} at {mlflow.get_registry_uri()} failed: {exc}")
+
+
+def champion_version(client: MlflowClient, name: str, alias: str) -> ModelVersion | None:
+    """The version behind ``name@alias``; None only when the model or the alias does not exist."""
     try:
-        version = client.get_model_version_by_alias(name, alias)
-    except MlflowException:
-        return None, None
-    value = version.tags.get(metric_tag)
-    return int(version.version), (float(value) if value is not None else None)
+        return client.get_model_version_by_alias(name, alias)
+    except MlflowException as exc:
+        if _is_absent(exc):
+            return None
+        raise _lookup_failed(f"{name}@{alias}", exc) from exc
+    except Exception as exc:  # a server that is down, a refused connection, a permission error
+        raise _lookup_failed(f"{name}@{alias}", exc) from exc
+
+
+def _versions(client: MlflowClient, name: str) -> list[ModelVersion]:
+    try:
+        return list(client.search_model_versions(f"name='{name}'"))
+    except Exception as exc:
+        raise _lookup_failed(f"the versions of {name}", exc) from exc
+
+
+def _history(client: MlflowClient, name: str) -> list[int]:
+    tags = client.get_registered_model(name).tags
+    return [int(v) for v in json.loads(tags.get(HISTORY_TAG, "[]"))]
+
+
+def _set_champion(client: MlflowClient, name: str, alias: str, version: int) -> None:
+    client.set_registered_model_alias(name, alias, str(version))
+    history = _history(client, name)
+    if not history or history[-1] != version:
+        history.append(version)
+    client.set_registered_model_tag(name, HISTORY_TAG, json.dumps(history[-50:]))
+
+
+def _decide(
+    champion: ModelVersion | None, tags: dict[str, str], metric_tag: str, value: float, min_delta: float
+) -> tuple[bool, str, float | None]:
+    """(promote?, why, the champion's value)."""
+    if champion is None:
+        return True, "no champion yet", None
+    v = champion.version
+    for key in SAME_DATA_TAGS:
+        theirs, ours = champion.tags.get(key), tags.get(key)
+        if theirs != ours:
+            return False, f"champion v{v} was evaluated on {key} {theirs!r}, this model on {ours!r}: not compared", None
+    if metric_tag not in champion.tags:
+        chosen = champion.tags.get("champion_metric", "another metric")
+        return (
+            False,
+            f"champion v{v} has no {metric_tag} (it was chosen on {chosen}): metric changed, not compared",
+            None,
+        )
+    previous = float(champion.tags[metric_tag])
+    gain = value - previous
+    if gain > 0 and gain >= min_delta:
+        return True, f"{metric_tag} {value:.4f} beats champion v{v}'s {previous:.4f} by {gain:+.4f}", previous
+    return (
+        False,
+        f"{metric_tag} {value:.4f} vs champion v{v}'s {previous:.4f}: gain {gain:+.4f} < {min_delta}",
+        previous,
+    )
 
 
 def register_and_promote(
-    model_uri: str, run_id: str, *, name: str, alias: str, metric: str, value: float
+    model_uri: str,
+    run_id: str,
+    *,
+    name: str,
+    alias: str,
+    metric: str,
+    value: float,
+    min_delta: float = 0.0,
+    tags: dict[str, str] | None = None,
 ) -> PromotionResult:
-    """Register ``model_uri`` as a new version; the alias moves only if ``value`` beats the champion's.
+    """Register ``model_uri`` (unless this very model is already a version) and apply the rules above.
 
-    Higher is better for the metrics GraphFuse uses (accuracy, macro-F1). A tie keeps the
-    current champion, so re-running the same model never churns the alias.
+    ``tags`` should carry ``model_hash``, ``dataset`` and ``split_fingerprint`` (and the provenance
+    tags); a version with the same three is the same model evaluated again.
     """
     client = MlflowClient()
+    tags = dict(tags or {})
     metric_tag = METRIC_TAG_PREFIX + metric
-    previous, previous_value = _champion(client, name, alias, metric_tag)
-    version = mlflow.register_model(model_uri, name, tags={metric_tag: f"{value:.6f}", "run_id": run_id})
-    promoted = previous is None or previous_value is None or value > previous_value
-    if promoted:
-        client.set_registered_model_alias(name, alias, version.version)
-    return PromotionResult(name, int(version.version), metric_tag, value, promoted, previous, previous_value)
+    champion = champion_version(client, name, alias)
+    if "model_hash" in tags:
+        key = ("model_hash", *SAME_DATA_TAGS)
+        for existing in _versions(client, name):
+            if all(existing.tags.get(k) == tags.get(k) for k in key):
+                is_champion = champion is not None and champion.version == existing.version
+                return PromotionResult(
+                    name,
+                    int(existing.version),
+                    metric_tag,
+                    value,
+                    False,
+                    int(champion.version) if champion else None,
+                    None,
+                    alias=alias if is_champion else ",".join(existing.aliases),
+                    reason=f"v{existing.version} already holds this model (same weights, dataset and split): "
+                    "nothing registered",
+                    duplicate=True,
+                )
+    promote, reason, previous_value = _decide(champion, tags, metric_tag, value, min_delta)
+    tags |= {metric_tag: f"{value:.6f}", "run_id": run_id, "champion_metric": metric_tag}
+    version = int(mlflow.register_model(model_uri, name, tags=tags).version)
+    if promote:
+        _set_champion(client, name, alias, version)
+    else:
+        client.set_registered_model_alias(name, CHALLENGER_ALIAS, str(version))
+    return PromotionResult(
+        name,
+        version,
+        metric_tag,
+        value,
+        promote,
+        int(champion.version) if champion else None,
+        previous_value,
+        alias=alias if promote else CHALLENGER_ALIAS,
+        reason=reason,
+    )
 
 
-def load_bundle_from_registry(model_uri: str) -> ModelBundle:
-    """Fetch the bundle behind ``models:/name@alias`` (or any model URI) without unpickling."""
+def _require_version(client: MlflowClient, name: str, version: int) -> ModelVersion:
     try:
-        local = mlflow.artifacts.download_artifacts(
-            artifact_uri=model_uri, dst_path=tempfile.mkdtemp(prefix="graphfuse-model-")
+        return client.get_model_version(name, str(version))
+    except MlflowException as exc:
+        if _is_absent(exc):
+            raise GraphFuseError(f"model {name!r} has no version {version}") from exc
+        raise _lookup_failed(f"{name} v{version}", exc) from exc
+
+
+def promote(name: str, version: int, alias: str) -> str:
+    """Make ``version`` the champion by hand (the reviewed way to accept a challenger)."""
+    client = MlflowClient()
+    _require_version(client, name, version)
+    current = champion_version(client, name, alias)
+    before = f"v{current.version}" if current else "none"
+    _set_champion(client, name, alias, version)
+    return f"{name}@{alias}: {before} -> v{version}"
+
+
+def rollback(name: str, alias: str) -> str:
+    """Move the champion back to the version that held it before the current one."""
+    client = MlflowClient()
+    current = champion_version(client, name, alias)
+    if current is None:
+        raise GraphFuseError(f"{name}@{alias} does not exist: nothing to roll back")
+    history = _history(client, name)
+    while history and history[-1] == int(current.version):
+        history.pop()
+    if not history:
+        raise GraphFuseError(f"{name}@{alias} is v{current.version} and no earlier champion is recorded")
+    previous = history[-1]
+    client.set_registered_model_alias(name, alias, str(previous))
+    client.set_registered_model_tag(name, HISTORY_TAG, json.dumps(history))
+    return f"{name}@{alias}: v{current.version} -> v{previous} (rolled back)"
+
+
+def list_versions(name: str) -> list[dict[str, str]]:
+    """Every version, newest first, with its aliases and the tags that matter for comparing."""
+    client = MlflowClient()
+    versions = _versions(client, name)
+    aliases: dict[str, list[str]] = {}
+    if versions:  # search results carry no aliases; the registered model has them all
+        for alias, version in client.get_registered_model(name).aliases.items():
+            aliases.setdefault(str(version), []).append(alias)
+    rows = []
+    for mv in sorted(versions, key=lambda v: -int(v.version)):
+        metric_tags = {k: v for k, v in mv.tags.items() if k.startswith(METRIC_TAG_PREFIX)}
+        rows.append(
+            {
+                "version": str(mv.version),
+                "aliases": ",".join(sorted(aliases.get(str(mv.version), []))),
+                "dataset": mv.tags.get("dataset", ""),
+                "split": mv.tags.get("split_fingerprint", ""),
+                "metrics": " ".join(f"{k}={v}" for k, v in sorted(metric_tags.items())),
+                "git_commit": mv.tags.get("git_commit", "")[:10],
+            }
         )
+    return rows
+
+
+def _download(model_uri: str, dst: str) -> Path:
+    try:
+        return Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=dst))
     except MlflowException as exc:
         raise GraphFuseError(
             f"model {model_uri!r} could not be found in the registry at "
             f"{redact_uri(mlflow.get_tracking_uri())}: {redact_text(str(exc))}"
         ) from exc
-    bundle_dir = _bundle_dir(Path(local))
-    if bundle_dir is None:
-        raise GraphFuseError(f"model {model_uri!r} is not a GraphFuse model (its MLmodel names no 'bundle' artifact)")
-    return load_bundle(bundle_dir)
 
 
-def _bundle_dir(model_dir: Path) -> Path | None:
-    """Where the pyfunc flavour put the bundle, read from MLmodel (plain YAML, nothing executed)."""
+def load_package_from_registry(model_uri: str) -> tuple[ModelBundle, KnownGraph | None]:
+    """The bundle (and training graph, when the version has one) behind a model URI, no unpickling.
+
+    Everything is read into memory and the download is deleted before returning.
+    """
+    with tempfile.TemporaryDirectory(prefix="graphfuse-model-") as tmp:
+        local = _download(model_uri, tmp)
+        artifacts = _artifact_dirs(local)
+        if "bundle" not in artifacts:
+            raise GraphFuseError(
+                f"model {model_uri!r} is not a GraphFuse model (its MLmodel names no 'bundle' artifact)"
+            )
+        bundle = load_bundle(artifacts["bundle"])
+        known = load_known_graph(artifacts["known_graph"]) if "known_graph" in artifacts else None
+    return bundle, known
+
+
+def load_bundle_from_registry(model_uri: str) -> ModelBundle:
+    """Fetch the bundle behind ``models:/name@alias`` (or any model URI) without unpickling."""
+    return load_package_from_registry(model_uri)[0]
+
+
+def _artifact_dirs(model_dir: Path) -> dict[str, Path]:
+    """Where the pyfunc flavour put its artifacts, read from MLmodel (plain YAML, nothing executed)."""
     mlmodel = model_dir / "MLmodel"
     if not mlmodel.is_file():
-        return None
+        return {}
     spec = yaml.safe_load(mlmodel.read_text(encoding="utf-8")) or {}
     artifacts = spec.get("flavors", {}).get("python_function", {}).get("artifacts", {})
-    relative = artifacts.get("bundle", {}).get("path")
-    if not relative:
-        return None
-    bundle_dir = (model_dir / relative).resolve()
-    if not bundle_dir.is_relative_to(model_dir.resolve()):
-        return None
-    return bundle_dir
+    out = {}
+    for key, entry in artifacts.items():
+        relative = (entry or {}).get("path")
+        if relative:
+            path = (model_dir / relative).resolve()
+            if path.is_relative_to(model_dir.resolve()):
+                out[key] = path
+    return out

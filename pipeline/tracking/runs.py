@@ -6,12 +6,15 @@ The embedded default is a SQLite file at the project root with artifacts beside 
 
 from __future__ import annotations
 
+import math
 import os
+import tempfile
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import mlflow
 from mlflow.entities import Run
@@ -19,7 +22,13 @@ from mlflow.exceptions import MlflowException
 from mlflow.models import ModelSignature
 from mlflow.types import ColSpec, Schema
 
+from pipeline.atomic import read_json
+from pipeline.bundle import load_bundle
+from pipeline.dataset import DatasetSpec
 from pipeline.errors import GraphFuseError
+from pipeline.graph import load_graph
+from pipeline.inductive import input_columns
+from pipeline.known_graph import KnownGraph, save_known_graph
 from pipeline.redact import redact_text, redact_uri
 from pipeline.tracking.recovery import close_orphaned_runs, owner_tags
 
@@ -44,18 +53,19 @@ _RUNTIME_PACKAGES = (
 # mlflow.set_tracking_uri / set_registry_uri export their value to the environment, so after our
 # first call MLFLOW_TRACKING_URI holds our own default. Remember what we exported, so that only a
 # value the user set counts as the user's choice (and a later call for another root still works).
-_EXPORTED_BY_US: dict[str, str] = {}
+# Every value we exported counts (a caller may restore an older one of ours, as test fixtures do).
+_EXPORTED_BY_US: dict[str, set[str]] = {}
 
 
 def _user_setting(name: str) -> str | None:
     value = os.environ.get(name)
-    return None if not value or _EXPORTED_BY_US.get(name) == value else value
+    return None if not value or value in _EXPORTED_BY_US.get(name, set()) else value
 
 
 def _set(name: str, setter, uri: str) -> None:
     setter(uri)
     if name in os.environ:
-        _EXPORTED_BY_US[name] = os.environ[name]
+        _EXPORTED_BY_US.setdefault(name, set()).add(os.environ[name])
 
 
 def tracking_uri_for(root: str | Path = ".") -> str:
@@ -123,19 +133,79 @@ def _requirements() -> list[str]:
     return pins
 
 
-def log_bundle_model(bundle_dir: str | Path, name: str = "model") -> str:
-    """Log a model bundle as a pyfunc model (models-from-code, no pickle); return its URI.
+def _signature(known: KnownGraph, classes: list[str]) -> ModelSignature:
+    """Input: the dataset's node columns (only the id required) plus ``neighbors``; output: class and probabilities."""
+    inputs = Schema(
+        [ColSpec(kind, name, required=name == known.spec.id_column) for name, kind in input_columns(known).items()]
+    )
+    outputs = Schema(
+        [ColSpec("string", "node_id"), ColSpec("string", "predicted"), ColSpec("double", "confidence")]
+        + [ColSpec("double", f"p_{name}") for name in classes]
+        + [ColSpec("string", "notes")]
+    )
+    return ModelSignature(inputs=inputs, outputs=outputs)
 
-    A graph is predicted whole, so the input names dataset folders and the output has a row per
-    node; an input example would be a whole dataset folder, so the signature documents it instead.
+
+def log_bundle_model(bundle_dir: str | Path, known: KnownGraph, name: str = "model") -> str:
+    """Log a model bundle and its training graph as a pyfunc model (models-from-code, no pickle).
+
+    The model scores new nodes attached to the training graph (see :mod:`pipeline.inductive`);
+    ``images_root`` in the model config (or ``$GRAPHFUSE_IMAGES_ROOT``) is where image paths
+    in a request may point, and nowhere else.
     """
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*input example was not provided.*")
-        info = mlflow.pyfunc.log_model(
-            name=name,
-            python_model=str(PYFUNC_ENTRY),
-            artifacts={"bundle": str(Path(bundle_dir).resolve())},
-            pip_requirements=_requirements(),
-            signature=ModelSignature(inputs=Schema([ColSpec("string", "dataset_dir")])),
-        )
+    bundle = load_bundle(bundle_dir)
+    with tempfile.TemporaryDirectory(prefix="graphfuse-log-") as tmp:
+        save_known_graph(tmp, known)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*input example was not provided.*")
+            info = mlflow.pyfunc.log_model(
+                name=name,
+                python_model=str(PYFUNC_ENTRY),
+                artifacts={"bundle": str(Path(bundle_dir).resolve()), "known_graph": tmp},
+                pip_requirements=_requirements(),
+                signature=_signature(known, bundle.classes),
+                model_config={"images_root": ""},
+            )
     return info.model_uri
+
+
+class TrainingRun:
+    """What the train stage records, without the stage importing MLflow."""
+
+    def __init__(self, run: Run) -> None:
+        self.run_id = run.info.run_id
+
+    def log_params(self, values: dict[str, Any]) -> None:
+        mlflow.log_params(values)
+
+    def log_metrics(self, values: dict[str, float], step: int | None = None) -> None:
+        mlflow.log_metrics(values, step=step)
+
+    def log_epoch(self, epoch: int, row: dict[str, float]) -> None:
+        mlflow.log_metrics({k: v for k, v in row.items() if k != "epoch"}, step=epoch)
+
+    def log_model(self, bundle_dir: str | Path, graph_dir: str | Path, dataset_dir: str | Path) -> str:
+        """Log the bundle with the graph it was trained on and the dataset's columns; return the URI."""
+        data, meta = load_graph(graph_dir)
+        spec = DatasetSpec.model_validate(read_json(Path(dataset_dir) / "dataset.json")["spec"])
+        return log_bundle_model(bundle_dir, KnownGraph.from_graph(data, meta, spec))
+
+
+@contextmanager
+def training_run(run_name: str) -> Iterator[TrainingRun]:
+    with start_run(run_name=run_name) as run:
+        yield TrainingRun(run)
+
+
+def log_evaluation(
+    run_id: str, metrics: dict[str, float], artifacts: dict[str, list[Path]], tables: dict[str, dict]
+) -> None:
+    """Metrics, files (artifact folder -> paths) and JSON tables onto the train run of the model."""
+    with start_run(run_id=run_id):
+        mlflow.log_metrics({k: v for k, v in metrics.items() if v is not None and not math.isnan(v)})
+        for folder, paths in artifacts.items():
+            for path in paths:
+                if Path(path).is_file():
+                    mlflow.log_artifact(str(path), folder)
+        for name, table in tables.items():
+            mlflow.log_dict(table, name)

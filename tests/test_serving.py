@@ -1,0 +1,283 @@
+"""The model people call: inductive prediction on the known graph, bad input, the pyfunc loaded
+in a fresh process outside the repo, and `mlflow models serve` answering a real HTTP request."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import yaml
+
+from pipeline.atomic import read_json, write_json
+from pipeline.bundle import load_bundle
+from pipeline.dataset import DatasetSpec
+from pipeline.errors import DatasetError, GraphFuseError
+from pipeline.evaluation.predictions import probabilities
+from pipeline.graph import load_graph
+from pipeline.inductive import EncoderCache, predict_new_nodes
+from pipeline.known_graph import KnownGraph
+from pipeline.paths import Paths
+
+BIN = Path(sys.executable).parent
+ENCODERS = EncoderCache()  # one MiniLM / EfficientNet load for the module
+
+
+def _raw_nodes(dataset_dir: Path) -> pd.DataFrame:
+    return pd.read_csv(dataset_dir / "nodes.csv", dtype=str, keep_default_na=False).replace({"": None})
+
+
+@pytest.fixture(scope="module")
+def package(evaluated_project: Path):
+    paths = Paths(evaluated_project)
+    data, meta = load_graph(paths.graph)
+    spec = DatasetSpec.model_validate(read_json(paths.dataset / "dataset.json")["spec"])
+    return load_bundle(paths.model), KnownGraph.from_graph(data, meta, spec), data, meta
+
+
+def test_inductive_prediction_of_held_out_nodes_equals_transductive(package, small_countries: Path) -> None:
+    bundle, known, data, meta = package
+    held_out = [meta.node_ids[i] for i in data.test_mask.nonzero().flatten().tolist()]
+    nodes = _raw_nodes(small_countries)
+    nodes = nodes[nodes["node_id"].isin(held_out)]
+    edges = pd.read_csv(small_countries / "edges.csv", dtype=str)
+    edges = edges[edges["src"].isin(held_out) | edges["dst"].isin(held_out)]
+    assert len(edges) > 0  # some held-out nodes are attached to the known graph
+
+    out, notes = predict_new_nodes(
+        bundle, known.without(set(held_out)), nodes, edges, images_root=small_countries / "images", encoders=ENCODERS
+    )
+    transductive = probabilities(bundle.build(), data, torch.device("cpu"))
+    rows = [meta.node_ids.index(i) for i in out["node_id"]]
+    expected = transductive[rows]
+    got = out[[f"p_{c}" for c in bundle.classes]].to_numpy()
+    np.testing.assert_allclose(got, expected, atol=1e-4)
+    assert list(out["predicted"]) == [bundle.classes[k] for k in expected.argmax(axis=1)]
+
+
+def test_new_node_with_missing_modalities_and_an_unseen_category(package) -> None:
+    bundle, known, _, _ = package
+    nodes = pd.DataFrame(
+        {"node_id": ["NEW"], "latitude": [48.0], "longitude": [2.0], "landlocked": ["maybe"], "neighbors": ["FRA"]}
+    )
+    out, notes = predict_new_nodes(bundle, known, nodes, encoders=ENCODERS)
+    assert out.loc[0, "predicted"] in bundle.classes
+    assert "'maybe' was never seen in training" in out.loc[0, "notes"]
+    assert any("no text" in n for n in notes) and any("no image" in n for n in notes)
+
+
+@pytest.mark.parametrize(
+    ("frame", "message"),
+    [
+        ({"node_id": ["N"], "colour": ["red"]}, r"unknown column\(s\) \['colour'\]"),
+        ({"label": ["Asia"]}, "id column 'node_id' is missing"),
+        ({"node_id": ["FRA"]}, "already a node of the training graph"),
+        ({"node_id": ["N"], "neighbors": ["NOPE"]}, "neighbor 'NOPE' is neither a known nor a new node"),
+        ({"node_id": ["N"], "image": ["../../etc/passwd"]}, "leaves the images root"),
+        ({"node_id": ["N"], "image": ["nope.png"]}, "not found under the images root"),
+        ({"node_id": ["N"], "image_bytes": [b"not an image"]}, "cannot decode image"),
+        ({"node_id": ["N"], "area_km2": ["huge"]}, "'huge' is not a number"),
+    ],
+)
+def test_bad_input_is_a_clear_error(package, small_countries: Path, frame: dict, message: str) -> None:
+    bundle, known, _, _ = package
+    with pytest.raises(DatasetError, match=message):
+        predict_new_nodes(bundle, known, pd.DataFrame(frame), images_root=small_countries / "images")
+
+
+def test_an_incompatible_bundle_is_refused(evaluated_project: Path, tmp_path: Path) -> None:
+    import shutil
+
+    copy = Path(shutil.copytree(Paths(evaluated_project).model, tmp_path / "model"))
+    meta = read_json(copy / "model.json")
+    write_json(copy / "model.json", meta | {"format": 99})
+    with pytest.raises(GraphFuseError, match="model bundle format 99"):
+        load_bundle(copy)
+
+
+def _clean_env(root: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "PREFECT_"))}
+    return env | {"MLFLOW_TRACKING_URI": f"sqlite:///{root / 'mlflow.db'}", "CI": "1"}
+
+
+REQUEST = pd.DataFrame(
+    {
+        "node_id": ["NEW1", "NEW2"],
+        "text": ["Republic of Nowhere. Capital: Somewhere. Languages: French.", None],
+        "image": ["FRA.png", None],
+        "latitude": [46.0, -20.0],
+        "longitude": [2.0, 140.0],
+        "neighbors": ["FRA;NEW2", ""],
+    }
+)
+
+
+def test_pyfunc_loads_by_alias_in_a_fresh_process_outside_the_repo(
+    evaluated_project: Path, small_countries: Path, tmp_path: Path
+) -> None:
+    script = (
+        "import json, sys, mlflow, pandas as pd\n"
+        "m = mlflow.pyfunc.load_model('models:/graphfuse@champion', "
+        f"model_config={{'images_root': {str(small_countries / 'images')!r}}})\n"
+        "names = [c['name'] for c in json.loads(m.metadata.signature.inputs.to_json())]\n"
+        "frame = pd.read_json(sys.stdin, orient='split', dtype={'latitude': float, 'longitude': float})\n"
+        "out = m.predict(frame)\n"
+        "print(json.dumps({'inputs': names, 'rows': out.to_dict(orient='records')}))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        input=REQUEST.to_json(orient="split", index=False),
+        cwd=tmp_path,
+        env=_clean_env(evaluated_project),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    answer = json.loads(result.stdout.strip().splitlines()[-1])
+    assert {"node_id", "text", "image", "image_bytes", "neighbors", "latitude"} <= set(answer["inputs"])
+    rows = answer["rows"]
+    assert [r["node_id"] for r in rows] == ["NEW1", "NEW2"]
+    assert all(abs(sum(v for k, v in r.items() if k.startswith("p_")) - 1) < 1e-4 for r in rows)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_mlflow_models_serve_answers_http_on_loopback(
+    evaluated_project: Path, small_countries: Path, tmp_path: Path
+) -> None:
+    port = _free_port()
+    env = _clean_env(evaluated_project) | {"GRAPHFUSE_IMAGES_ROOT": str(small_countries / "images")}
+    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"  # MLflow starts uvicorn from PATH
+    command = [
+        str(BIN / "mlflow"),
+        "models",
+        "serve",
+        "-m",
+        "models:/graphfuse@champion",
+        "--env-manager",
+        "local",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+    ]
+    server = subprocess.Popen(
+        command, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
+    )
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            assert server.poll() is None, server.stderr.read().decode()[-3000:]
+            assert time.monotonic() < deadline, "server did not come up"
+            time.sleep(1)
+        body = json.dumps({"dataframe_split": json.loads(REQUEST.to_json(orient="split", index=False))})
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/invocations",
+            data=body.encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=120) as response:
+            answer = json.loads(response.read())
+        rows = answer["predictions"]
+        assert [r["node_id"] for r in rows] == ["NEW1", "NEW2"]
+        assert {r["predicted"] for r in rows} <= {"Africa", "Americas", "Asia", "Europe", "Oceania"}
+
+        escape = {"dataframe_split": {"columns": ["node_id", "image"], "data": [["X", "../../secret.png"]]}}
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/invocations",
+            data=json.dumps(escape).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=60)
+        assert refused.value.code == 400
+        assert (
+            "row 0, column 'image': image path '../../secret.png' leaves the images root"
+            in refused.value.read().decode()
+        )
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, 15)
+        server.wait(timeout=30)
+
+
+def _graphfuse(args: list[str], root: Path):
+    """The real CLI, in-process (a subprocess would re-import torch for each call)."""
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+
+    with pytest.MonkeyPatch.context() as env:
+        env.delenv("MLFLOW_TRACKING_URI", raising=False)
+        env.delenv("MLFLOW_REGISTRY_URI", raising=False)
+        return CliRunner().invoke(app, [*args, "--root", str(root)], catch_exceptions=False)
+
+
+def test_cli_predicts_new_nodes_to_csv_and_refuses_edges_to_unknown_nodes(
+    evaluated_project: Path, small_countries: Path, tmp_path: Path
+) -> None:
+    nodes = tmp_path / "new_nodes.csv"
+    nodes.write_text("node_id,image,latitude,longitude,landlocked\nNEW1,FRA.png,46.5,2.5,false\nNEW2,,,,\n")
+    edges = tmp_path / "new_edges.csv"
+    edges.write_text("src,dst\nNEW1,FRA\nNEW2,NEW1\n")
+    out = tmp_path / "preds.csv"
+    common = ["--nodes", str(nodes), "--edges", str(edges), "--images-root", str(small_countries / "images")]
+    result = _graphfuse(
+        ["predict", "--model", "models:/graphfuse@champion", *common, "--out", str(out)], evaluated_project
+    )
+    assert result.exit_code == 0, result.output[-3000:]
+    predictions = pd.read_csv(out)
+    assert list(predictions["node_id"]) == ["NEW1", "NEW2"]
+    assert {"predicted", "confidence", "p_Europe", "notes"} <= set(predictions.columns)
+
+    missing = tmp_path / "never.csv"
+    edges.write_text("src,dst\nNEW1,ATLANTIS\n")
+    result = _graphfuse(
+        ["predict", "--model", "models:/graphfuse@champion", *common, "--out", str(missing)], evaluated_project
+    )
+    assert result.exit_code == 1 and "row 2, column 'dst': unknown node 'ATLANTIS'" in result.output
+    assert not missing.exists()
+
+
+def test_cli_registry_list_and_a_missing_version(evaluated_project: Path) -> None:
+    listed = _graphfuse(["registry", "list"], evaluated_project)
+    assert listed.exit_code == 0 and "version=1" in listed.output and "aliases=champion" in listed.output
+    refused = _graphfuse(["registry", "promote", "99"], evaluated_project)
+    assert refused.exit_code == 1 and "no version 99" in refused.output
+
+
+def test_predicting_a_dataset_reports_categories_never_seen_in_training(package, editable_countries: Path) -> None:
+    from pipeline.predict import predict_dataset
+
+    spec = yaml.safe_load((editable_countries / "dataset.yaml").read_text())
+    spec["text_columns"], spec["image_column"] = [], None  # tabular only: no encoder to load
+    (editable_countries / "dataset.yaml").write_text(yaml.safe_dump(spec))
+    nodes = pd.read_csv(editable_countries / "nodes.csv", dtype=str, keep_default_na=False)
+    nodes.loc[2, "landlocked"] = "maybe"  # spreadsheet row 4
+    nodes.to_csv(editable_countries / "nodes.csv", index=False)
+    predictions, notes = predict_dataset(package[0], editable_countries, device="cpu", progress=False)
+    assert len(predictions) == 40
+    assert any("'landlocked' never seen in training (row 4 'maybe')" in note for note in notes)
