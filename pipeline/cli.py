@@ -45,10 +45,15 @@ def stage(
     if name not in STAGES:
         _fail(GraphFuseError(f"unknown stage {name!r}; stages: {', '.join(STAGES)}"))
     _embedded_defaults(root)
-    from flows.stage_flows import STAGE_FLOWS
+    from pipeline.ops.prefect_server import prefect_api
 
     try:
-        STAGE_FLOWS[name](params_file=str(params), root=str(root))
+        # The running Prefect server when there is one (a second), else one that dies with us.
+        with prefect_api(root) as api_url:
+            os.environ["PREFECT_API_URL"] = api_url
+            from flows.stage_flows import STAGE_FLOWS
+
+            STAGE_FLOWS[name](params_file=str(params), root=str(root))
     except GraphFuseError as exc:
         _fail(exc)
 
@@ -60,10 +65,14 @@ def run_all(
 ) -> None:
     """Run every stage in one Prefect flow, without DVC's change detection."""
     _embedded_defaults(root)
-    from flows.pipeline_flow import pipeline_flow
+    from pipeline.ops.prefect_server import prefect_api
 
     try:
-        pipeline_flow(params_file=str(params), root=str(root))
+        with prefect_api(root) as api_url:
+            os.environ["PREFECT_API_URL"] = api_url
+            from flows.pipeline_flow import pipeline_flow
+
+            pipeline_flow(params_file=str(params), root=str(root))
     except GraphFuseError as exc:
         _fail(exc)
 
@@ -139,6 +148,77 @@ def metrics(root: Annotated[Path, typer.Option(help="project root")] = Path(".")
         r = read_json(registry)
         state = "now champion" if r["promoted"] else f"champion stays v{r['previous_champion']}"
         typer.echo(f"registered {r['model_name']} v{r['version']} ({r['metric']}={r['value']:.4f}; {state})")
+
+
+# --- orchestration: a local Prefect server, repro through it, schedules (issue 5) ---------------
+
+prefect_app = typer.Typer(help="A persistent local Prefect server for this project (loopback only).")
+app.add_typer(prefect_app, name="prefect")
+
+
+@prefect_app.command("start")
+def prefect_start(
+    port: Annotated[int, typer.Option(help="port on 127.0.0.1; 0 picks a free one")] = 0,
+    root: Annotated[Path, typer.Option(help="project root (state goes in ROOT/.prefect)")] = Path("."),
+) -> None:
+    """Start the server in the background; stages and `dvc repro` then connect to it in a second."""
+    _embedded_defaults(root)
+    from pipeline.ops import prefect_server
+
+    try:
+        service, started = prefect_server.start(root, port or None)
+    except GraphFuseError as exc:
+        _fail(exc)
+    ui = service.url.removesuffix("/api")
+    typer.echo(f"Prefect server {'started' if started else 'already running'} (pid {service.pid}): UI {ui}")
+    typer.echo(f"stop it with `graphfuse prefect stop`; log: {service.log}")
+
+
+@prefect_app.command("stop")
+def prefect_stop(root: Annotated[Path, typer.Option(help="project root")] = Path(".")) -> None:
+    """Stop the background server started by `graphfuse prefect start`."""
+    _embedded_defaults(root)
+    from pipeline.ops import prefect_server
+
+    service = prefect_server.stop(root)
+    typer.echo(f"stopped the Prefect server (pid {service.pid})" if service else "no Prefect server was running")
+
+
+@prefect_app.command("status")
+def prefect_status(root: Annotated[Path, typer.Option(help="project root")] = Path(".")) -> None:
+    """Say whether the background server is up, and where; exit 1 when it is not."""
+    _embedded_defaults(root)
+    from pipeline.ops import prefect_server
+
+    service = prefect_server.status(root)
+    if service is None:
+        typer.echo("no Prefect server is running for this project")
+        raise typer.Exit(code=1)
+    typer.echo(f"Prefect server up (pid {service.pid}): API {service.url}, UI {service.url.removesuffix('/api')}")
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def repro(ctx: typer.Context, root: Annotated[Path, typer.Option(help="project root")] = Path(".")) -> None:
+    """`dvc repro [ARGS]` with every stage on one Prefect server: the running one, or one that
+    lives exactly as long as this command."""
+    import subprocess
+
+    _embedded_defaults(root)
+    from pipeline.ops.prefect_server import prefect_api
+
+    try:
+        with prefect_api(root) as api_url:
+            env = {**os.environ, "PREFECT_API_URL": api_url}
+            code = subprocess.run([_dvc(), "repro", *ctx.args], cwd=root, env=env).returncode
+    except GraphFuseError as exc:
+        _fail(exc)
+    raise typer.Exit(code=code)
+
+
+def _dvc() -> str:
+    """The dvc next to this Python (the project's .venv), else the one on PATH."""
+    beside = Path(sys.executable).with_name("dvc")
+    return str(beside) if beside.exists() else "dvc"
 
 
 def main() -> None:  # pragma: no cover - console entry
