@@ -18,6 +18,8 @@ from mlflow.entities import Run
 from mlflow.models import ModelSignature
 from mlflow.types import ColSpec, Schema
 
+from pipeline.tracking.orchestrator_tags import orchestrator_tags
+
 PYFUNC_ENTRY = Path(__file__).with_name("pyfunc_entry.py")
 _RUNTIME_PACKAGES = (
     "torch",
@@ -77,7 +79,8 @@ def configure_tracking(root: str | Path = ".", experiment: str = "graphfuse") ->
 
 @contextmanager
 def start_run(run_id: str | None = None, run_name: str | None = None) -> Iterator[Run]:
-    with mlflow.start_run(run_id=run_id, run_name=run_name) as run:
+    # Under a scheduled/orchestrated flow run, the run links back to it (orchestrator_tags).
+    with mlflow.start_run(run_id=run_id, run_name=run_name, tags=orchestrator_tags() or None) as run:
         yield run
 
 
