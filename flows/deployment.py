@@ -181,9 +181,21 @@ def _markdown(outcome: ReproOutcome, root: Path, overrides: dict[str, Any], link
     return "\n".join(lines) + "\n"
 
 
-def _restore(path: Path, content: bytes | None) -> None:
-    if content is not None and path.read_bytes() != content:
-        path.write_bytes(content)
+def _snapshot(root: Path) -> dict[Path, bytes]:
+    """params.yaml and dvc.lock as they were before the run."""
+    return {path: path.read_bytes() for path in (root / "params.yaml", root / "dvc.lock") if path.is_file()}
+
+
+def _restore_workspace(root: Path, snapshot: dict[Path, bytes]) -> None:
+    """After a failed run, put params.yaml, dvc.lock and the outputs back as they were (DVC deletes
+    a stage's outputs before running it), so the next manual `dvc repro` starts where it left off."""
+    for path, content in snapshot.items():
+        if path.read_bytes() != content:
+            path.write_bytes(content)
+    if root / "dvc.lock" in snapshot:
+        dvc = str(Path(sys.executable).with_name("dvc"))
+        result = subprocess.run([dvc, "checkout", "--force"], cwd=root, capture_output=True, text=True)
+        get_run_logger().info("restored the outputs of the last good run: %s", (result.stdout + result.stderr).strip())
 
 
 @flow(name="graphfuse-repro", log_prints=True)
@@ -192,12 +204,14 @@ def repro_flow(
     dataset_dir: str | None = None,
     push: bool = False,
     root: str = ".",
+    lock_wait_s: float | None = None,
 ) -> dict[str, Any]:
     """Reproduce the DVC pipeline under the project lock; fail naming the stage and its error.
 
     ``overrides`` maps ``section.key`` to a value (``{"train.lr": 0.01}``), applied the DVC way
     (``dvc exp run -S``) and kept as an experiment; ``dataset_dir`` is ``dataset.dir``;
-    ``push`` sends outputs to the DVC remote afterwards.
+    ``push`` sends outputs to the DVC remote afterwards; ``lock_wait_s`` overrides how long this
+    run waits for another one (``orchestration.lock_wait_s``).
     """
     project = Path(root).resolve()
     params = load_params(project / "params.yaml")
@@ -205,13 +219,12 @@ def repro_flow(
     overrides = dict(overrides or {})
     if dataset_dir:
         overrides["dataset.dir"] = dataset_dir
-    params_file = project / "params.yaml"
-    original = params_file.read_bytes() if params_file.is_file() else None
+    before = _snapshot(project)
 
-    with project_lock(settings.lock_wait_s):
+    with project_lock(settings.lock_wait_s if lock_wait_s is None else lock_wait_s):
         outcome = run_dvc(project, overrides, settings.stage_timeout_s * len(STAGES))
         if outcome.failed_stage:
-            _restore(params_file, original)  # a failed experiment must not leave its params behind
+            _restore_workspace(project, before)  # a failed run leaves the work tree as it found it
             _record_failure(project, params.tracking.experiment, outcome, settings.retries)
             create_markdown_artifact(_markdown(outcome, project, overrides, {}), key=ARTIFACT_KEY)
             raise StageFailed(f"stage {outcome.failed_stage!r} failed: {outcome.error}")

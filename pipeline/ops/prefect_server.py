@@ -63,8 +63,16 @@ def _server_env(home: Path, port: int, *, ui: bool) -> dict[str, str]:
     return env
 
 
-def _launch(root: str | Path, port: int | None, *, tied: bool, ui: bool) -> Service:
-    home = prefect_home(root)
+def launch_server(
+    root: str | Path,
+    port: int | None,
+    *,
+    tied: bool,
+    ui: bool,
+    home: Path | None = None,
+    extra_env: dict[str, str] | None = None,
+) -> Service:
+    home = home or prefect_home(root)
     home.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
     command = [
@@ -85,7 +93,7 @@ def _launch(root: str | Path, port: int | None, *, tied: bool, ui: bool) -> Serv
         "on",
     ]
     log = home / LOG_FILE
-    env = _server_env(home, port, ui=ui)
+    env = _server_env(home, port, ui=ui) | (extra_env or {})
     if tied:  # serves one command: no UI, no scheduler or other background services
         env["PREFECT__SERVER_EPHEMERAL"] = "1"
     process = launch(command, env=env, log=log, tied=tied)
@@ -115,7 +123,7 @@ def start(root: str | Path = ".", port: int | None = None) -> tuple[Service, boo
     state_file = prefect_home(root) / STATE_FILE
     if (stale := read_state(state_file)) is not None and alive(stale.pid):
         raise GraphFuseError(f"a Prefect server (pid {stale.pid}) is starting or not answering; try again or stop it")
-    service = _launch(root, port, tied=False, ui=True)
+    service = launch_server(root, port, tied=False, ui=True)
     write_state(state_file, service)
     return service, True
 
@@ -142,7 +150,7 @@ def prefect_api(root: str | Path = ".") -> Iterator[str]:
     if (running := status(root)) is not None:
         yield running.url
         return
-    service = _launch(root, None, tied=True, ui=False)
+    service = launch_server(root, None, tied=True, ui=False)
     try:
         yield service.url
     finally:

@@ -1,0 +1,184 @@
+"""The nightly deployment, as a user runs it: a project-local Prefect server, `prefect deploy --all`
+from prefect.yaml, a process worker, runs triggered with `run_deployment`; DVC and MLflow real."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+from mlflow import MlflowClient
+
+from pipeline.ops.processes import terminate
+from tests.project_copy import BIN, make_project, project_env
+
+pytestmark = pytest.mark.slow
+DEPLOYMENT = "graphfuse-repro/nightly"
+
+
+def _ok(args: list[str], cwd: Path, env: dict[str, str]) -> str:
+    result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, f"{' '.join(args)}:\n{result.stdout}\n{result.stderr}"
+    return result.stdout
+
+
+@pytest.fixture(scope="module")
+def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str]]:
+    """A project with its own Prefect server, the deployment applied and a worker polling."""
+    root = make_project(tmp_path_factory.mktemp("deployed") / "graphfuse")
+    env = project_env()
+    _ok([str(BIN / "graphfuse"), "prefect", "start"], root, env)
+    worker = None
+    try:
+        api_url = yaml.safe_load((root / ".prefect" / "graphfuse-server.json").read_text())["url"]
+        env = project_env(PREFECT_API_URL=api_url, PREFECT_WORKER_QUERY_SECONDS="1")
+        _ok([str(BIN / "prefect"), "work-pool", "create", "graphfuse", "--type", "process"], root, env)
+        _ok([str(BIN / "prefect"), "--no-prompt", "deploy", "--all"], root, env)
+        with open(root / ".prefect" / "worker.log", "ab") as log:
+            worker = subprocess.Popen(
+                [str(BIN / "prefect"), "worker", "start", "--pool", "graphfuse"],
+                cwd=root,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        yield root, api_url
+    finally:
+        if worker is not None:
+            terminate(worker.pid, group=True)
+        _ok([str(BIN / "graphfuse"), "prefect", "stop"], root, project_env())
+
+
+@pytest.fixture
+def api(deployed: tuple[Path, str]) -> Iterator[None]:
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings({PREFECT_API_URL: deployed[1]}):
+        yield
+
+
+def _trigger(parameters: dict | None = None, timeout: float = 900):
+    from prefect.deployments import run_deployment
+
+    return run_deployment(DEPLOYMENT, parameters=parameters or {}, timeout=timeout, poll_interval=1, as_subflow=False)
+
+
+def _artifact(flow_run_id) -> str:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey, FlowRunFilter, FlowRunFilterId
+
+    with get_client(sync_client=True) as client:
+        (artifact,) = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["graphfuse-run"])),
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])),
+        )
+    return str(artifact.data)
+
+
+def _mlflow_runs(root: Path, flow_run_id) -> list:
+    client = MlflowClient(tracking_uri=f"sqlite:///{root / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("graphfuse")
+    return client.search_runs([experiment.experiment_id], filter_string=f"tags.`prefect.flow_run_id` = '{flow_run_id}'")
+
+
+def test_prefect_yaml_deploys_a_nightly_cron_on_a_process_pool(deployed: tuple[Path, str], api: None) -> None:
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        deployment = client.read_deployment_by_name(DEPLOYMENT)
+        pool = client.read_work_pool("graphfuse")
+    (schedule,) = deployment.schedules
+    assert schedule.schedule.cron == "0 2 * * *" and schedule.schedule.timezone == "UTC" and schedule.active
+    assert deployment.work_pool_name == "graphfuse" and pool.type == "process"
+    assert set(deployment.parameters) == {"overrides", "dataset_dir", "push", "root"}
+
+
+def test_a_triggered_run_reproduces_registers_and_links_both_ways(deployed: tuple[Path, str], api: None) -> None:
+    root, _ = deployed
+    run = _trigger()
+    assert run.state.is_completed(), run.state.message
+    registry = yaml.safe_load((root / "metrics" / "registry.json").read_text())
+    assert registry["version"] == 1 and registry["promoted"]
+    markdown = _artifact(run.id)
+    assert "`validate`" in markdown and "`evaluate`" in markdown and "| test |" in markdown
+    assert "version 1" in markdown
+    (mlflow_run,) = _mlflow_runs(root, run.id)  # the MLflow run names the Prefect flow run
+    assert mlflow_run.data.tags["prefect.flow_run_url"].endswith(str(run.id))
+    assert mlflow_run.info.run_id in markdown  # and the artifact names the MLflow run
+
+
+def test_a_second_run_with_nothing_new_reruns_no_stage(deployed: tuple[Path, str], api: None) -> None:
+    root, _ = deployed
+    lock_before = (root / "dvc.lock").read_bytes()
+    run = _trigger()
+    assert run.state.is_completed(), run.state.message
+    assert "nothing (DVC found no change)" in _artifact(run.id)
+    assert (root / "dvc.lock").read_bytes() == lock_before
+    status = _ok([str(BIN / "dvc"), "status"], root, project_env())
+    assert "up to date" in status
+
+
+def test_a_failing_stage_fails_the_flow_run_and_the_mlflow_run(deployed: tuple[Path, str], api: None) -> None:
+    root, _ = deployed
+    broken = Path(shutil.copytree(root / "data" / "raw" / "small", root / "data" / "raw" / "broken"))
+    nodes = (broken / "nodes.csv").read_text().splitlines()
+    nodes[3] = nodes[2]  # a duplicate id on spreadsheet row 4
+    (broken / "nodes.csv").write_text("\n".join(nodes) + "\n")
+    params_before = (root / "params.yaml").read_bytes()
+
+    run = _trigger({"dataset_dir": "data/raw/broken"})
+
+    assert run.state.is_failed()
+    assert "stage 'validate' failed" in run.state.message and "nodes.csv" in run.state.message
+    (mlflow_run,) = _mlflow_runs(root, run.id)
+    assert mlflow_run.info.status == "FAILED"
+    assert mlflow_run.data.tags["graphfuse.failed_stage"] == "validate"
+    assert re.search(r"nodes\.csv.*row 4", mlflow_run.data.tags["graphfuse.error"])
+    # The failed experiment's params are not left behind: a manual `dvc repro` still has nothing to do.
+    assert (root / "params.yaml").read_bytes() == params_before
+    assert "up to date" in _ok([str(BIN / "dvc"), "status"], root, project_env())
+
+
+def test_overlapping_runs_wait_their_turn_or_are_refused(deployed: tuple[Path, str], api: None) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+    from prefect.concurrency.sync import concurrency
+
+    from flows.deployment import LOCK_NAME, ProjectBusy, repro_flow
+
+    root, _ = deployed
+    with concurrency(LOCK_NAME, occupy=1, strict=True):  # another run holds the project
+        with pytest.raises(ProjectBusy, match="held the project lock"):
+            repro_flow(root=str(root), lock_wait_s=1)
+        first, second = _trigger(timeout=0), _trigger(timeout=0)
+        time.sleep(3)
+    runs = [_wait(first.id), _wait(second.id)]
+    assert all(run.state.is_completed() for run in runs), [run.state.message for run in runs]
+    spans = []
+    with get_client(sync_client=True) as client:
+        for run in runs:
+            logs = [log.message for log in client.read_logs(LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run.id])))]
+            acquired = [float(m.rsplit(" ", 1)[1]) for m in logs if "acquired at" in m]
+            released = [float(m.rsplit(" ", 1)[1]) for m in logs if "released at" in m]
+            spans.append((acquired[0], released[0]))
+            assert any("waits up to" in m for m in logs)  # each was told why it waited
+    (a_start, a_end), (b_start, b_end) = sorted(spans)
+    assert a_end <= b_start  # one after the other, never both inside the pipeline
+
+
+def _wait(flow_run_id, timeout: float = 600):
+    from prefect.client.orchestration import get_client
+
+    deadline = time.monotonic() + timeout
+    with get_client(sync_client=True) as client:
+        while True:
+            run = client.read_flow_run(flow_run_id)
+            if run.state.is_final() or time.monotonic() > deadline:
+                return run
+            time.sleep(1)
