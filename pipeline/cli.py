@@ -198,6 +198,7 @@ def prefect_start(
     ui = service.url.removesuffix("/api")
     typer.echo(f"Prefect server {'started' if started else 'already running'} (pid {service.pid}): UI {ui}")
     typer.echo(f"stop it with `graphfuse prefect stop`; log: {service.log}")
+    typer.echo(f"for Prefect's own CLI (deploy, worker): export PREFECT_API_URL={service.url}")
 
 
 @prefect_app.command("stop")

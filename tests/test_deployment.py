@@ -146,8 +146,6 @@ def test_a_failing_stage_fails_the_flow_run_and_the_mlflow_run(deployed: tuple[P
 
 
 def test_overlapping_runs_wait_their_turn_or_are_refused(deployed: tuple[Path, str], api: None) -> None:
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
     from prefect.concurrency.sync import concurrency
 
     from flows.deployment import LOCK_NAME, ProjectBusy, repro_flow
@@ -157,19 +155,35 @@ def test_overlapping_runs_wait_their_turn_or_are_refused(deployed: tuple[Path, s
         with pytest.raises(ProjectBusy, match="held the project lock"):
             repro_flow(root=str(root), lock_wait_s=1)
         first, second = _trigger(timeout=0), _trigger(timeout=0)
-        time.sleep(3)
+        # Both runs are told why they wait while the project is held.
+        assert _wait_for_log(first.id, "waits up to") and _wait_for_log(second.id, "waits up to")
     runs = [_wait(first.id), _wait(second.id)]
     assert all(run.state.is_completed() for run in runs), [run.state.message for run in runs]
     spans = []
+    for run in runs:
+        logs = _logs(run.id)
+        acquired = [float(m.rsplit(" ", 1)[1]) for m in logs if "acquired at" in m]
+        released = [float(m.rsplit(" ", 1)[1]) for m in logs if "released at" in m]
+        spans.append((acquired[0], released[0]))
+    (_, first_end), (second_start, _) = sorted(spans)
+    assert first_end <= second_start  # one after the other, never both inside the pipeline
+
+
+def _logs(flow_run_id) -> list[str]:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+
     with get_client(sync_client=True) as client:
-        for run in runs:
-            logs = [log.message for log in client.read_logs(LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run.id])))]
-            acquired = [float(m.rsplit(" ", 1)[1]) for m in logs if "acquired at" in m]
-            released = [float(m.rsplit(" ", 1)[1]) for m in logs if "released at" in m]
-            spans.append((acquired[0], released[0]))
-            assert any("waits up to" in m for m in logs)  # each was told why it waited
-    (a_start, a_end), (b_start, b_end) = sorted(spans)
-    assert a_end <= b_start  # one after the other, never both inside the pipeline
+        return [log.message for log in client.read_logs(LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id])))]
+
+
+def _wait_for_log(flow_run_id, text: str, timeout: float = 300) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(text in message for message in _logs(flow_run_id)):
+            return True
+        time.sleep(1)
+    return False
 
 
 def _wait(flow_run_id, timeout: float = 600):
