@@ -25,7 +25,7 @@ import yaml
 from mlflow import MlflowClient
 
 from pipeline.ops.processes import terminate
-from pipeline.ops.team import postgres_available
+from pipeline.ops.team import TeamPaths, postgres_available
 from tests.project_copy import BIN, make_project, project_env
 
 pytestmark = pytest.mark.slow
@@ -66,6 +66,7 @@ def _team_stack(root: Path) -> Iterator[Stack]:
         yield stack
     finally:
         _ok([str(BIN / "graphfuse"), "team", "down"], root, env)
+        shutil.rmtree(TeamPaths(root.resolve()).pgdata, ignore_errors=True)  # a test's cluster is not kept
 
 
 def _embedded_stack(root: Path) -> Iterator[Stack]:
