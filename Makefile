@@ -20,7 +20,9 @@ $(STAMP): pyproject.toml requirements.lock
 
 run: setup
 	@test -d .git || git init -q
-	$(BIN)/dvc repro
+	# `dvc repro` with all stages on one Prefect server: `graphfuse prefect start`'s if it is up,
+	# else one that lives exactly as long as this command.
+	$(BIN)/graphfuse repro
 	$(BIN)/graphfuse metrics
 
 test: setup

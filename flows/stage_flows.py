@@ -1,8 +1,12 @@
-"""One Prefect flow per DVC stage; ``dvc.yaml`` runs them through ``graphfuse stage NAME``."""
+"""One Prefect flow per DVC stage; ``dvc.yaml`` runs them through ``graphfuse stage NAME``.
+
+Stage modules are imported inside the flow, so that starting a stage loads only the libraries
+that stage uses (torch_geometric alone costs seconds), never all of them.
+"""
 
 from __future__ import annotations
 
-import functools
+import importlib
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -15,9 +19,29 @@ from prefect.states import Failed, State
 from pipeline.config import Params, load_params
 from pipeline.errors import GraphFuseError
 from pipeline.paths import Paths
-from pipeline.stages import build_graph, evaluate, preprocess, train, validate
 
 StageFn = Callable[[Params, Paths], dict]
+
+# name -> "module:function"; the order is dvc.yaml's.
+STAGE_FUNCTIONS = {
+    "validate": "pipeline.stages.validate:run",
+    "preprocess_text": "pipeline.stages.preprocess:run_text",
+    "preprocess_image": "pipeline.stages.preprocess:run_image",
+    "preprocess_tabular": "pipeline.stages.preprocess:run_tabular",
+    "build_graph": "pipeline.stages.build_graph:run",
+    "train": "pipeline.stages.train:run",
+    "evaluate": "pipeline.stages.evaluate:run",
+}
+
+
+#: Stages whose encoding can fan out over a Dask cluster (``preprocess.runner: dask``).
+SHARDED_STAGES = ("preprocess_text", "preprocess_image")
+
+
+def stage_function(name: str) -> StageFn:
+    module, attr = STAGE_FUNCTIONS[name].split(":")
+    fn = getattr(importlib.import_module(module), attr)
+    return _sharded(fn) if name in SHARDED_STAGES else fn
 
 
 def _sharded(fn: Callable[..., dict]) -> StageFn:
@@ -35,17 +59,17 @@ def _sharded(fn: Callable[..., dict]) -> StageFn:
     return run
 
 
-def _guarded(fn: StageFn) -> Callable[[Path, Path], Any]:
+def _guarded(name: str, params: Params) -> Callable[[Path], Any]:
     """Run a stage; a problem in the user's data or settings fails the task with its located
     message (file, row, column) instead of a traceback, and calling the flow re-raises it."""
 
-    @functools.wraps(fn)
-    def run(params_file: Path, root: Path) -> dict | State:
+    def run(root: Path) -> dict | State:
         try:
-            return fn(load_params(root / params_file), Paths(root))
+            return stage_function(name)(params, Paths(root))
         except GraphFuseError as exc:
             return Failed(message=str(exc), data=exc)
 
+    run.__name__ = name
     return run
 
 
@@ -66,11 +90,17 @@ def _quiet_empty_tracebacks() -> None:
             logger.addFilter(_NoEmptyTraceback())
 
 
-def _run_stage(name: str, fn: StageFn, params_file: str, root: str) -> dict | State:
-    """Run the stage as a task (no caching: DVC decides what reruns) and log its summary."""
+def _run_stage(name: str, params_file: str, root: str) -> dict | State:
+    """Run the stage as a task (no caching: DVC decides what reruns; no retries: a stage's
+    failures are in its data or code, and a retry would only repeat them) and log its summary."""
     _quiet_empty_tracebacks()
-    stage_task = task(name=name, cache_policy=NO_CACHE, retries=0)(_guarded(fn))
-    state = stage_task(Path(params_file), Path(root), return_state=True)
+    try:
+        params = load_params(Path(root) / params_file)
+    except GraphFuseError as exc:
+        return Failed(message=str(exc), data=exc)
+    timeout = params.orchestration.stage_timeout_s
+    stage_task = task(name=name, cache_policy=NO_CACHE, retries=0, timeout_seconds=timeout)(_guarded(name, params))
+    state = stage_task(Path(root), return_state=True)
     if state.is_failed():
         return state  # the flow ends Failed with the stage's message
     summary = state.result()
@@ -80,37 +110,37 @@ def _run_stage(name: str, fn: StageFn, params_file: str, root: str) -> dict | St
 
 @flow(name="validate")
 def validate_flow(params_file: str = "params.yaml", root: str = ".") -> dict | State:
-    return _run_stage("validate", validate.run, params_file, root)
+    return _run_stage("validate", params_file, root)
 
 
 @flow(name="preprocess_text")
 def preprocess_text_flow(params_file: str = "params.yaml", root: str = ".") -> dict | State:
-    return _run_stage("preprocess_text", _sharded(preprocess.run_text), params_file, root)
+    return _run_stage("preprocess_text", params_file, root)
 
 
 @flow(name="preprocess_image")
 def preprocess_image_flow(params_file: str = "params.yaml", root: str = ".") -> dict | State:
-    return _run_stage("preprocess_image", _sharded(preprocess.run_image), params_file, root)
+    return _run_stage("preprocess_image", params_file, root)
 
 
 @flow(name="preprocess_tabular")
 def preprocess_tabular_flow(params_file: str = "params.yaml", root: str = ".") -> dict | State:
-    return _run_stage("preprocess_tabular", preprocess.run_tabular, params_file, root)
+    return _run_stage("preprocess_tabular", params_file, root)
 
 
 @flow(name="build_graph")
 def build_graph_flow(params_file: str = "params.yaml", root: str = ".") -> dict | State:
-    return _run_stage("build_graph", build_graph.run, params_file, root)
+    return _run_stage("build_graph", params_file, root)
 
 
 @flow(name="train")
 def train_flow(params_file: str = "params.yaml", root: str = ".") -> dict | State:
-    return _run_stage("train", train.run, params_file, root)
+    return _run_stage("train", params_file, root)
 
 
 @flow(name="evaluate")
 def evaluate_flow(params_file: str = "params.yaml", root: str = ".") -> dict | State:
-    return _run_stage("evaluate", evaluate.run, params_file, root)
+    return _run_stage("evaluate", params_file, root)
 
 
 STAGE_FLOWS = {

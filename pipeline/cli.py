@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import sys
 import warnings
@@ -30,6 +31,29 @@ def _embedded_defaults(root: Path) -> None:
     os.environ.setdefault("DO_NOT_TRACK", "1")
 
 
+def _skip_teardown_at_exit() -> dict[str, int]:
+    """Once every exit hook has run (Prefect and MLflow flush theirs), leave without the
+    interpreter's teardown, which costs 5-10 s of a stage's wall time once torch is loaded on a
+    busy machine. Only for the console script: never inside a test runner's process.
+
+    Returns the exit code holder; it stays 1 unless the command marks itself done.
+    """
+    outcome = {"code": 1}
+    if Path(sys.argv[0]).name != "graphfuse":
+        return outcome
+
+    def leave() -> None:
+        import logging
+
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(outcome["code"])
+
+    atexit.register(leave)  # registered before Prefect's and MLflow's, so it runs after them
+    return outcome
+
+
 def _fail(exc: Exception) -> None:
     typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
     raise typer.Exit(code=1)
@@ -44,13 +68,20 @@ def stage(
     """Run one pipeline stage as a Prefect flow (this is what dvc.yaml calls)."""
     if name not in STAGES:
         _fail(GraphFuseError(f"unknown stage {name!r}; stages: {', '.join(STAGES)}"))
+    exit_code = _skip_teardown_at_exit()
     _embedded_defaults(root)
-    from flows.stage_flows import STAGE_FLOWS
+    from pipeline.ops.prefect_server import prefect_api
 
     try:
-        STAGE_FLOWS[name](params_file=str(params), root=str(root))
+        # The running Prefect server when there is one (a second), else one that dies with us.
+        with prefect_api(root) as api_url:
+            os.environ["PREFECT_API_URL"] = api_url
+            from flows.stage_flows import STAGE_FLOWS
+
+            STAGE_FLOWS[name](params_file=str(params), root=str(root))
     except GraphFuseError as exc:
         _fail(exc)
+    exit_code["code"] = 0
 
 
 @app.command("run-all")
@@ -60,10 +91,14 @@ def run_all(
 ) -> None:
     """Run every stage in one Prefect flow, without DVC's change detection."""
     _embedded_defaults(root)
-    from flows.pipeline_flow import pipeline_flow
+    from pipeline.ops.prefect_server import prefect_api
 
     try:
-        pipeline_flow(params_file=str(params), root=str(root))
+        with prefect_api(root) as api_url:
+            os.environ["PREFECT_API_URL"] = api_url
+            from flows.pipeline_flow import pipeline_flow
+
+            pipeline_flow(params_file=str(params), root=str(root))
     except GraphFuseError as exc:
         _fail(exc)
 
@@ -451,6 +486,148 @@ def cache_prune(
         f"{folder}: removed {report.removed} entries ({report.freed_bytes / 1e6:.1f} MB), "
         f"kept {report.kept} ({report.kept_bytes / 1e6:.1f} MB); stale temporaries removed: {report.stale_temporaries}"
     )
+
+
+# --- orchestration: a local Prefect server, repro through it, schedules (issue 5) ---------------
+
+prefect_app = typer.Typer(help="A persistent local Prefect server for this project (loopback only).")
+app.add_typer(prefect_app, name="prefect")
+
+
+@prefect_app.command("start")
+def prefect_start(
+    port: Annotated[int, typer.Option(help="port on 127.0.0.1; 0 picks a free one")] = 0,
+    root: Annotated[Path, typer.Option(help="project root (state goes in ROOT/.prefect)")] = Path("."),
+) -> None:
+    """Start the server in the background; stages and `dvc repro` then connect to it in a second."""
+    _embedded_defaults(root)
+    from pipeline.ops import prefect_server
+
+    try:
+        service, started = prefect_server.start(root, port or None)
+    except GraphFuseError as exc:
+        _fail(exc)
+    ui = service.url.removesuffix("/api")
+    typer.echo(f"Prefect server {'started' if started else 'already running'} (pid {service.pid}): UI {ui}")
+    typer.echo(f"stop it with `graphfuse prefect stop`; log: {service.log}")
+    typer.echo(f"for Prefect's own CLI (deploy, worker): export PREFECT_API_URL={service.url}")
+
+
+@prefect_app.command("stop")
+def prefect_stop(root: Annotated[Path, typer.Option(help="project root")] = Path(".")) -> None:
+    """Stop the background server started by `graphfuse prefect start`."""
+    _embedded_defaults(root)
+    from pipeline.ops import prefect_server
+
+    service = prefect_server.stop(root)
+    typer.echo(f"stopped the Prefect server (pid {service.pid})" if service else "no Prefect server was running")
+
+
+@prefect_app.command("status")
+def prefect_status(root: Annotated[Path, typer.Option(help="project root")] = Path(".")) -> None:
+    """Say whether the background server is up, and where; exit 1 when it is not."""
+    _embedded_defaults(root)
+    from pipeline.ops import prefect_server
+
+    service = prefect_server.status(root)
+    if service is None:
+        typer.echo("no Prefect server is running for this project")
+        raise typer.Exit(code=1)
+    typer.echo(f"Prefect server up (pid {service.pid}): API {service.url}, UI {service.url.removesuffix('/api')}")
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def repro(ctx: typer.Context, root: Annotated[Path, typer.Option(help="project root")] = Path(".")) -> None:
+    """`dvc repro [ARGS]` with every stage on one Prefect server: the running one, or one that
+    lives exactly as long as this command."""
+    import subprocess
+
+    _embedded_defaults(root)
+    from pipeline.ops.prefect_server import prefect_api
+
+    try:
+        with prefect_api(root) as api_url:
+            env = {**os.environ, "PREFECT_API_URL": api_url}
+            code = subprocess.run([_dvc(), "repro", *ctx.args], cwd=root, env=env).returncode
+    except GraphFuseError as exc:
+        _fail(exc)
+    raise typer.Exit(code=code)
+
+
+@app.command()
+def serve(
+    cron: Annotated[str, typer.Option(help="when to run, as a cron string")] = "0 2 * * *",
+    timezone: Annotated[str, typer.Option(help="the cron's timezone (IANA name)")] = "UTC",
+    name: Annotated[str, typer.Option(help="deployment name")] = "nightly-serve",
+    push: Annotated[bool, typer.Option(help="`dvc push` to the default remote after each run")] = False,
+    root: Annotated[Path, typer.Option(help="project root")] = Path("."),
+) -> None:
+    """Serve the pipeline on a schedule from this process (one box, no worker); Ctrl-C stops it."""
+    _embedded_defaults(root)
+    from pipeline.ops.prefect_server import prefect_api
+
+    try:
+        with prefect_api(root) as api_url:
+            os.environ["PREFECT_API_URL"] = api_url
+            from prefect.schedules import Cron
+
+            from flows.deployment import repro_flow
+
+            typer.echo(f"serving {name!r} on cron {cron!r} ({timezone}); Prefect API {api_url}")
+            repro_flow.serve(
+                name=name,
+                schedules=[Cron(cron, timezone=timezone)],
+                parameters={"push": push, "root": str(root.resolve())},
+            )
+    except GraphFuseError as exc:
+        _fail(exc)
+
+
+team_app = typer.Typer(help="Team mode on this machine: PostgreSQL, MLflow and Prefect servers, a worker, DVC remote.")
+app.add_typer(team_app, name="team")
+
+
+@team_app.command("up")
+def team_up(root: Annotated[Path, typer.Option(help="project root (state in ROOT/.team)")] = Path(".")) -> None:
+    """Start the stack on 127.0.0.1; the database password comes from $GRAPHFUSE_DB_PASSWORD."""
+    from pipeline.ops import team
+
+    try:
+        settings = team.up(root)
+    except GraphFuseError as exc:
+        _fail(exc)
+    typer.echo("team stack up (PostgreSQL, MLflow server, Prefect server, worker on pool 'graphfuse', DVC remote)")
+    typer.echo("point clients at it:")
+    for key, value in settings.items():
+        typer.echo(f"  export {key}={value}")
+
+
+@team_app.command("down")
+def team_down(root: Annotated[Path, typer.Option(help="project root")] = Path(".")) -> None:
+    """Stop the worker, the servers and PostgreSQL (the data stays for the next `team up`)."""
+    from pipeline.ops import team
+
+    stopped = team.down(root)
+    typer.echo(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
+
+
+@team_app.command("status")
+def team_status(root: Annotated[Path, typer.Option(help="project root")] = Path(".")) -> None:
+    """List the team services that are up; exit 1 when none is."""
+    from pipeline.ops import team
+
+    running = team.status(root)
+    for name, service in running.items():
+        typer.echo(f"{name:<9} pid {service.pid:<8} {service.url}")
+    if not running:
+        typer.echo("the team stack is down")
+        raise typer.Exit(code=1)
+
+
+def _dvc() -> str:
+    """The dvc next to this Python (the project's .venv), else the one on PATH."""
+    beside = Path(sys.executable).with_name("dvc")
+    return str(beside) if beside.exists() else "dvc"
 
 
 def main() -> None:  # pragma: no cover - console entry

@@ -135,6 +135,14 @@ class TrackingParams(_Section):
     champion_alias: str = "champion"
 
 
+class OrchestrationParams(_Section):
+    """How scheduled and ad-hoc runs are driven; no DVC stage depends on these."""
+
+    stage_timeout_s: float = Field(3600, gt=0, description="a stage running longer fails its flow run")
+    lock_wait_s: float = Field(1800, ge=0, description="how long a run waits for another run of the project")
+    retries: int = Field(3, ge=0, description="retries of safe I/O steps (DVC remote push, registry reads)")
+
+
 class Params(_Section):
     dataset: DatasetParams = DatasetParams()
     validate_: ValidateParams = Field(ValidateParams(), alias="validate")
@@ -147,6 +155,7 @@ class Params(_Section):
     evaluate: EvaluateParams = EvaluateParams()
     tracking: TrackingParams = TrackingParams()
     registry: RegistryParams = RegistryParams()
+    orchestration: OrchestrationParams = OrchestrationParams()
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 

@@ -30,6 +30,7 @@ from pipeline.graph import load_graph
 from pipeline.inductive import input_columns
 from pipeline.known_graph import KnownGraph, save_known_graph
 from pipeline.redact import redact_text, redact_uri
+from pipeline.tracking.orchestrator_tags import orchestrator_tags
 from pipeline.tracking.recovery import close_orphaned_runs, owner_tags
 
 PYFUNC_ENTRY = Path(__file__).with_name("pyfunc_entry.py")
@@ -103,7 +104,8 @@ def start_run(run_id: str | None = None, run_name: str | None = None) -> Iterato
     """An MLflow run owned by this process (so a crash is detected at the next start); a store
     that stays locked or unreachable becomes one clear error instead of MLflow's traceback."""
     try:
-        with mlflow.start_run(run_id=run_id, run_name=run_name) as run:
+        # Under a scheduled/orchestrated flow run, the run links back to it (orchestrator_tags).
+        with mlflow.start_run(run_id=run_id, run_name=run_name, tags=orchestrator_tags() or None) as run:
             mlflow.set_tags(owner_tags())
             yield run
     except MlflowException as exc:

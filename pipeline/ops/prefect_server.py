@@ -1,0 +1,157 @@
+"""A Prefect server for this project, so that a stage connects in a second instead of starting one.
+
+``graphfuse prefect start`` runs it in the background (state in ``.prefect/``, loopback only) until
+``graphfuse prefect stop``; :func:`prefect_api` gives a command the running one, or starts one that
+lives exactly as long as the command (and dies with it even on ``kill -9``).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from pipeline.errors import GraphFuseError
+from pipeline.ops.processes import (
+    Service,
+    alive,
+    free_port,
+    http_ok,
+    launch,
+    read_state,
+    terminate,
+    wait_until,
+    write_state,
+)
+
+STATE_FILE = "graphfuse-server.json"
+LOG_FILE = "server.log"
+
+
+def prefect_home(root: str | Path) -> Path:
+    """Prefect's state (its SQLite database, logs) lives in the project unless the user says otherwise."""
+    return Path(os.environ.get("PREFECT_HOME") or Path(root).resolve() / ".prefect")
+
+
+def healthy(api_url: str, timeout: float = 1.0) -> bool:
+    return http_ok(f"{api_url.rstrip('/')}/health", timeout)
+
+
+def _site_packages() -> Path:
+    """Where prefect is installed, found without importing it (that costs a second)."""
+    spec = importlib.util.find_spec("prefect")
+    if spec is None or spec.origin is None:
+        raise GraphFuseError("prefect is not installed in this environment")
+    return Path(spec.origin).parent.parent
+
+
+def _server_env(home: Path, port: int, *, ui: bool) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("PREFECT_API_URL", "PREFECT_API_KEY")}
+    env.update(
+        PREFECT_HOME=str(home),
+        PREFECT_SERVER_API_HOST="127.0.0.1",
+        PREFECT_SERVER_API_PORT=str(port),
+        PREFECT_UI_API_URL=f"http://127.0.0.1:{port}/api",
+        PREFECT_UI_ENABLED="true" if ui else "false",
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        PREFECT__SERVER_FINAL="1",
+        DO_NOT_TRACK="1",
+    )
+    return env
+
+
+def launch_server(
+    root: str | Path,
+    port: int | None,
+    *,
+    tied: bool,
+    ui: bool,
+    home: Path | None = None,
+    extra_env: dict[str, str] | None = None,
+) -> Service:
+    home = home or prefect_home(root)
+    home.mkdir(parents=True, exist_ok=True)
+    port = port or free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "--app-dir",
+        str(_site_packages()),
+        "--factory",
+        "prefect.server.api.server:create_app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+        "--lifespan",
+        "on",
+    ]
+    log = home / LOG_FILE
+    env = _server_env(home, port, ui=ui) | (extra_env or {})
+    if tied:  # serves one command: no UI, no scheduler or other background services
+        env["PREFECT__SERVER_EPHEMERAL"] = "1"
+    process = launch(command, env=env, log=log, tied=tied)
+    api_url = f"http://127.0.0.1:{port}/api"
+    wait_until(lambda: healthy(api_url), process, what=f"Prefect server on port {port}", log=log)
+    return Service(name="prefect", pid=process.pid, url=api_url, log=str(log))
+
+
+def status(root: str | Path = ".") -> Service | None:
+    """The project's background server if it is up and answering; a stale state file is removed."""
+    state_file = prefect_home(root) / STATE_FILE
+    service = read_state(state_file)
+    if service is None:
+        return None
+    if alive(service.pid) and healthy(service.url):
+        return service
+    if not alive(service.pid):
+        state_file.unlink(missing_ok=True)
+    return None
+
+
+def start(root: str | Path = ".", port: int | None = None) -> tuple[Service, bool]:
+    """Start the background server (with its UI) unless it runs; return it and whether we started it."""
+    running = status(root)
+    if running is not None:
+        return running, False
+    state_file = prefect_home(root) / STATE_FILE
+    if (stale := read_state(state_file)) is not None and alive(stale.pid):
+        raise GraphFuseError(f"a Prefect server (pid {stale.pid}) is starting or not answering; try again or stop it")
+    service = launch_server(root, port, tied=False, ui=True)
+    write_state(state_file, service)
+    return service, True
+
+
+def stop(root: str | Path = ".") -> Service | None:
+    """Stop the background server and everything it started; return what was stopped."""
+    state_file = prefect_home(root) / STATE_FILE
+    service = read_state(state_file)
+    if service is None:
+        return None
+    if alive(service.pid):
+        terminate(service.pid, group=True)
+    state_file.unlink(missing_ok=True)
+    return service
+
+
+@contextmanager
+def prefect_api(root: str | Path = ".") -> Iterator[str]:
+    """The API URL to use for one command: the user's, the background server's, or one of our own
+    that lives only while the command does (ephemeral: no UI, no background services)."""
+    if url := os.environ.get("PREFECT_API_URL"):
+        yield url
+        return
+    if (running := status(root)) is not None:
+        yield running.url
+        return
+    service = launch_server(root, None, tied=True, ui=False)
+    try:
+        yield service.url
+    finally:
+        terminate(service.pid)

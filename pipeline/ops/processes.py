@@ -1,0 +1,160 @@
+"""Background processes that are started, found again through a state file, and stopped cleanly.
+
+Two lifetimes: *detached* (the user asked for a background server; a stop command ends it) and
+*tied* (it serves one command and dies with it, even when that command is killed with ``kill -9``,
+through Linux's parent-death signal).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from pipeline.atomic import write_text
+from pipeline.errors import GraphFuseError
+
+_PR_SET_PDEATHSIG = 1
+
+
+@dataclass(frozen=True)
+class Service:
+    """What the state file records about a running background process."""
+
+    name: str
+    pid: int
+    url: str
+    log: str
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def free_port() -> int:
+    """A port that is free on the loopback interface right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def http_ok(url: str, timeout: float = 1.0) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - loopback URL we built
+            return 200 <= response.status < 300
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie child of ours counts as dead.
+    try:
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        return done == 0
+    except ChildProcessError:
+        return True
+
+
+def _die_with_parent(parent: int) -> Callable[[], None]:
+    """A pre-exec hook: the child gets SIGKILL when the process that started it dies (Linux)."""
+
+    def hook() -> None:
+        if sys.platform.startswith("linux"):
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            os._exit(1)
+
+    return hook
+
+
+def launch(
+    command: Sequence[str],
+    *,
+    env: Mapping[str, str],
+    log: Path,
+    tied: bool,
+    cwd: Path | None = None,
+) -> subprocess.Popen:
+    """Start ``command`` with its output in ``log``; tied to this process, or in its own session."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab") as out:
+        return subprocess.Popen(
+            list(command),
+            env=dict(env),
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=not tied,
+            preexec_fn=_die_with_parent(os.getpid()) if tied else None,  # noqa: PLW1509 - only sets a signal
+        )
+
+
+def wait_until(
+    ready: Callable[[], bool], process: subprocess.Popen, *, what: str, log: Path, timeout: float = 120.0
+) -> None:
+    """Poll ``ready`` until it holds; fail with the log's tail if the process exits or time runs out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if ready():
+            return
+        if process.poll() is not None:
+            raise GraphFuseError(f"{what} exited with code {process.returncode}; see {log}:\n{tail(log)}")
+        time.sleep(0.2)
+    terminate(process.pid)
+    raise GraphFuseError(f"{what} did not become ready within {timeout:.0f} s; see {log}:\n{tail(log)}")
+
+
+def tail(log: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(log.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def terminate(pid: int, *, group: bool = False, grace: float = 15.0) -> None:
+    """SIGTERM (the whole process group when asked), then SIGKILL after ``grace`` seconds."""
+    send = (lambda sig: os.killpg(pid, sig)) if group else (lambda sig: os.kill(pid, sig))
+    try:
+        send(signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        if not alive(pid):
+            return
+        time.sleep(0.1)
+    try:
+        send(signal.SIGKILL)
+    except ProcessLookupError:
+        return
+    while alive(pid):
+        time.sleep(0.05)
+
+
+def write_state(path: Path, service: Service) -> None:
+    write_text(path, json.dumps(service.as_dict(), indent=2) + "\n")
+    path.chmod(0o600)
+
+
+def read_state(path: Path) -> Service | None:
+    try:
+        return Service(**json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError):
+        return None

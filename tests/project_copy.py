@@ -1,0 +1,54 @@
+"""A private git copy of this project on a small slice of countries, for end-to-end tests of the
+real user paths (DVC, Prefect deployments, team mode)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from tests.conftest import REPO_ROOT, write_countries_subset
+
+BIN = Path(sys.executable).parent
+FAST_TRAIN = {"max_epochs": 30, "patience": 10, "hidden_dim": 16, "projection_dim": 8}
+GIT = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
+
+
+def project_env(**extra: str) -> dict[str, str]:
+    """The environment of a user's shell: no developer MLflow/Prefect settings, the venv on PATH."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "PREFECT_"))}
+    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
+    env.update(CI="1", DO_NOT_TRACK="1", HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # bytecode next to the code is not a change (.dvcignore)
+    return env | extra
+
+
+def tracked_files() -> list[str]:
+    out = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split("\n")
+    return [f for f in out if f and not f.startswith("data/raw/countries/") and (REPO_ROOT / f).is_file()]
+
+
+def make_project(root: Path, per_class: int = 4) -> Path:
+    """The repo's files in a new, committed git repo, params pointing at a tiny countries slice."""
+    for name in tracked_files():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO_ROOT / name, root / name)
+    write_countries_subset(root / "data" / "raw" / "small", per_class=per_class)
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    params["dataset"]["dir"] = "data/raw/small"
+    params["train"].update(FAST_TRAIN)
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    (root / "dvc.lock").unlink(missing_ok=True)  # the committed lock is the countries run's
+    for args in (["git", "init", "-q"], [*GIT, "add", "-A"], [*GIT, "commit", "-qm", "copy"]):
+        subprocess.run(args, cwd=root, check=True, capture_output=True)
+    return root

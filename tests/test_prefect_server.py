@@ -1,0 +1,73 @@
+"""The project's own Prefect server: start/status/stop in the background, and a stage's server
+that dies with the stage even under ``kill -9`` (issue 11 saw one serving 17 minutes later)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import yaml
+
+from pipeline.ops.prefect_server import healthy
+
+BIN = Path(sys.executable).parent
+
+
+def _env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "PREFECT_"))}
+    return env | {"CI": "1"}
+
+
+def _graphfuse(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(BIN / "graphfuse"), *args], cwd=cwd, env=_env(), capture_output=True, text=True)
+
+
+def _wait_for(predicate, timeout: float = 120.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_background_server_starts_answers_on_loopback_and_stops(tmp_path: Path) -> None:
+    started = _graphfuse(["prefect", "start"], tmp_path)
+    assert started.returncode == 0, started.stderr
+    try:
+        status = _graphfuse(["prefect", "status"], tmp_path)
+        assert status.returncode == 0 and "http://127.0.0.1:" in status.stdout
+        state = yaml.safe_load((tmp_path / ".prefect" / "graphfuse-server.json").read_text())
+        assert state["url"].startswith("http://127.0.0.1:") and healthy(state["url"])
+        again = _graphfuse(["prefect", "start"], tmp_path)
+        assert "already running" in again.stdout and str(state["pid"]) in again.stdout
+    finally:
+        stopped = _graphfuse(["prefect", "stop"], tmp_path)
+    assert stopped.returncode == 0 and "stopped" in stopped.stdout
+    assert not psutil.pid_exists(state["pid"]) or psutil.Process(state["pid"]).status() == psutil.STATUS_ZOMBIE
+    assert not healthy(state["url"])
+    assert _graphfuse(["prefect", "status"], tmp_path).returncode == 1
+
+
+def test_a_killed_stage_takes_its_prefect_server_with_it(tmp_path: Path, small_countries: Path) -> None:
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump({"dataset": {"dir": str(small_countries)}}))
+    stage = subprocess.Popen(
+        [str(BIN / "graphfuse"), "stage", "validate"],
+        cwd=tmp_path,
+        env=_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        assert _wait_for(lambda: psutil.Process(stage.pid).children()), "the stage started no server"
+        (server,) = psutil.Process(stage.pid).children()
+        assert "uvicorn" in " ".join(server.cmdline())
+    finally:
+        stage.send_signal(signal.SIGKILL)
+        stage.wait()
+    assert _wait_for(lambda: not server.is_running() or server.status() == psutil.STATUS_ZOMBIE, timeout=10)
