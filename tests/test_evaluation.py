@@ -121,21 +121,23 @@ def test_ablation_finds_the_one_modality_that_carries_the_signal() -> None:
 
 def test_mean_modality_weights_per_class_for_models_that_expose_them() -> None:
     from pipeline.evaluation.ablation import modality_weights_by_class
-    from pipeline.models import EarlyFusionSAGE
+    from pipeline.models import FusionModelConfig, build_model
 
-    class Gated(EarlyFusionSAGE):
+    def early(dims: dict[str, int]) -> torch.nn.Module:
+        return build_model(FusionModelConfig(modality_dims=dims, num_classes=3, fusion="early", backbone="sage"))
+
+    def mask_weights(xs, masks, edge_index):
         """Weights that are simply each node's mask, normalised: known values to average."""
-
-        def modality_weights(self, xs, masks, edge_index):
-            stacked = torch.stack([masks[m].float() for m in self.modalities], dim=-1)
-            return stacked / stacked.sum(dim=-1, keepdim=True)
+        stacked = torch.stack([masks[m].float() for m in model.modalities], dim=-1)
+        return stacked / stacked.sum(dim=-1, keepdim=True)
 
     data = _signal_in_tabular(n=6)
     data["mask_text"] = torch.tensor([True, True, True, False, False, False])
-    model = Gated({"tabular": 3, "text": 8, "image": 8}, num_classes=3)
+    model = early({"tabular": 3, "text": 8, "image": 8})
+    model.modality_weights = mask_weights
     table, note = modality_weights_by_class(model, data, ["a", "b", "c"], torch.device("cpu"))
     assert note is None
     # class a = nodes 0 and 3: node 0 has all three modalities, node 3 lacks text
     assert table["a"] == pytest.approx({"image": (1 / 3 + 1 / 2) / 2, "tabular": (1 / 3 + 1 / 2) / 2, "text": 1 / 6})
-    plain, note = modality_weights_by_class(EarlyFusionSAGE({"tabular": 3}, 3), data, ["a", "b", "c"], "cpu")
+    plain, note = modality_weights_by_class(early({"tabular": 3}), data, ["a", "b", "c"], "cpu")
     assert plain is None and "no per-node modality weights" in note

@@ -6,6 +6,7 @@ reason, and the caller reports it (file, row, column) or, under ``preprocess.str
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -109,11 +110,12 @@ def tally(notes: list[str], into: dict[str, int]) -> None:
             into[note] = into.get(note, 0) + 1
 
 
-class StrictEncode:
+class StrictEncode(ABC):
     """``encode`` for image encoders: ``encode_checked``, but an unreadable file is an error naming it."""
 
+    @abstractmethod
     def encode_checked(self, items: Sequence[str | Path]) -> tuple[torch.Tensor, dict[int, str], dict[str, int]]:
-        raise NotImplementedError
+        """Embeddings, the rows that failed (row -> reason), and counted notes."""
 
     def encode(self, items: Sequence[str | Path]) -> torch.Tensor:
         paths = list(items)

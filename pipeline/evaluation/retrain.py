@@ -6,8 +6,7 @@ the same architecture (the bundle's saved config), so they measure the recipe pe
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 import torch
@@ -16,24 +15,12 @@ from torch_geometric.data import Data
 
 from pipeline.config import TrainParams
 from pipeline.models import FusionModelConfig, build_model
-from pipeline.training import TrainResult, seed_everything, train_node_classifier
-
-#: Below this many nodes + edges a full-batch pass is too small to share between threads.
-SMALL_GRAPH = 200_000
+from pipeline.training import TrainResult, options_from, seed_everything, threads_for_data, train_node_classifier
 
 
-@contextmanager
-def threads_for(data: Data) -> Iterator[None]:
-    """One intra-op thread on small graphs: PyG's scatter on a few hundred rows spends its time
-    synchronising threads, and on a busy 2-core machine that made training ~12x slower
-    (countries, one seed: 28.5 s with 2 threads, 2.4 s with 1)."""
-    before = torch.get_num_threads()
-    small = data.num_nodes + data.edge_index.size(1) < SMALL_GRAPH
-    torch.set_num_threads(1 if small else before)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
+def threads_for(data: Data) -> AbstractContextManager[None]:
+    """One intra-op thread on small CPU graphs, as training uses (see ``threads_for_data``)."""
+    return threads_for_data(data, torch.device("cpu"))
 
 
 @dataclass
@@ -52,12 +39,8 @@ def retrain(
         model,
         data,
         num_classes=config.num_classes,
-        lr=recipe.lr,
-        weight_decay=recipe.weight_decay,
-        max_epochs=recipe.max_epochs,
-        patience=recipe.patience,
         device=device,
-        monitor=recipe.monitor,
+        options=options_from(recipe, seed=seed, checkpoint_every=0),
     )
     model.load_state_dict(result.state_dict)
     return Retrained(model.to("cpu").eval(), result)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import torch
 from torch import Tensor, nn
 from torch_geometric.nn import JumpingKnowledge
@@ -19,7 +21,7 @@ def make_norm(norm: str, channels: int) -> nn.Module:
     raise ValueError(f"norm must be none, batch or layer, not {norm!r}")
 
 
-class GNNStack(nn.Module):
+class GNNStack(nn.Module, ABC):
     r"""``num_layers`` graph layers with dropout, norm, activation, residuals and jumping knowledge.
 
     .. math::
@@ -75,8 +77,9 @@ class GNNStack(nn.Module):
             self.lin = nn.Linear(hidden_channels * num_layers if jk == "cat" else hidden_channels, out_channels)
         self.reset_parameters()
 
+    @abstractmethod
     def init_conv(self, in_channels: int, out_channels: int, *, last: bool, **kwargs) -> nn.Module:
-        raise NotImplementedError
+        """One message-passing layer of the backbone (each backbone file says which)."""
 
     def reset_parameters(self) -> None:
         for module in [*self.convs, *self.norms, self.lin]:

@@ -83,11 +83,6 @@ class FusionBase(nn.Module):
         """The masks as features, :math:`(*, M)`."""
         return torch.stack([masks[m].to(dtype) for m in self.modalities], dim=-1)
 
-    def modality_weights(self, xs: Mapping[str, Tensor], masks: Mapping[str, Tensor], edge_index: Tensor) -> Tensor:
-        """Per-node weight of each modality, :math:`(N, M)` in ``self.modalities`` order; fusions
-        without such weights (early) raise ``NotImplementedError``."""
-        raise NotImplementedError(f"{type(self).__name__} has no per-modality weights")
-
     def __repr__(self) -> str:
         return f"{self.__class__.__name__}(modalities={self.modalities}, backbone={self.backbone_repr()})"
 

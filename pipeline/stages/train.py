@@ -27,6 +27,7 @@ from pipeline.tracking import configure_tracking, training_run
 from pipeline.tracking.health import ensure_tracking_reachable
 from pipeline.training import (
     TrainOptions,
+    options_from,
     process_group,
     resolve_device,
     seed_everything,
@@ -47,7 +48,6 @@ def _history_csv(history: list[dict[str, float]]) -> str:
 
 
 MODEL_KEYS = ("fusion", "num_layers", "norm", "residual", "jk", "heads", "hops", "missing_token", "modality_dropout")
-OPTION_KEYS = tuple(TrainOptions.__dataclass_fields__)
 
 
 def _model_config(settings: TrainParams, meta, num_nodes: int) -> FusionModelConfig:
@@ -81,7 +81,7 @@ def run(params: Params, paths: Paths) -> dict:
     settings = params.train
     data, meta = load_graph(paths.graph)
     config = _model_config(settings, meta, len(meta.node_ids))
-    options = TrainOptions(**{k: getattr(settings, k) for k in OPTION_KEYS})
+    options = options_from(settings)
     with process_group(resolve_device(settings.device)) as (ctx, device):
         seed_everything(settings.seed)
         model = build_model(config)

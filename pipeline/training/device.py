@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any
 
 import numpy as np
 import torch
@@ -73,3 +74,9 @@ def threads_for_graph(values: int, device: torch.device) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(before)
+
+
+def threads_for_data(data: Any, device: torch.device) -> AbstractContextManager[None]:
+    """:func:`threads_for_graph` sized by the graph's feature values (``x_*`` tensors)."""
+    values = data.num_nodes * sum(int(data[k].size(-1)) for k in data.keys() if k.startswith("x_"))
+    return threads_for_graph(values, device)

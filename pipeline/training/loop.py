@@ -20,7 +20,7 @@ from torch_geometric.data import Data
 
 from pipeline.training.batching import FullBatch, NeighborBatches, SignBatches, resolve_batching
 from pipeline.training.checkpoint import TrainState, clear_checkpoint, load_checkpoint, save_checkpoint
-from pipeline.training.device import autocast_dtype, threads_for_graph
+from pipeline.training.device import autocast_dtype, threads_for_data
 from pipeline.training.distributed import current
 from pipeline.training.epoch_metrics import accuracy_macro_f1
 from pipeline.training.options import MONITORS, TrainOptions
@@ -105,8 +105,7 @@ def train_node_classifier(
     ``options.checkpoint_every``, state is saved every that many epochs and a rerun with the
     same ``fingerprint`` resumes from it; the checkpoint is removed when training ends.
     """
-    values = data.num_nodes * sum(int(data[k].size(-1)) for k in data.keys() if k.startswith("x_"))
-    with threads_for_graph(values, device):
+    with threads_for_data(data, device):
         return _train(
             model, data, num_classes, device, options or TrainOptions(), on_epoch, checkpoint_dir, fingerprint
         )

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, fields
+from typing import Any, Literal
 
 MONITORS = ("val_loss", "val_accuracy", "val_macro_f1")
 
@@ -31,3 +31,10 @@ class TrainOptions:
     def __post_init__(self) -> None:
         if self.monitor not in MONITORS:
             raise ValueError(f"monitor must be one of {MONITORS}, not {self.monitor!r}")
+
+
+def options_from(settings: Any, **overrides: Any) -> TrainOptions:
+    """The options named in ``settings`` (params.yaml's ``train`` section), then ``overrides``:
+    the train stage and every retraining (spread, ablation) build them the same way."""
+    values = {f.name: getattr(settings, f.name) for f in fields(TrainOptions) if hasattr(settings, f.name)}
+    return TrainOptions(**(values | overrides))
