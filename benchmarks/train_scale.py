@@ -83,7 +83,8 @@ def child(folder: Path, batching_param: str | None) -> None:
                 "batching": result.batching,
                 "model": f"{config.fusion}/{config.backbone}",
                 "load_s": round(stamps["setup"] - start, 1),
-                "epoch_incl_precompute_s": round(stamps["epoch"] - stamps["setup"], 1),
+                "prepare_s": round(result.prepare_seconds, 1),
+                "epoch_s": round(stamps["epoch"] - stamps["setup"] - result.prepare_seconds, 1),
                 "peak_rss_gib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / GIB, 2),
                 "val_accuracy": round(result.history[-1]["val_accuracy"], 3),
             }

@@ -8,6 +8,7 @@ epochs after the last improvement.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,6 +49,7 @@ class TrainResult:
     batching: str = "full"
     resumed_from: int = 0
     trained_nodes: int = 0  # training nodes this process scored per epoch (a share under DDP)
+    prepare_seconds: float = 0.0  # moving data to the device, and precomputing hops for sign
 
 
 def predict_logits(model: nn.Module, data: Data, device: torch.device) -> Tensor:
@@ -138,6 +140,7 @@ def _train(
     if ctx.world_size > 1:
         net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
     weights = class_weights(y, train_idx, num_classes, options.class_weights)
+    started = time.perf_counter()
     common = (model, data, device, train_idx, weights, ctx)
     if batching == "full":
         runner = FullBatch(*common)
@@ -146,6 +149,7 @@ def _train(
     else:
         layers = getattr(getattr(model, "backbone", None), "num_layers", 2)
         runner = NeighborBatches(*common, num_layers=layers, fanout=options.fanout, batch_size=options.batch_size)
+    prepare_seconds = time.perf_counter() - started
     weights_dev = weights.to(device)
     y_val, y_train = y[val_idx], y[train_idx]
     val_weight_sum = float(weights[y_val].sum())
@@ -261,4 +265,5 @@ def _train(
         batching=batching,
         resumed_from=resumed.epoch if resumed is not None else 0,
         trained_nodes=runner.num_train,
+        prepare_seconds=prepare_seconds,
     )
