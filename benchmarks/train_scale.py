@@ -37,7 +37,7 @@ def estimate_bytes(nodes: int, hops: int) -> int:
     return features + nodes * 10 * 2 * 8 * 2 + 2 * GIB
 
 
-def child(folder: Path) -> None:
+def child(folder: Path, batching_param: str | None) -> None:
     """Train one epoch of the default model on the folder; print a JSON line."""
     import torch
 
@@ -50,7 +50,9 @@ def child(folder: Path) -> None:
     start = time.perf_counter()
     data, manifest = load_synthetic_embeddings(folder, mmap=True)
     defaults = TrainParams()
-    batching = resolve_batching(defaults.batching, data.num_nodes, defaults.minibatch_threshold, defaults.backbone)
+    batching = resolve_batching(
+        batching_param or defaults.batching, data.num_nodes, defaults.minibatch_threshold, defaults.backbone
+    )
     keys = ("fusion", "num_layers", "norm", "residual", "jk", "heads", "hops", "missing_token", "modality_dropout")
     config = FusionModelConfig(
         modality_dims=manifest["dims"],
@@ -81,7 +83,8 @@ def child(folder: Path) -> None:
                 "batching": result.batching,
                 "model": f"{config.fusion}/{config.backbone}",
                 "load_s": round(stamps["setup"] - start, 1),
-                "epoch_incl_precompute_s": round(stamps["epoch"] - stamps["setup"], 1),
+                "prepare_s": round(result.prepare_seconds, 1),
+                "epoch_s": round(stamps["epoch"] - stamps["setup"] - result.prepare_seconds, 1),
                 "peak_rss_gib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / GIB, 2),
                 "val_accuracy": round(result.history[-1]["val_accuracy"], 3),
             }
@@ -90,7 +93,7 @@ def child(folder: Path) -> None:
     )
 
 
-def run_size(nodes: int, workdir: Path, rss_limit: float) -> dict:
+def run_size(nodes: int, workdir: Path, rss_limit: float, batching: str | None) -> dict:
     from pipeline.synth import SynthConfig
     from pipeline.synth.embeddings import write_synthetic_embeddings
 
@@ -98,7 +101,8 @@ def run_size(nodes: int, workdir: Path, rss_limit: float) -> dict:
     started = time.perf_counter()
     write_synthetic_embeddings(SynthConfig(nodes=nodes, avg_degree=10.0, classes=10, seed=0), folder)
     generate_s = time.perf_counter() - started
-    proc = subprocess.Popen([sys.executable, __file__, "--child", str(folder)], stdout=subprocess.PIPE, text=True)
+    command = [sys.executable, __file__, "--child", str(folder)] + (["--batching", batching] if batching else [])
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     watched = psutil.Process(proc.pid)
     killed = None
     while proc.poll() is None:
@@ -126,10 +130,11 @@ def main() -> None:
     parser.add_argument(
         "--workdir", type=Path, default=None, help="where the synthetic data goes (default: a temp dir)"
     )
+    parser.add_argument("--batching", choices=["auto", "full", "sign"], help="override train.batching")
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.child)
+        child(args.child, args.batching)
         return
     from pipeline.config import TrainParams
 
@@ -143,7 +148,7 @@ def main() -> None:
                     f"skip {nodes} nodes: needs ~{need / GIB:.1f} GiB RAM, {free / GIB:.1f} free; disk {disk / GIB:.1f}"
                 )
                 continue
-            print(json.dumps(run_size(nodes, Path(tmp), args.rss_limit_gib)), flush=True)
+            print(json.dumps(run_size(nodes, Path(tmp), args.rss_limit_gib, args.batching)), flush=True)
 
 
 if __name__ == "__main__":

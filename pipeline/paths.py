@@ -42,7 +42,7 @@ class Paths:
 
     @property
     def checkpoints(self) -> Path:
-        """Resumable training state; not a DVC output, removed when training succeeds."""
+        """The train stage's resumable state; not a DVC output, removed when training succeeds."""
         return self.root / ".checkpoints"
 
     @property

@@ -92,7 +92,7 @@ def run(params: Params, paths: Paths) -> dict:
             num_classes=len(meta.classes),
             device=device,
             options=options,
-            checkpoint_dir=paths.checkpoints / "train",
+            checkpoint_dir=paths.checkpoints,
             fingerprint=_fingerprint(config, options, paths),
         )
         if not ctx.is_main:
