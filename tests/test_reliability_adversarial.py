@@ -111,13 +111,21 @@ def _nodes_lines(folder: Path) -> list[bytes]:
 
 
 _LOOPS = """
-import resource, sys, time
+import sys, time
 from pathlib import Path
+
+
+def peak_kib():
+    # VmHWM: this program's own high-water mark (ru_maxrss would include the parent's RSS at fork)
+    status = Path('/proc/self/status').read_text()
+    return int(next(line.split()[1] for line in status.splitlines() if line.startswith('VmHWM:')))
+
+
 from pipeline.dataset import load_dataset, with_splits, write_processed
 start = time.perf_counter()
 dataset = with_splits(load_dataset(sys.argv[1]), seed=0, val_fraction=0.2, test_fraction=0.2)
 write_processed(dataset, Path(sys.argv[1]).parent / "processed")
-print(time.perf_counter() - start, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, "|".join(dataset.notes))
+print(time.perf_counter() - start, peak_kib(), "|".join(dataset.notes))
 """
 
 
