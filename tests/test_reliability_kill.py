@@ -105,8 +105,8 @@ def kill_then_rerun(name, kill_on):
     report["kills"].append(entry)
 
 kill_then_rerun("validate", ("replace", 1))  # mid-folder: the dataset folder must be absent
-for modality in ("text", "image"):  # not killed here: the same single-file atomic write as tabular
-    shutil.copy(ref / f"data/processed/features/{modality}.safetensors", victim / "data/processed/features/")
+kill_then_rerun("preprocess_text", ("replace", 1))  # single-file outputs: absent or whole
+kill_then_rerun("preprocess_image", ("replace", 1))
 kill_then_rerun("preprocess_tabular", ("replace", 2))  # between its two files
 kill_then_rerun("build_graph", ("replace", 1))  # while staging the graph folder
 kill_then_rerun("build_graph", ("rename", 2))  # between moving the old graph aside and the new one in
@@ -134,6 +134,11 @@ def _params(root: Path, dataset: Path) -> None:
 def killed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict]:
     ref, victim = tmp_path_factory.mktemp("reference"), tmp_path_factory.mktemp("victim")
     countries = write_countries_subset(tmp_path_factory.mktemp("countries_4") / "countries", per_class=4)
+    # Tabular only: the encoders' own tests cover them; here the point is files and run records,
+    # and the text and image stages still run and are killed (writing their empty feature files).
+    spec = yaml.safe_load((countries / "dataset.yaml").read_text())
+    spec.update(text_columns=[], image_column=None)
+    (countries / "dataset.yaml").write_text(yaml.safe_dump(spec))
     for root in (ref, victim):
         _params(root, countries)
     (victim / "data/processed/features").mkdir(parents=True)
@@ -170,6 +175,11 @@ def test_a_killed_stage_leaves_its_folder_whole_or_absent(killed: tuple[Path, Pa
         assert not any(f.startswith("data/processed/graph") for f in by_stage[("build_graph", point)])
     assert not any(f.startswith("models/") for f in by_stage[("train", ("replace", 1))])
     assert "metrics/metrics.json" not in by_stage[("evaluate", ("replace", 1))]
+    for modality in ("text", "image"):
+        assert (
+            f"data/processed/features/{modality}.safetensors"
+            not in by_stage[(f"preprocess_{modality}", ("replace", 1))]
+        )
     tabular = by_stage[("preprocess_tabular", ("replace", 2))]
     assert "data/processed/features/tabular.safetensors" in tabular  # complete (renamed whole) ...
     assert "data/processed/features/tabular_state.json" not in tabular  # ... its partner not yet
@@ -194,6 +204,8 @@ def _tensors(path: Path) -> dict[str, torch.Tensor]:
         "data/processed/dataset/nodes.parquet",
         "data/processed/dataset/edges.parquet",
         "data/processed/dataset/dataset.json",
+        "data/processed/features/text.safetensors",
+        "data/processed/features/image.safetensors",
         "data/processed/features/tabular.safetensors",
         "data/processed/features/tabular_state.json",
         "data/processed/graph/graph.safetensors",
