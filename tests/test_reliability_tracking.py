@@ -138,12 +138,13 @@ def test_a_run_left_running_by_kill_9_is_marked_killed_at_the_next_start(
     child = subprocess.Popen(
         [sys.executable, "-c", _ORPHAN, f"sqlite:///{tmp_path / 'mlflow.db'}", recovery.__file__],
         stdout=subprocess.PIPE,
+        stderr=(tmp_path / "child.err").open("w"),  # a file, so the child can never block on a full pipe
         text=True,
         env=env,
     )
     try:
         run_id = child.stdout.readline().strip()
-        assert run_id, "the child never started its run"
+        assert run_id, "the child never started its run:\n" + (tmp_path / "child.err").read_text()[-3000:]
         live = {"graphfuse-test"}
         configure_tracking(tmp_path, *live)  # the owner is alive: its run is left alone
         assert mlflow.get_run(run_id).info.status == "RUNNING"
