@@ -8,7 +8,7 @@ model's forward-only rate on the same images already decoded into tensors, takin
 (this was 0.63x before the fix). Inputs come from a synthetic catalogue (countries cycled, made
 unique).
 
-    .venv/bin/python benchmarks/encode_throughput.py [--texts 2000] [--images 96]
+    .venv/bin/python benchmarks/encode_throughput.py [--texts 2000] [--images 256] [--only text|image]
 """
 
 from __future__ import annotations
@@ -102,11 +102,14 @@ def bench_images(n_images: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--texts", type=int, default=2000)
-    parser.add_argument("--images", type=int, default=96)
+    parser.add_argument("--images", type=int, default=256)
+    parser.add_argument("--only", choices=["text", "image"], help="run one of the two")
     args = parser.parse_args()
     print(f"torch {torch.__version__}, {usable_cores()} usable cores, load average {os.getloadavg()[0]:.1f}")
-    bench_text(args.texts)
-    bench_images(args.images)
+    if args.only != "image":
+        bench_text(args.texts)
+    if args.only != "text":
+        bench_images(args.images)
 
 
 if __name__ == "__main__":
