@@ -80,16 +80,16 @@ def bench_images(n_images: int) -> None:
                 for s in range(0, len(pixels), 32):
                     encoder._pool(encoder._forward(pixels[s : s + 32]))
 
+        single = EfficientNetImageEncoder(batch_size=1, progress=False, decode_workers=encoder.decode_workers)
         baselines: dict[int, float] = {}
-        mine = 0.0
-        for _ in range(2):  # interleaved, best of two each
+        mine = one = 0.0
+        for _ in range(2):  # interleaved, best of two each: the load on a shared machine drifts
             for threads in sorted({1, usable_cores()}):
                 with torch_threads(threads):
                     baselines[threads] = max(baselines.get(threads, 0.0), rate(forward_only, len(paths)))
             mine = max(mine, rate(lambda: encoder.encode(paths), len(paths)))
+            one = max(one, rate(lambda: single.encode(paths), len(paths)))
         reference = max(baselines.values())
-        single = EfficientNetImageEncoder(batch_size=1, progress=False, decode_workers=encoder.decode_workers)
-        one = rate(lambda: single.encode(paths), len(paths))
         shown = ", ".join(f"{t} thread(s) {r:.1f}/s" for t, r in baselines.items())
         print(
             f"image {len(paths)} images: ours (batch 32, {encoder.decode_workers} decode worker(s)) {mine:6.1f}/s, "
