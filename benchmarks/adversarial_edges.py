@@ -19,14 +19,23 @@ from pathlib import Path
 import yaml
 
 _CHILD = """
-import resource, sys, time
+import sys, time
+from pathlib import Path
+
+
+def peak_kib():
+    # VmHWM: this program's own high-water mark (ru_maxrss would include the parent's RSS at fork)
+    status = Path('/proc/self/status').read_text()
+    return int(next(line.split()[1] for line in status.splitlines() if line.startswith('VmHWM:')))
+
+
 from pipeline.dataset import load_dataset
 from pipeline.graph import build_edge_index
 start = time.perf_counter()
 dataset = load_dataset(sys.argv[1])
 loaded = time.perf_counter() - start
 edge_index, report = build_edge_index(dataset.edges, dataset.ids, directed=False)
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+peak = peak_kib()
 print(loaded, time.perf_counter() - start, peak, report.self_loops_dropped)
 """
 

@@ -25,7 +25,8 @@ from pipeline.cli import app
 from pipeline.dataset import load_dataset, with_splits
 from pipeline.errors import GraphFuseError
 
-#: Enough cases to cover every mutation many times, within ~15 s on a 2-core machine (GRAPHFUSE_FUZZ_EXAMPLES=2000 for a longer hunt).
+#: Enough cases to cover every mutation many times, within ~15 s on a 2-core machine;
+#: GRAPHFUSE_FUZZ_EXAMPLES=2000 for a longer hunt.
 MAX_EXAMPLES = int(os.environ.get("GRAPHFUSE_FUZZ_EXAMPLES", "200"))
 TALLY: Counter[tuple[str, str]] = Counter()
 

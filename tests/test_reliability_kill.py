@@ -105,8 +105,8 @@ def kill_then_rerun(name, kill_on):
     report["kills"].append(entry)
 
 kill_then_rerun("validate", ("replace", 1))  # mid-folder: the dataset folder must be absent
-for modality in ("text", "image"):  # not killed here: the same whole-folder write as tabular
-    shutil.copytree(ref / f"data/processed/features/{modality}", victim / f"data/processed/features/{modality}")
+kill_then_rerun("preprocess_text", ("rename", 1))  # folder outputs: absent or whole
+kill_then_rerun("preprocess_image", ("rename", 1))
 kill_then_rerun("preprocess_tabular", ("replace", 1))  # between its folder and its state file
 kill_then_rerun("build_graph", ("replace", 1))  # while staging the graph folder
 kill_then_rerun("build_graph", ("rename", 2))  # between moving the old graph aside and the new one in
@@ -134,6 +134,11 @@ def _params(root: Path, dataset: Path) -> None:
 def killed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict]:
     ref, victim = tmp_path_factory.mktemp("reference"), tmp_path_factory.mktemp("victim")
     countries = write_countries_subset(tmp_path_factory.mktemp("countries_4") / "countries", per_class=4)
+    # Tabular only: the encoders' own tests cover them; here the point is files and run records,
+    # and the text and image stages still run and are killed (writing their empty feature files).
+    spec = yaml.safe_load((countries / "dataset.yaml").read_text())
+    spec.update(text_columns=[], image_column=None)
+    (countries / "dataset.yaml").write_text(yaml.safe_dump(spec))
     for root in (ref, victim):
         _params(root, countries)
     (victim / "data/processed/features").mkdir(parents=True)
@@ -170,7 +175,12 @@ def test_a_killed_stage_leaves_its_folder_whole_or_absent(killed: tuple[Path, Pa
         assert not any(f.startswith("data/processed/graph") for f in by_stage[("build_graph", point)])
     assert not any(f.startswith("models/") for f in by_stage[("train", ("replace", 1))])
     assert "metrics/metrics.json" not in by_stage[("evaluate", ("replace", 1))]
-    tabular = by_stage[("preprocess_tabular", ("replace", 2))]
+    for modality in ("text", "image"):
+        assert (
+            f"data/processed/features/{modality}/manifest.json"
+            not in by_stage[(f"preprocess_{modality}", ("rename", 1))]
+        )
+    tabular = by_stage[("preprocess_tabular", ("replace", 1))]
     assert "data/processed/features/tabular/x.npy" in tabular  # complete (renamed whole) ...
     assert "data/processed/features/tabular_state.json" not in tabular  # ... its partner not yet
     folders = ("data/processed/dataset/", "data/processed/features/", "data/processed/graph/", "models/")
@@ -194,6 +204,8 @@ def _tensors(path: Path) -> dict[str, torch.Tensor]:
         "data/processed/dataset/nodes.parquet",
         "data/processed/dataset/edges.parquet",
         "data/processed/dataset/dataset.json",
+        "data/processed/features/text/manifest.json",
+        "data/processed/features/image/manifest.json",
         "data/processed/features/tabular/x.npy",
         "data/processed/features/tabular/mask.npy",
         "data/processed/features/tabular/manifest.json",

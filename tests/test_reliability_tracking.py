@@ -111,10 +111,16 @@ def test_evaluate_with_the_server_down_overwrites_nothing(tmp_path: Path, monkey
 
 
 _ORPHAN = """
-import sys, time
-from pipeline.tracking import configure_tracking, start_run
-configure_tracking(sys.argv[1], "graphfuse-test")
-with start_run(run_name="doomed") as run:
+import importlib.util, sys, time
+import mlflow
+# The owner tags every GraphFuse run carries; the module alone (the package would import torch).
+spec = importlib.util.spec_from_file_location("recovery", sys.argv[2])
+recovery = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(recovery)
+mlflow.set_tracking_uri(sys.argv[1])
+mlflow.set_experiment("graphfuse-test")
+with mlflow.start_run(run_name="doomed") as run:
+    mlflow.set_tags(recovery.owner_tags())
     print(run.info.run_id, flush=True)
     time.sleep(600)
 """
@@ -125,14 +131,20 @@ def test_a_run_left_running_by_kill_9_is_marked_killed_at_the_next_start(
 ) -> None:
     import mlflow
 
-    from pipeline.tracking import configure_tracking
+    from pipeline.tracking import configure_tracking, recovery
 
     configure_tracking(tmp_path, "graphfuse-test")  # the store exists before the child starts
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
-    child = subprocess.Popen([sys.executable, "-c", _ORPHAN, str(tmp_path)], stdout=subprocess.PIPE, text=True, env=env)
+    child = subprocess.Popen(
+        [sys.executable, "-c", _ORPHAN, f"sqlite:///{tmp_path / 'mlflow.db'}", recovery.__file__],
+        stdout=subprocess.PIPE,
+        stderr=(tmp_path / "child.err").open("w"),  # a file, so the child can never block on a full pipe
+        text=True,
+        env=env,
+    )
     try:
         run_id = child.stdout.readline().strip()
-        assert run_id, "the child never started its run"
+        assert run_id, "the child never started its run:\n" + (tmp_path / "child.err").read_text()[-3000:]
         live = {"graphfuse-test"}
         configure_tracking(tmp_path, *live)  # the owner is alive: its run is left alone
         assert mlflow.get_run(run_id).info.status == "RUNNING"
