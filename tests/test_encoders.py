@@ -311,3 +311,17 @@ def test_tabular_guards() -> None:
         TabularEncoder(["a"], []).fit(frame(), np.array([True, False]))
     with pytest.raises(KeyError, match="nope"):
         TabularEncoder(["nope"], []).fit(frame(), FIT)
+
+
+def test_high_cardinality_categories_get_hashed_embeddings() -> None:
+    frame = pd.DataFrame({"brand": [f"b{i}" for i in range(10)] + [None, "never-seen"], "colour": ["red", "blue"] * 6})
+    fit_rows = np.array([True] * 10 + [False, False])
+    encoder = TabularEncoder([], ["brand", "colour"], max_onehot=4, embedding_dim=6).fit(frame, fit_rows)
+    assert encoder.embedded == ["brand"] and encoder.dim == 6 + 2  # brand embedded, colour one-hot
+    x, mask = encoder.transform(frame)
+    assert x.shape == (12, 8) and bool(mask.all())
+    assert torch.count_nonzero(x[10, :6]) == 0  # missing brand: zeros
+    assert torch.count_nonzero(x[11, :6]) == 6  # an unseen brand still gets its own vector
+    assert not torch.equal(x[0, :6], x[1, :6])
+    again, _ = TabularEncoder.from_dict(json.loads(json.dumps(encoder.to_dict()))).transform(frame)
+    assert torch.equal(x, again)
