@@ -567,7 +567,7 @@ def serve(
     from pipeline.ops.prefect_server import prefect_api
 
     try:
-        with prefect_api(root) as api_url:
+        with prefect_api(root, scheduler=True) as api_url:
             os.environ["PREFECT_API_URL"] = api_url
             from prefect.schedules import Cron
 

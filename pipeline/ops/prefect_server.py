@@ -69,6 +69,7 @@ def launch_server(
     *,
     tied: bool,
     ui: bool,
+    services: bool = True,
     home: Path | None = None,
     extra_env: dict[str, str] | None = None,
 ) -> Service:
@@ -94,7 +95,7 @@ def launch_server(
     ]
     log = home / LOG_FILE
     env = _server_env(home, port, ui=ui) | (extra_env or {})
-    if tied:  # serves one command: no UI, no scheduler or other background services
+    if not services:  # serves one command: no scheduler or other background services, faster
         env["PREFECT__SERVER_EPHEMERAL"] = "1"
     process = launch(command, env=env, log=log, tied=tied)
     api_url = f"http://127.0.0.1:{port}/api"
@@ -141,16 +142,17 @@ def stop(root: str | Path = ".") -> Service | None:
 
 
 @contextmanager
-def prefect_api(root: str | Path = ".") -> Iterator[str]:
+def prefect_api(root: str | Path = ".", *, scheduler: bool = False) -> Iterator[str]:
     """The API URL to use for one command: the user's, the background server's, or one of our own
-    that lives only while the command does (ephemeral: no UI, no background services)."""
+    that lives only while the command does (no UI; background services such as the scheduler only
+    when ``scheduler`` is asked for, as `graphfuse serve` needs)."""
     if url := os.environ.get("PREFECT_API_URL"):
         yield url
         return
     if (running := status(root)) is not None:
         yield running.url
         return
-    service = launch_server(root, None, tied=True, ui=False)
+    service = launch_server(root, None, tied=True, ui=False, services=scheduler)
     try:
         yield service.url
     finally:
