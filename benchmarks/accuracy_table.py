@@ -173,7 +173,14 @@ def main() -> None:
         metavar="KEY=VALUE",
         help="override train.* or knn.* params for every GraphFuse row, e.g. train.hidden_dim=64 knn.k=5",
     )
+    parser.add_argument("--render", type=Path, nargs="+", help="only print the table of earlier --json files")
     args = parser.parse_args()
+    if args.render:
+        merged = {}
+        for path in args.render:
+            merged.update(json.loads(path.read_text()))
+        render(merged)
+        return
     seeds = list(range(2 if args.quick else args.seeds))
     ref_epochs = 100 if args.quick else 200
     results: dict[str, dict[str, dict]] = {}
@@ -210,8 +217,14 @@ def main() -> None:
         print(f"{name}: {time.perf_counter() - start:.0f} s", flush=True)
         if args.json:  # after every dataset, so a long run leaves what it finished
             args.json.write_text(json.dumps(results, indent=1))
+    render(results)
+
+
+def render(results: dict[str, dict[str, dict]]) -> None:
+    """The markdown table: one column per dataset, one row per model."""
     names = list(results)
-    print(f"\nTest accuracy (%), mean ± sd over {len(seeds)} training seeds; split seed 42, stratified 60/20/20\n")
+    seeds = len(next(iter(next(iter(results.values())).values()))["test"])
+    print(f"\nTest accuracy (%), mean ± sd over {seeds} training seeds; split seed 42, stratified 60/20/20\n")
     print("| model | " + " | ".join(names) + " |")
     print("| --- | " + " | ".join("---" for _ in names) + " |")
     labels = list(dict.fromkeys(r for rows in results.values() for r in rows))

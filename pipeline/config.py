@@ -70,7 +70,7 @@ class TabularParams(_Section):
 class KnnParams(_Section):
     """kNN edges added to the dataset's own (see pipeline/graph/knn.py)."""
 
-    enabled: bool = True
+    enabled: bool = False
     modality: Literal["text", "image", "tabular", "fused"] = "text"
     k: int = Field(10, gt=0)
     mutual: bool = False

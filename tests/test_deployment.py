@@ -193,18 +193,46 @@ def test_a_failing_stage_fails_the_flow_run_and_the_mlflow_run(deployed: Stack, 
     assert "up to date" in _ok([str(BIN / "dvc"), "status"], root, project_env())
 
 
+# Holds the project lock as another run would, in its own process: Prefect's event workers bound to
+# this stack's server must not live in the test process, which outlives the server.
+_HOLD_THE_LOCK = """
+import sys
+from prefect.concurrency.sync import concurrency
+from flows.deployment import LOCK_NAME, ProjectBusy, repro_flow
+with concurrency(LOCK_NAME, occupy=1, strict=True):
+    try:
+        repro_flow(root=sys.argv[1], lock_wait_s=1)
+    except ProjectBusy as exc:
+        print("REFUSED", exc, flush=True)
+    print("HOLDING", flush=True)
+    sys.stdin.readline()
+"""
+
+
 def test_overlapping_runs_wait_their_turn_or_are_refused(deployed: Stack, api: None) -> None:
-    from prefect.concurrency.sync import concurrency
-
-    from flows.deployment import LOCK_NAME, ProjectBusy, repro_flow
-
     root = deployed.root
-    with concurrency(LOCK_NAME, occupy=1, strict=True):  # another run holds the project
-        with pytest.raises(ProjectBusy, match="held the project lock"):
-            repro_flow(root=str(root), lock_wait_s=1)
+    env = deployed.client_env()
+    holder = subprocess.Popen(
+        [str(BIN / "python"), "-c", _HOLD_THE_LOCK, str(root)],
+        cwd=root,
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        said = []
+        for line in iter(holder.stdout.readline, ""):
+            if line.startswith("HOLDING"):
+                break
+            said.append(line)
+        assert any(line.startswith("REFUSED") and "held the project lock" in line for line in said), said
         first, second = _trigger(timeout=0), _trigger(timeout=0)
         # Both runs are told why they wait while the project is held.
         assert _wait_for_log(first.id, "waits up to") and _wait_for_log(second.id, "waits up to")
+    finally:
+        holder.communicate("\n", timeout=120)  # the other run ends: the lock is free
     runs = [_wait(first.id), _wait(second.id)]
     assert all(run.state.is_completed() for run in runs), [run.state.message for run in runs]
     spans = []

@@ -183,7 +183,8 @@ def test_a_killed_stage_leaves_its_folder_whole_or_absent(killed: tuple[Path, Pa
     tabular = by_stage[("preprocess_tabular", ("replace", 1))]
     assert "data/processed/features/tabular/x.npy" in tabular  # complete (renamed whole) ...
     assert "data/processed/features/tabular_state.json" not in tabular  # ... its partner not yet
-    folders = ("data/processed/dataset/", "data/processed/features/", "data/processed/graph/", "models/")
+    features = tuple(f"data/processed/features/{m}/" for m in ("text", "image", "tabular"))
+    folders = ("data/processed/dataset/", *features, "data/processed/graph/", "models/")  # folder outputs
     for files in by_stage.values():  # no temporary or half-written file inside a folder output
         assert not [f for f in files if f.startswith(folders) and Path(f).name.startswith(".")], files
     assert not [f for f in killed[2]["files_final"] if "/." in f], "the reruns cleaned every temporary"

@@ -24,6 +24,7 @@ def write_params(root: Path, dataset_dir: Path, **train: object) -> None:
     params = yaml.safe_load((Path(__file__).parents[1] / "params.yaml").read_text())
     params["dataset"]["dir"] = str(dataset_dir)
     params["train"].update(FAST_TRAIN | train)
+    params["build_graph"]["knn"]["enabled"] = True  # off by default; the stage tests cover the kNN path too
     (root / "params.yaml").write_text(yaml.safe_dump(params))
 
 
