@@ -124,7 +124,11 @@ def test_mean_modality_weights_per_class_for_models_that_expose_them() -> None:
     from pipeline.models import FusionModelConfig, build_model
 
     def early(dims: dict[str, int]) -> torch.nn.Module:
-        return build_model(FusionModelConfig(modality_dims=dims, num_classes=3, fusion="early", backbone="sage"))
+        return build_model(
+            FusionModelConfig(
+                modality_dims=dims, num_classes=3, projection_dim=8, hidden_dim=8, dropout=0.0, fusion="early"
+            )
+        )
 
     def mask_weights(xs, masks, edge_index):
         """Weights that are simply each node's mask, normalised: known values to average."""
