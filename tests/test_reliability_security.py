@@ -95,5 +95,3 @@ def test_a_tracking_error_never_shows_the_password(monkeypatch: pytest.MonkeyPat
             assert "s3cr3t" not in str(exc) and "bob:***@" in str(exc)
         else:
             pytest.fail(f"{redact_uri(uri)} should be unreachable")
-
-
