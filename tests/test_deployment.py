@@ -237,6 +237,7 @@ def test_overlapping_runs_wait_their_turn_or_are_refused(deployed: Stack, api: N
     assert all(run.state.is_completed() for run in runs), [run.state.message for run in runs]
     spans = []
     for run in runs:
+        assert _wait_for_log(run.id, "released at", timeout=60)  # logs reach the API after the state
         logs = _logs(run.id)
         acquired = [float(m.rsplit(" ", 1)[1]) for m in logs if "acquired at" in m]
         released = [float(m.rsplit(" ", 1)[1]) for m in logs if "released at" in m]

@@ -61,7 +61,8 @@ def repo_copy(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str,
     _run(["git", "init", "-q"], root, env)
     _run(git + ["add", "-A"], root, env)
     _run(git + ["commit", "-qm", "copy"], root, env)
-    _run([str(BIN / "dvc"), "repro"], root, env)
+    # What `make run` does: `dvc repro` with every stage on one Prefect server (`graphfuse repro`).
+    _run([str(BIN / "graphfuse"), "repro"], root, env)
     return root, env
 
 
