@@ -27,7 +27,8 @@ def project_env(**extra: str) -> dict[str, str]:
     return env | extra
 
 
-def tracked_files() -> list[str]:
+def tracked_files(leave_out: str = "data/raw/countries/") -> list[str]:
+    """The repo's files as git sees them (committed or not, never ignored), less ``leave_out``."""
     out = subprocess.run(
         ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
         cwd=REPO_ROOT,
@@ -35,7 +36,7 @@ def tracked_files() -> list[str]:
         text=True,
         check=True,
     ).stdout.split("\n")
-    return [f for f in out if f and not f.startswith("data/raw/countries/") and (REPO_ROOT / f).is_file()]
+    return [f for f in out if f and not f.startswith(leave_out) and (REPO_ROOT / f).is_file()]
 
 
 def make_project(root: Path, per_class: int = 4) -> Path:

@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from tests.conftest import REPO_ROOT, write_countries_subset
+from tests.project_copy import tracked_files
 
 pytestmark = pytest.mark.slow
 BIN = Path(sys.executable).parent
@@ -26,22 +27,11 @@ def _run(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Complete
     return result
 
 
-def _tracked_files() -> list[str]:
-    out = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.split("\n")
-    return [f for f in out if f and not f.startswith("data/raw/countries/images/") and (REPO_ROOT / f).is_file()]
-
-
 @pytest.fixture(scope="module")
 def repo_copy(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
     """The repo's files in a new git repo, with params pointing at a 30-country slice."""
     root = tmp_path_factory.mktemp("repo") / "graphfuse"
-    for name in _tracked_files():
+    for name in tracked_files(leave_out="data/raw/countries/images/"):
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(REPO_ROOT / name, root / name)
     shutil.rmtree(root / "data" / "raw" / "countries")
