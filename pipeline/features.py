@@ -25,6 +25,10 @@ from pipeline.atomic import atomic_dir
 from pipeline.errors import GraphFuseError
 from pipeline.formats import FEATURES, check_format
 
+#: The tabular encoder's fitted state, beside the feature folders (written by preprocess_tabular,
+#: read by build_graph); here, so build_graph needs no encoder code to find it.
+TABULAR_STATE_FILE = "tabular_state.json"
+
 MODALITIES = ("text", "image", "tabular")
 X_FILE = "x.npy"
 MASK_FILE = "mask.npy"

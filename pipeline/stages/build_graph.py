@@ -11,10 +11,16 @@ from pipeline.atomic import read_json, write_json
 from pipeline.config import Params
 from pipeline.dataset import SPLITS, read_processed
 from pipeline.errors import GraphFuseError
-from pipeline.features import MODALITIES, ModalityFeatures, ids_fingerprint, load_feature_group, state_fingerprint
+from pipeline.features import (
+    MODALITIES,
+    TABULAR_STATE_FILE,
+    ModalityFeatures,
+    ids_fingerprint,
+    load_feature_group,
+    state_fingerprint,
+)
 from pipeline.graph import GraphMeta, build_edge_index, build_graph, dataset_and_knn_edges, graph_stats, save_graph
 from pipeline.paths import Paths
-from pipeline.stages.preprocess import TABULAR_STATE_FILE
 
 GRAPH_METRICS_FILE = "graph.json"
 

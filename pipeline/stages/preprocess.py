@@ -21,7 +21,13 @@ from pipeline.encoders.histogram import COLOR_HISTOGRAM
 from pipeline.encoders.registry import make_image_encoder, make_text_encoder
 from pipeline.encoders.tfidf import TFIDF
 from pipeline.errors import GraphFuseError
-from pipeline.features import ModalityFeatures, save_feature_group, save_features, state_fingerprint
+from pipeline.features import (
+    TABULAR_STATE_FILE,
+    ModalityFeatures,
+    save_feature_group,
+    save_features,
+    state_fingerprint,
+)
 from pipeline.featurize import (
     EncodeOptions,
     EncodeReport,
@@ -35,7 +41,6 @@ from pipeline.paths import Paths
 from pipeline.stages import show_progress
 from pipeline.training import resolve_device
 
-TABULAR_STATE_FILE = "tabular_state.json"
 log = logging.getLogger("graphfuse.preprocess")
 
 

@@ -1,0 +1,89 @@
+"""Stage build_graph: the dataset's edges plus every present modality as one PyG graph."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+import pandas as pd
+import torch
+
+from pipeline.atomic import read_json, write_json
+from pipeline.config import Params
+from pipeline.dataset import SPLITS, read_processed
+from pipeline.errors import GraphFuseError
+from pipeline.features import (
+    MODALITIES,
+    TABULAR_STATE_FILE,
+    ModalityFeatures,
+    ids_fingerprint,
+    load_feature_group,
+    state_fingerprint,
+)
+from pipeline.graph import GraphMeta, build_edge_index, build_graph, dataset_and_knn_edges, graph_stats, save_graph
+from pipeline.paths import Paths
+
+GRAPH_METRICS_FILE = "graph.json"
+
+
+def run(params: Params, paths: Paths) -> dict:
+    dataset = read_processed(paths.dataset, project_root=paths.root)
+    fingerprint = ids_fingerprint(dataset.ids)
+    features: dict[str, ModalityFeatures] = {}
+    notes = list(dataset.notes)
+    for kind in MODALITIES:
+        for modality, feats in load_feature_group(paths.feature_file(kind)).items():
+            if feats.ids_fingerprint != fingerprint:
+                raise GraphFuseError(
+                    f"{paths.feature_file(kind)}: computed for another node table; rerun preprocess_{kind}"
+                )
+            if feats.dim == 0 or not bool(feats.mask.any()):
+                notes.append(f"modality {modality} left out: no node has it")
+                continue
+            features[modality] = feats
+    if not features:
+        raise GraphFuseError(f"{paths.dataset}: no node has any text, image or tabular feature to learn from")
+
+    edge_index, report = build_edge_index(dataset.edges, dataset.ids, directed=dataset.spec.edges.directed)
+    notes.extend(report.notes())
+    classes = dataset.classes
+    class_index = {name: i for i, name in enumerate(classes)}
+    y = torch.tensor([-1 if pd.isna(label) else class_index[label] for label in dataset.labels], dtype=torch.long)
+    masks = {name: torch.tensor((dataset.split == name).fillna(False).to_numpy(dtype=bool)) for name in SPLITS}
+    knn = params.build_graph.knn
+    edge_index, edge_type, knn_report, knn_notes = dataset_and_knn_edges(
+        edge_index, features, len(dataset.ids), **knn.model_dump()
+    )
+    notes.extend(knn_notes)
+    data = build_graph(features, edge_index, y, masks)
+    data.edge_type = edge_type
+
+    encoders = {m: dict(f.info) for m, f in features.items()}
+    if "tabular" in encoders:
+        state = read_json(paths.features / TABULAR_STATE_FILE)
+        if encoders["tabular"].pop("state_sha", None) != state_fingerprint(state):
+            raise GraphFuseError(
+                f"{paths.features}: tabular/ and {TABULAR_STATE_FILE} come from different runs "
+                "(an interrupted write); rerun preprocess_tabular"
+            )
+        encoders["tabular"]["state"] = state
+    meta = GraphMeta(
+        dataset=dataset.spec.name,
+        node_ids=dataset.ids,
+        classes=classes,
+        modalities={m: f.dim for m, f in features.items()},
+        encoders=encoders,
+        edge_report=asdict(report),
+        knn={"settings": knn.model_dump(), "report": asdict(knn_report)} if knn_report else {},
+        notes=notes,
+    )
+    stats = graph_stats(edge_index, edge_type, y, masks["train"])
+    save_graph(paths.graph, data, meta)
+    write_json(paths.metrics / GRAPH_METRICS_FILE, stats)
+    return {
+        "nodes": stats["nodes"],
+        "edges": stats["edges"],
+        "isolated_nodes": stats["isolated_nodes"]["all"],
+        "homophily_train": stats["homophily_train"],
+        "modalities": meta.modalities,
+        "notes": notes,
+    }
