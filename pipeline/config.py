@@ -17,12 +17,16 @@ class _Section(BaseModel):
 
 class DatasetParams(_Section):
     dir: Path = Path("data/raw/countries")
+    # Overrides dataset.yaml's task, so one folder serves both (e.g. countries' borders as links).
+    task: Literal["node_classification", "link_prediction"] | None = None
 
 
 class ValidateParams(_Section):
     seed: int = 42
     val_fraction: float = Field(0.2, gt=0, lt=1)
     test_fraction: float = Field(0.2, gt=0, lt=1)
+    # link prediction (task: link_prediction): the fractions above are of edges (random) or of linked nodes (inductive)
+    edge_split: Literal["random", "inductive"] = "random"
 
     @model_validator(mode="after")
     def _leave_room_for_training(self) -> ValidateParams:
@@ -79,6 +83,9 @@ class KnnParams(_Section):
 
 class BuildGraphParams(_Section):
     knn: KnnParams = KnnParams()
+    # link prediction: fixed evaluation candidates, stored with the graph
+    eval_negatives: int = Field(100, gt=0, description="corrupted targets ranked against each val/test positive")
+    negatives_seed: int = 0
 
 
 class TrainParams(_Section):
@@ -113,6 +120,10 @@ class TrainParams(_Section):
     batch_size: int = Field(4096, gt=0)
     fanout: int = Field(10, gt=0, description="neighbours sampled per node and layer (neighbor batching)")
     checkpoint_every: int = Field(10, ge=0, description="epochs between resumable checkpoints; 0 turns them off")
+    # --- link prediction (pipeline/tasks/link): the encoder above, then a decoder on node pairs ---
+    decoder: Literal["dot", "mlp", "distmult"] = "dot"
+    embedding_dim: int = Field(64, gt=0, description="node embedding size the decoder scores")
+    train_negatives: int = Field(1, gt=0, description="uniform negative pairs per training positive, fresh each epoch")
 
 
 class EvaluateParams(_Section):

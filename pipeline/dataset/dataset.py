@@ -42,7 +42,10 @@ class Dataset:
 
     @property
     def labels(self) -> pd.Series:
-        """Labels aligned with ``nodes``; ``pd.NA`` for unlabelled nodes."""
+        """Labels aligned with ``nodes``; ``pd.NA`` for unlabelled nodes (all of them when a
+        link-prediction dataset names no label column)."""
+        if not self.spec.label_column:
+            return pd.Series(pd.NA, index=self.nodes.index, dtype=STRING_DTYPE, name="label")
         return self.nodes[self.spec.label_column]
 
     @property

@@ -46,7 +46,10 @@ def load_dataset(root: str | Path, *, require_labels: bool = True) -> Dataset:
     if ignored:
         notes.append(f"{nodes_path.name} has columns that dataset.yaml does not name, ignored: " + ", ".join(ignored))
     _check_ids(spec, nodes, nodes_path)
-    _check_labels(spec, nodes, nodes_path, require_labels=require_labels, notes=notes)
+    if spec.label_column:  # link prediction may have none; it trains on edges, not labels
+        _check_labels(
+            spec, nodes, nodes_path, require_labels=require_labels and not spec.is_link_prediction, notes=notes
+        )
     _check_images(spec, nodes, root, nodes_path)
     _note_missing_modalities(spec, nodes, notes)
 
@@ -68,7 +71,9 @@ def load_dataset(root: str | Path, *, require_labels: bool = True) -> Dataset:
 
 def _yaml_keys(spec: DatasetSpec) -> list[tuple[str, str]]:
     """(column, yaml key) for every nodes column the yaml names, in declared order."""
-    pairs = [(spec.id_column, "id_column"), (spec.label_column, "label_column")]
+    pairs = [(spec.id_column, "id_column")]
+    if spec.label_column:
+        pairs.append((spec.label_column, "label_column"))
     if spec.split_column:
         pairs.append((spec.split_column, "split_column"))
     pairs += [(c, "text_columns") for c in spec.text_columns]
@@ -272,13 +277,40 @@ def _load_edges(spec: DatasetSpec, root: Path, spec_path: Path, ids: set[str], n
                 row=Dataset.file_row(first),
                 column=column,
             )
-    return pd.DataFrame(
-        {
-            "source": raw[spec.edges.source].astype(STRING_DTYPE),
-            "target": raw[spec.edges.target].astype(STRING_DTYPE),
-        },
-        index=pd.RangeIndex(len(raw)),
-    )
+    columns = {
+        "source": raw[spec.edges.source].astype(STRING_DTYPE),
+        "target": raw[spec.edges.target].astype(STRING_DTYPE),
+    }
+    if spec.edges.split_column:
+        columns[EDGE_SPLIT_COLUMN] = _edge_split_cells(raw, spec.edges.split_column, path)
+    return pd.DataFrame(columns, index=pd.RangeIndex(len(raw)))
+
+
+#: Column of the edges frame holding the user's train/val/test per edge (``edges.split_column``).
+EDGE_SPLIT_COLUMN = "split"
+
+
+def _edge_split_cells(raw: pd.DataFrame, column: str, path: Path) -> pd.Series:
+    """``edges.split_column``'s cells, lower-cased; anything but train/val/test is an error naming the row."""
+    if column not in raw.columns:
+        raise DatasetError(
+            path,
+            f"column '{column}' named by edges.split_column in dataset.yaml is not in {path.name}"
+            f"{_did_you_mean(column, raw.columns)}",
+            column=column,
+        )
+    cells = raw[column].astype(STRING_DTYPE).str.strip().str.lower()
+    bad = np.flatnonzero(~cells.isin(["train", "val", "test"]).to_numpy(dtype=bool))
+    if bad.size:
+        first = int(bad[0])
+        raise DatasetError(
+            path,
+            f"split value '{raw[column].iloc[first]}' is not one of train, val, test"
+            f"{_more(bad, 'rows in this column are not either')}",
+            row=Dataset.file_row(first),
+            column=column,
+        )
+    return cells
 
 
 # -- notes ---------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from pipeline.errors import DatasetError
 
@@ -25,15 +25,17 @@ class EdgesSpec(BaseModel):
     source: str
     target: str
     directed: bool = False
+    # Link prediction: a column of the edges file holding train/val/test per edge (else a seeded split).
+    split_column: str | None = None
 
 
 class DatasetSpec(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True)
 
     name: str = Field(min_length=1)
-    task: Literal["node_classification"]
+    task: Literal["node_classification", "link_prediction"]
     id_column: str
-    label_column: str
+    label_column: str | None = None  # required for node_classification, optional for link_prediction
     split_column: str | None = None
     text_columns: list[str] = []
     image_column: str | None = None
@@ -46,6 +48,16 @@ class DatasetSpec(BaseModel):
     image_columns: list[str] = []
     text_modalities: dict[str, list[str]] = {}
     image_modalities: dict[str, list[str]] = {}
+
+    @model_validator(mode="after")
+    def _labels_for_classification(self) -> DatasetSpec:
+        if self.task == "node_classification" and not self.label_column:
+            raise ValueError("label_column is required when task is node_classification")
+        return self
+
+    @property
+    def is_link_prediction(self) -> bool:
+        return self.task == "link_prediction"
 
     def all_text_columns(self) -> list[str]:
         return _unique(list(self.text_columns) + [c for cols in self.text_modalities.values() for c in cols])
@@ -69,7 +81,7 @@ class DatasetSpec(BaseModel):
 
     def declared_columns(self) -> list[str]:
         """Every nodes-table column the yaml names, with its yaml key, for error messages."""
-        cols = [self.id_column, self.label_column]
+        cols = [self.id_column] + ([self.label_column] if self.label_column else [])
         if self.split_column:
             cols.append(self.split_column)
         return cols + self.modality_columns()
@@ -105,6 +117,8 @@ def load_spec(root: str | Path) -> DatasetSpec:
     except ValidationError as exc:
         first = exc.errors()[0]
         key = ".".join(str(p) for p in first["loc"])
+        if not key:  # a rule over several keys (label_column for node_classification)
+            raise DatasetError(path, first["msg"].removeprefix("Value error, ")) from exc
         raise DatasetError(path, f"key '{key}': {first['msg']}") from exc
 
 

@@ -66,7 +66,7 @@ def read_processed(out_dir: str | Path, *, project_root: str | Path = ".") -> Da
         raise DatasetError(info_path, "nodes.parquet or edges.parquet do not match dataset.json: rewrite them")
     split = nodes.pop(SPLIT_COLUMN).astype(STRING_DTYPE).rename("split")
     nodes = _restore_dtypes(spec, nodes)
-    edges = edges.astype({"source": STRING_DTYPE, "target": STRING_DTYPE})
+    edges = edges.astype(dict.fromkeys(edges.columns, STRING_DTYPE))  # source, target (and split)
     return Dataset(
         root=(Path(project_root) / info["root"]).resolve(),
         spec=spec,
@@ -116,5 +116,14 @@ def _info(dataset: Dataset, project_root: Path) -> dict[str, Any]:
             "classes": len(dataset.classes),
             "splits": per_split,
             "class_splits": per_class,
+            **_edge_split_counts(dataset),
         },
     }
+
+
+def _edge_split_counts(dataset: Dataset) -> dict[str, Any]:
+    """Link prediction: edges per split (an edges row without a split is a dropped self-loop)."""
+    if "split" not in dataset.edges.columns:
+        return {}
+    split = dataset.edges["split"]
+    return {"edge_splits": {name: int((split == name).sum()) for name in SPLITS}}

@@ -29,6 +29,7 @@ class GraphMeta:
     edge_report: dict = field(default_factory=dict)
     knn: dict = field(default_factory=dict)  # the kNN settings and report; empty when off
     notes: list[str] = field(default_factory=list)
+    task: str = "node_classification"  # or link_prediction: the graph then holds lp_* tensors
 
 
 def save_graph(out_dir: str | Path, data: Data, meta: GraphMeta) -> None:

@@ -5,17 +5,20 @@ from pipeline.models.fusion_base import FusionBase
 from pipeline.models.fusion_early import EarlyFusion
 from pipeline.models.fusion_gated import GatedFusion
 from pipeline.models.fusion_late import LateFusion
+from pipeline.models.link_predictor import LinkPredictor
 from pipeline.models.projection import ModalityProjection
-from pipeline.models.registry import BACKBONES, FUSIONS, build_model, upgrade_state_dict
+from pipeline.models.registry import BACKBONES, DECODERS, FUSIONS, build_model, upgrade_state_dict
 
 __all__ = [
     "BACKBONES",
+    "DECODERS",
     "FUSIONS",
     "EarlyFusion",
     "FusionBase",
     "FusionModelConfig",
     "GatedFusion",
     "LateFusion",
+    "LinkPredictor",
     "ModalityProjection",
     "build_model",
     "upgrade_state_dict",

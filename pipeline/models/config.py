@@ -10,6 +10,7 @@ FusionName = Literal["early", "late", "gated"]
 BackboneName = Literal["mlp", "gcn", "sage", "gat", "gatv2", "sign"]
 NormName = Literal["none", "batch", "layer"]
 JumpingKnowledgeName = Literal["none", "last", "cat", "max"]
+DecoderName = Literal["dot", "mlp", "distmult"]
 
 
 class FusionModelConfig(BaseModel):
@@ -37,6 +38,9 @@ class FusionModelConfig(BaseModel):
     hops: int = Field(2, ge=0, description="propagation steps precomputed by the sign backbone")
     missing_token: bool = False
     modality_dropout: float = Field(0.0, ge=0, lt=1)
+    # Link prediction: the fusion model's output (``num_classes`` wide) is the node embedding
+    # and this decoder scores pairs of them; None for node classification.
+    decoder: DecoderName | None = None
 
     @model_validator(mode="after")
     def _heads_divide_hidden(self) -> FusionModelConfig:

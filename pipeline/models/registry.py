@@ -11,10 +11,14 @@ from pipeline.models.backbone_mlp import MLPBackbone
 from pipeline.models.backbone_sage import SAGEBackbone
 from pipeline.models.backbone_sign import SIGNBackbone
 from pipeline.models.config import FusionModelConfig
+from pipeline.models.decoder_distmult import DistMultDecoder
+from pipeline.models.decoder_dot import DotDecoder
+from pipeline.models.decoder_mlp import MLPDecoder
 from pipeline.models.fusion_base import BackboneFactory, FusionBase
 from pipeline.models.fusion_early import EarlyFusion
 from pipeline.models.fusion_gated import GatedFusion
 from pipeline.models.fusion_late import LateFusion
+from pipeline.models.link_predictor import LinkPredictor
 
 BACKBONES: dict[str, type[nn.Module]] = {
     "mlp": MLPBackbone,
@@ -25,6 +29,7 @@ BACKBONES: dict[str, type[nn.Module]] = {
     "sign": SIGNBackbone,
 }
 FUSIONS: dict[str, type[FusionBase]] = {"early": EarlyFusion, "late": LateFusion, "gated": GatedFusion}
+DECODERS: dict[str, type[nn.Module]] = {"dot": DotDecoder, "mlp": MLPDecoder, "distmult": DistMultDecoder}
 
 
 def backbone_factory(config: FusionModelConfig) -> BackboneFactory:
@@ -48,10 +53,20 @@ def backbone_factory(config: FusionModelConfig) -> BackboneFactory:
     return build
 
 
-def build_model(config: FusionModelConfig) -> FusionBase:
-    """The model a config describes, freshly initialised (for training and for predict)."""
+def build_model(config: FusionModelConfig) -> FusionBase | LinkPredictor:
+    """The model a config describes, freshly initialised (for training and for predict): a
+    fusion model, or with ``config.decoder`` a :class:`LinkPredictor` around one."""
     if config.fusion not in FUSIONS:  # pragma: no cover - the config's Literal already refuses
         raise ValueError(f"unknown fusion {config.fusion!r}; known: {sorted(FUSIONS)}")
+    if config.decoder is not None:
+        encoder = build_model(config.model_copy(update={"decoder": None}))
+        decoder_cls = DECODERS[config.decoder]
+        decoder = (
+            decoder_cls(config.num_classes, config.hidden_dim, config.dropout)
+            if config.decoder == "mlp"
+            else decoder_cls(config.num_classes)
+        )
+        return LinkPredictor(encoder, decoder)
     return FUSIONS[config.fusion](
         config.modality_dims,
         config.num_classes,

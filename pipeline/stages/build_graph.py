@@ -43,7 +43,18 @@ def run(params: Params, paths: Paths) -> dict:
     if not features:
         raise GraphFuseError(f"{paths.dataset}: no node has any text, image or tabular feature to learn from")
 
-    edge_index, report = build_edge_index(dataset.edges, dataset.ids, directed=dataset.spec.edges.directed)
+    link_tensors: dict = {}
+    if dataset.spec.is_link_prediction:  # message passing over training edges only
+        from pipeline.tasks.link.graph import link_graph_tensors
+
+        edge_index, report, link_tensors, link_notes = link_graph_tensors(
+            dataset,
+            eval_negatives_per_positive=params.build_graph.eval_negatives,
+            seed=params.build_graph.negatives_seed,
+        )
+        notes.extend(link_notes)
+    else:
+        edge_index, report = build_edge_index(dataset.edges, dataset.ids, directed=dataset.spec.edges.directed)
     notes.extend(report.notes())
     classes = dataset.classes
     class_index = {name: i for i, name in enumerate(classes)}
@@ -52,10 +63,12 @@ def run(params: Params, paths: Paths) -> dict:
     knn = params.build_graph.knn
     edge_index, edge_type, knn_report, knn_notes = dataset_and_knn_edges(
         edge_index, features, len(dataset.ids), **knn.model_dump()
-    )
+    )  # kNN edges come from features alone: no held-out edge can leak through them
     notes.extend(knn_notes)
     data = build_graph(features, edge_index, y, masks)
     data.edge_type = edge_type
+    for key, tensor in link_tensors.items():
+        data[key] = tensor
 
     encoders = {m: dict(f.info) for m, f in features.items()}
     if "tabular" in encoders:
@@ -75,6 +88,7 @@ def run(params: Params, paths: Paths) -> dict:
         edge_report=asdict(report),
         knn={"settings": knn.model_dump(), "report": asdict(knn_report)} if knn_report else {},
         notes=notes,
+        task=dataset.spec.task,
     )
     stats = graph_stats(edge_index, edge_type, y, masks["train"])
     save_graph(paths.graph, data, meta)

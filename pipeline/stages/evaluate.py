@@ -87,6 +87,12 @@ def run(params: Params, paths: Paths) -> dict:
     ensure_tracking_reachable(paths.root)  # before any output is overwritten
     data, meta = load_graph(paths.graph)
     bundle = load_bundle(paths.model)
+    if meta.task == "link_prediction" or bundle.config.decoder is not None:
+        if (meta.task == "link_prediction") != (bundle.config.decoder is not None):
+            raise GraphFuseError(f"{paths.model}: trained for another task than the graph's ({meta.task}); rerun train")
+        from pipeline.stages.evaluate_link import run_link
+
+        return run_link(params, paths, data, meta, bundle, resolve_device(params.train.device))
     if bundle.classes != meta.classes:
         raise GraphFuseError(
             f"{paths.model}: trained on classes {bundle.classes}, graph has {meta.classes}; rerun train"

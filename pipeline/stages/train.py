@@ -23,6 +23,7 @@ from pipeline.graph.store import META_FILE, TENSORS_FILE
 from pipeline.models import FusionModelConfig, build_model
 from pipeline.paths import Paths
 from pipeline.stages import show_progress
+from pipeline.tasks.link.train import train_link_predictor
 from pipeline.tracking import configure_tracking, training_run
 from pipeline.tracking.health import ensure_tracking_reachable
 from pipeline.training import (
@@ -56,9 +57,11 @@ def _model_config(settings: TrainParams, meta, num_nodes: int) -> FusionModelCon
         batching = resolve_batching(settings.batching, num_nodes, settings.minibatch_threshold, settings.backbone)
     except ValueError as exc:
         raise GraphFuseError(f"params.yaml train: {exc}") from exc
+    link = meta.task == "link_prediction"  # the fusion model's output is then the node embedding
     return FusionModelConfig(
         modality_dims=meta.modalities,
-        num_classes=len(meta.classes),
+        num_classes=settings.embedding_dim if link else len(meta.classes),
+        decoder=settings.decoder if link else None,
         projection_dim=settings.projection_dim,
         hidden_dim=settings.hidden_dim,
         dropout=settings.dropout,
@@ -85,6 +88,18 @@ def run(params: Params, paths: Paths) -> dict:
     with process_group(resolve_device(settings.device)) as (ctx, device):
         seed_everything(settings.seed)
         model = build_model(config)
+        if meta.task == "link_prediction":
+            if ctx.world_size > 1:
+                raise GraphFuseError("link prediction trains full batch on one process; run it without torchrun")
+            fit = functools.partial(
+                train_link_predictor,
+                model,
+                data,
+                device=device,
+                options=options,
+                negatives_per_positive=settings.train_negatives,
+            )
+            return _train_and_log(params, paths, data, meta, config, device, fit)
         fit = functools.partial(
             train_node_classifier,
             model,
@@ -125,7 +140,8 @@ def _train_and_log(params: Params, paths: Paths, data, meta, config, device, fit
             def log_epoch(epoch: int, row: dict[str, float]) -> None:
                 tracked.log_epoch(epoch, row)
                 bar.update(1)
-                bar.set_postfix(val_loss=f"{row['val_loss']:.3f}", val_f1=f"{row['val_macro_f1']:.3f}")
+                headline = "val_mrr" if "val_mrr" in row else "val_macro_f1"
+                bar.set_postfix(val_loss=f"{row['val_loss']:.3f}", **{headline: f"{row[headline]:.3f}"})
 
             result = fit(on_epoch=log_epoch)
         best = result.history[result.best_epoch - 1]

@@ -1,5 +1,8 @@
 """A pyfunc face for a GraphFuse model: new nodes in, their class and probabilities out.
 
+A link-prediction model instead takes ``source`` and ``target`` node ids (target empty: the top
+``k`` candidate links of the source, ``params={"k": ...}``) and answers probability, logit, rank.
+
 The input is a node table in the training dataset's columns (only the id is required) with an
 optional ``neighbors`` column: the ids, new or of the training graph, that a node is linked to,
 separated by ``;``. Image cells are paths under the images root the *caller* configures (model
@@ -20,6 +23,9 @@ from pipeline.bundle import ModelBundle, load_bundle
 from pipeline.errors import GraphFuseError
 from pipeline.inductive import EncoderCache, predict_new_nodes
 from pipeline.known_graph import KnownGraph, load_known_graph
+from pipeline.tasks.link.predict import LinkScorer
+
+DEFAULT_K = 10  # top-k candidate links per source when a request row has no target
 
 IMAGES_ROOT_ENV = "GRAPHFUSE_IMAGES_ROOT"
 
@@ -31,6 +37,7 @@ class GraphFusePyfunc(PythonModel):
         missing = set(self.bundle.config.modality_dims) - set(self.known.features)
         if missing:
             raise GraphFuseError(f"the model package's training graph lacks the modalities {sorted(missing)}")
+        self.links = LinkScorer(self.bundle, self.known) if self.bundle.config.decoder else None
         config = context.model_config or {}
         self.images_root = config.get("images_root") or os.environ.get(IMAGES_ROOT_ENV) or None
         self.encoders = EncoderCache(device="cpu", progress=False)
@@ -39,6 +46,8 @@ class GraphFusePyfunc(PythonModel):
         self, context: PythonModelContext, model_input: pd.DataFrame, params: dict[str, Any] | None = None
     ) -> pd.DataFrame:
         try:
+            if self.links is not None:  # link prediction: pairs in, scores (or top-k targets) out
+                return self.links.predict(model_input, k=int((params or {}).get("k", DEFAULT_K)))
             predictions, _notes = predict_new_nodes(
                 self.bundle, self.known, model_input, images_root=self.images_root, encoders=self.encoders
             )

@@ -20,7 +20,7 @@ import mlflow
 from mlflow.entities import Run
 from mlflow.exceptions import MlflowException
 from mlflow.models import ModelSignature
-from mlflow.types import ColSpec, Schema
+from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema
 
 from pipeline.atomic import read_json
 from pipeline.bundle import load_bundle
@@ -148,6 +148,16 @@ def _signature(known: KnownGraph, classes: list[str]) -> ModelSignature:
     return ModelSignature(inputs=inputs, outputs=outputs)
 
 
+def _link_signature() -> ModelSignature:
+    """Link prediction: (source, optional target) in; scored pairs out; ``k`` for top-k requests."""
+    inputs = Schema([ColSpec("string", "source"), ColSpec("string", "target", required=False)])
+    outputs = Schema(
+        [ColSpec("string", "source"), ColSpec("string", "target"), ColSpec("double", "probability")]
+        + [ColSpec("double", "logit"), ColSpec("long", "rank", required=False)]
+    )
+    return ModelSignature(inputs=inputs, outputs=outputs, params=ParamSchema([ParamSpec("k", "long", 10)]))
+
+
 def log_bundle_model(bundle_dir: str | Path, known: KnownGraph, name: str = "model") -> str:
     """Log a model bundle and its training graph as a pyfunc model (models-from-code, no pickle).
 
@@ -165,7 +175,7 @@ def log_bundle_model(bundle_dir: str | Path, known: KnownGraph, name: str = "mod
                 python_model=str(PYFUNC_ENTRY),
                 artifacts={"bundle": str(Path(bundle_dir).resolve()), "known_graph": tmp},
                 pip_requirements=_requirements(),
-                signature=_signature(known, bundle.classes),
+                signature=_link_signature() if bundle.config.decoder else _signature(known, bundle.classes),
                 model_config={"images_root": ""},
             )
     return info.model_uri

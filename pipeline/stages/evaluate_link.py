@@ -1,0 +1,121 @@
+"""Stage evaluate, link prediction: ranking metrics with spread and the no-graph scorer, plots,
+report, then the registry (champion on validation MRR). Same output files as node classification.
+"""
+
+from __future__ import annotations
+
+from pipeline.atomic import read_json, write_json, write_text
+from pipeline.bundle import ModelBundle
+from pipeline.config import Params
+from pipeline.evaluation.embeddings import embedding_map
+from pipeline.evaluation.plots import plot_embedding_map
+from pipeline.paths import Paths
+from pipeline.stages import evaluate as files  # the stage's output names and small writers
+from pipeline.stages import show_progress
+from pipeline.tasks.link.evaluate import evaluate_link_model, link_split_fingerprint
+from pipeline.tasks.link.outputs import confusion_rows, link_report, plot_link_curves, plot_link_outputs
+from pipeline.tasks.link.train import embed_nodes
+from pipeline.tracking import configure_tracking, log_evaluation, register_and_promote
+from pipeline.tracking.provenance import dvc_data_hash, file_hash, flow_run_id, git_commit, params_tag
+
+CHAMPION_METRIC = "mrr"
+
+
+def run_link(params: Params, paths: Paths, data, meta, bundle: ModelBundle, device) -> dict:
+    """The evaluate stage for a link predictor; writes the files the stage declares in dvc.yaml."""
+    say = print if show_progress() else None
+    model = bundle.build()
+    result = evaluate_link_model(model, bundle.config, data, meta, params, device, progress=say)
+    spread = {"n_seeds": len(result.spread["seeds"])} | result.spread["summary"]
+    baseline = {"n_seeds": len(result.baseline["seeds"]), "encoder": result.baseline["encoder"]}
+    baseline |= result.baseline["summary"]
+    metrics = files._clean({"task": "link_prediction"} | result.metrics | {"spread": spread, BASELINE_KEY: baseline})
+    write_json(paths.metrics / files.METRICS_FILE, metrics)
+    write_json(paths.metrics / files.ABLATION_FILE, files._clean(result.ablation))
+
+    title = f"{meta.dataset}: test link candidates (n={result.metrics['test']['n']} positives)"
+    rows, _ = confusion_rows(result)
+    write_text(paths.plots / files.CONFUSION_CSV, files._csv(rows))
+    bins = plot_link_outputs(result, title, paths.plots / files.CONFUSION_PNG, paths.plots / files.RELIABILITY_PNG)
+    write_text(paths.plots / files.RELIABILITY_CSV, files._csv(bins))
+    plot_link_curves(
+        files._read_history(paths), int(bundle.training.get("best_epoch", 0)), paths.plots / files.CURVES_PNG
+    )
+    z = embed_nodes(model, data, device).numpy()
+    coords = embedding_map(z, seed=params.train.seed) if params.evaluate.embedding_map else z[:, :2]
+    labels = ["(unlabelled)"] * len(meta.node_ids)
+    splits = ["test" if t else "other" for t in data.test_mask.tolist()]
+    points = [
+        {"node_id": n, "x": round(float(a), 4), "y": round(float(b), 4), "split": s}
+        for n, (a, b), s in zip(meta.node_ids, coords, splits, strict=True)
+    ]
+    write_text(paths.plots / files.EMBEDDINGS_CSV, files._csv(points))
+    plot_embedding_map(
+        coords,
+        labels,
+        splits,
+        [],
+        f"{meta.dataset}: node embeddings (x = held-out nodes)",
+        paths.plots / files.EMBEDDINGS_PNG,
+    )
+    plots = [
+        paths.plots / p for p in (files.CURVES_PNG, files.CONFUSION_PNG, files.RELIABILITY_PNG, files.EMBEDDINGS_PNG)
+    ]
+    fingerprint = link_split_fingerprint(data, meta)
+    facts = {
+        "dataset": meta.dataset,
+        "task": "link prediction",
+        "edge split": params.validate_.edge_split,
+        "split fingerprint": fingerprint,
+        "decoder": str(bundle.config.decoder),
+        "encoder": f"{bundle.config.fusion} x {bundle.config.backbone}",
+    }
+    facts |= {f"{s} pairs": str(int(data[f"lp_{s}_pos"].size(1))) for s in ("train", "val", "test")}
+    facts["candidates per positive"] = str(int(data.lp_test_neg.size(1)))
+    report = link_report(title=f"GraphFuse evaluation: {meta.dataset} links", facts=facts, result=result, plots=plots)
+    write_text(paths.root / "reports" / files.REPORT_FILE, report)
+
+    tracking = params.tracking
+    configure_tracking(paths.root, tracking.experiment)
+    run_info = read_json(paths.model / files.RUN_FILE)
+    flat = {f"{s}_{k}": v for s in ("val", "test") for k, v in metrics[s].items()}
+    for prefix, table in (("spread", spread), ("baseline", baseline)):
+        flat |= {
+            f"{prefix}_{s}_{k}_{stat}": v
+            for s in ("val", "test")
+            for k, st in table[s].items()
+            for stat, v in st.items()
+        }
+    log_evaluation(
+        run_info["run_id"],
+        flat,
+        {"plots": plots, "report": [paths.root / "reports" / files.REPORT_FILE]},
+        {"evaluation/metrics.json": metrics, "evaluation/ablation.json": files._clean(result.ablation)},
+    )
+    tags = {
+        "git_commit": git_commit(paths.root),
+        "data_hash": dvc_data_hash(paths.root, str(params.dataset.dir)),
+        "dataset": meta.dataset,
+        "task": "link_prediction",
+        "split_fingerprint": fingerprint,
+        "params": params_tag(params.model_dump(mode="json", by_alias=True)),
+        "model_hash": file_hash(paths.model / "model.safetensors", paths.model / "model.json"),
+    }
+    if (flow_run := flow_run_id()) is not None:
+        tags["prefect_flow_run_id"] = flow_run
+    promotion = register_and_promote(
+        run_info["model_uri"],
+        run_info["run_id"],
+        name=tracking.model_name,
+        alias=tracking.champion_alias,
+        metric=CHAMPION_METRIC,
+        value=result.metrics["val"][CHAMPION_METRIC],
+        min_delta=params.registry.min_delta,
+        tags=tags,
+    )
+    write_json(paths.metrics / files.REGISTRY_FILE, promotion.as_dict())
+    headline = {s: metrics[s] for s in ("val", "test")}
+    return {"metrics": headline | {"spread": spread, BASELINE_KEY: baseline}, "registry": promotion.as_dict()}
+
+
+BASELINE_KEY = "no_graph_mlp"

@@ -1,0 +1,1 @@
+"""Link prediction: edge split, negatives, decoders' training loop, ranking metrics, scoring."""
