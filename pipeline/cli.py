@@ -157,8 +157,16 @@ def predict(
     dataset: Annotated[Path | None, typer.Option(help="instead of --nodes: predict every node of a dataset")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda")] = "auto",
     root: Annotated[Path, typer.Option(help="project root holding mlflow.db and the processed graph")] = Path("."),
+    pairs: Annotated[
+        Path | None, typer.Option(help="link prediction: CSV of source,target ids to score (empty target: top-k)")
+    ] = None,
+    node: Annotated[
+        list[str] | None, typer.Option(help="link prediction: the top-k candidate links of this node (repeatable)")
+    ] = None,
+    top_k: Annotated[int, typer.Option(help="link prediction: candidate links per node")] = 10,
 ) -> None:
-    """Predict new nodes attached to the training graph (--nodes/--edges), or a whole dataset (--dataset)."""
+    """Predict new nodes attached to the training graph (--nodes/--edges), or a whole dataset (--dataset);
+    for a link-prediction model, score --pairs or list the --top-k candidate links of each --node."""
     try:
         _check_output_file(out)  # before minutes of encoding (and seconds of imports), not after
     except GraphFuseError as exc:
@@ -166,11 +174,14 @@ def predict(
     from pipeline.atomic import write_with
     from pipeline.stages import show_progress
 
-    if (nodes is None) == (dataset is None):
+    link_request = pairs is not None or bool(node)
+    if not link_request and (nodes is None) == (dataset is None):
         _fail(GraphFuseError("give either --nodes (new nodes on the known graph) or --dataset (a whole dataset)"))
     try:
         bundle, known = _load_model(model, root)
-        if dataset is not None:
+        if link_request or bundle.config.decoder is not None:
+            predictions, notes = _predict_links(bundle, known, model, pairs, node or [], top_k), []
+        elif dataset is not None:
             from pipeline.predict import predict_dataset
 
             predictions, notes = predict_dataset(bundle, dataset, device=device, progress=show_progress())
@@ -206,6 +217,27 @@ def _load_model(model: str, root: Path):
 
     connect_tracking(root)
     return load_package_from_registry(model)
+
+
+def _predict_links(bundle, known, model: str, pairs: Path | None, nodes: list[str], top_k: int):
+    """Link prediction: the given pairs scored, and the top-k candidate links of each node."""
+    import pandas as pd
+
+    from pipeline.tasks.link.predict import LinkScorer
+
+    if bundle.config.decoder is None:
+        raise GraphFuseError(f"{model}: a node classifier; --pairs and --node need a link-prediction model")
+    if known is None:
+        raise GraphFuseError(f"{model}: no training graph to score links on (retrain to package it)")
+    if pairs is None and not nodes:
+        raise GraphFuseError(f"{model}: a link-prediction model; give --pairs FILE or --node ID (with --top-k)")
+    scorer = LinkScorer(bundle, known)
+    frames = []
+    if pairs is not None:
+        frames.append(scorer.predict(_read_table(pairs), k=top_k, where=str(pairs), first_row=2))
+    if nodes:
+        frames.append(scorer.predict(pd.DataFrame({"source": nodes}), k=top_k, where="--node", first_row=1))
+    return pd.concat(frames, ignore_index=True)
 
 
 def _read_table(path: Path):
