@@ -118,7 +118,7 @@ def validate(
         if params is None and Path("params.yaml").is_file():
             params = Path("params.yaml")
         settings = load_params(params) if params is not None else Params()
-        ds = checked_dataset(dataset, settings.validate_)
+        ds = checked_dataset(dataset, settings.validate_, settings.dataset.task)
     except GraphFuseError as exc:
         _fail(exc)
     labelled = int(ds.labels.notna().sum())
@@ -293,15 +293,19 @@ def metrics(root: Annotated[Path, typer.Option(help="project root")] = Path(".")
             "      -      " if mean is None else f"{mean:.3f} ± {sd:.3f}" if sd is not None else f"{mean:.3f}        "
         )
 
+    link = values.get("task") == "link_prediction"
+    names = ("mrr", "hits_at_1", "hits_at_10", "roc_auc") if link else ("accuracy", "macro_f1", "roc_auc_ovr", "ece")
+    heads = ("MRR", "Hits@1", "Hits@10", "ROC-AUC") if link else ("accuracy", "macro-F1", "ROC-AUC", "ECE")
     typer.echo(f"mean ± sd over {n_seeds} training seed(s), same split; [registered model]")
-    typer.echo(f"{'split':<6} {'n':>4}  {'accuracy':<22} {'macro-F1':<22} {'ROC-AUC':<22} {'ECE':<22}")
+    typer.echo(f"{'split':<6} {'n':>4}  " + " ".join(f"{h:<22}" for h in heads))
     for split in ("val", "test"):
         m = values.get(split, {})
-        cells = [
-            f"{stat(split, k)} [{m.get(k) if m.get(k) is not None else float('nan'):.3f}]"
-            for k in ("accuracy", "macro_f1", "roc_auc_ovr", "ece")
-        ]
+        cells = [f"{stat(split, k)} [{m.get(k) if m.get(k) is not None else float('nan'):.3f}]" for k in names]
         typer.echo(f"{split:<6} {m.get('n', 0):>4}  " + " ".join(f"{c:<22}" for c in cells))
+    if link:  # the no-graph MLP scorer on the same candidates
+        base = values.get("no_graph_mlp", {}).get("test", {})
+        shown = ", ".join(f"{h} {base[k]['mean']:.3f}" for k, h in zip(names, heads, strict=True) if k in base)
+        typer.echo(f"no-graph MLP scorer, test, mean over seeds: {shown}")
     registry = paths.metrics / REGISTRY_FILE
     if registry.is_file():
         r = read_json(registry)

@@ -99,8 +99,8 @@ class LinkScorer:
             {
                 "source": [self.node_ids[u]] * targets.numel(),
                 "target": [self.node_ids[int(v)] for v in targets],
-                "probability": torch.sigmoid(logits).numpy().round(6),
-                "logit": logits.numpy().round(6),
+                "probability": torch.sigmoid(logits).double().numpy().round(6),
+                "logit": logits.double().numpy().round(6),
                 "rank": pd.array(
                     list(range(1, targets.numel() + 1)) if rank else [None] * targets.numel(), dtype="Int64"
                 ),
