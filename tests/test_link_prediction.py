@@ -189,3 +189,59 @@ def test_every_fusion_and_backbone_encodes_for_every_decoder(decoder: str, fusio
     edges = torch.tensor([[0, 1, 2, 3], [1, 2, 3, 4]])
     assert model.encode(xs, masks, edges).shape == (5, 8)
     assert model(xs, masks, edges, torch.tensor([[0, 1], [3, 4]])).shape == (2,)
+
+
+def test_params_turn_a_labelled_dataset_into_link_prediction(small_countries: Path) -> None:
+    from pipeline.config import ValidateParams
+    from pipeline.stages.validate import checked_dataset
+
+    dataset = checked_dataset(small_countries, ValidateParams(), "link_prediction")
+    assert dataset.spec.task == "link_prediction"
+    counts = dataset.edges["split"].value_counts()
+    assert set(counts.index) == {"train", "val", "test"} and counts["train"] > counts["test"]
+    assert checked_dataset(small_countries, ValidateParams()).spec.task == "node_classification"
+
+
+def toy_scorer():
+    from pipeline.bundle import ModelBundle
+    from pipeline.dataset import DatasetSpec
+    from pipeline.known_graph import KnownGraph
+    from pipeline.tasks.link.predict import LinkScorer
+
+    config = FusionModelConfig(
+        modality_dims={"tabular": 2}, num_classes=4, projection_dim=4, hidden_dim=4, dropout=0.0, decoder="dot"
+    )
+    torch.manual_seed(0)
+    bundle = ModelBundle(config, [], {}, "toy", build_model(config).state_dict())
+    spec = DatasetSpec.model_validate(
+        {"name": "toy", "task": "link_prediction", "id_column": "id", "edges": {"source": "a", "target": "b"}}
+    )
+    known = KnownGraph(
+        spec=spec,
+        node_ids=["a", "b", "c", "d", "e"],
+        features={"tabular": torch.randn(5, 2)},
+        masks={"tabular": torch.ones(5, dtype=torch.bool)},
+        edge_index=torch.tensor([[0, 1], [1, 0]]),
+    )
+    return LinkScorer(bundle, known)
+
+
+def test_top_k_leaves_out_the_node_and_its_known_links_and_pairs_match() -> None:
+    scorer = toy_scorer()
+    out = scorer.predict(pd.DataFrame({"source": ["a", "a"], "target": ["c", None]}), k=2)
+    assert out.iloc[0][["source", "target"]].tolist() == ["a", "c"] and pd.isna(out.iloc[0]["rank"])
+    top = out.iloc[1:]
+    assert top["rank"].tolist() == [1, 2] and not set(top["target"]) & {"a", "b"}
+    assert top["probability"].is_monotonic_decreasing
+    everyone = scorer.predict(pd.DataFrame({"source": ["a"] * 3, "target": ["c", "d", "e"]}))
+    best = everyone.sort_values("probability", ascending=False)["target"].head(2).tolist()
+    assert top["target"].tolist() == best  # top-k is the best of the scored candidates
+
+
+def test_an_unknown_node_is_an_error_naming_row_and_column() -> None:
+    from pipeline.errors import GraphFuseError
+
+    with pytest.raises(GraphFuseError, match=r"pairs.csv, row 3, column 'target': unknown node 'zz'"):
+        toy_scorer().predict(
+            pd.DataFrame({"source": ["a", "b"], "target": ["c", "zz"]}), where="pairs.csv", first_row=2
+        )

@@ -73,6 +73,8 @@ def test_repro_writes_ranking_metrics_with_the_no_graph_scorer(link_repo: tuple[
     assert registry["promoted"] and registry["metric"] == "val_mrr"
     html = (root / "reports" / "evaluation.html").read_text()
     assert "no-graph MLP scorer" in html
+    summary = _run([str(BIN / "graphfuse"), "metrics"], root, env).stdout
+    assert "MRR" in summary and "no-graph MLP scorer" in summary and "now champion" in summary
 
 
 def test_predict_by_alias_scores_pairs_and_top_k_as_the_pyfunc_does(
