@@ -84,6 +84,11 @@ def write_report(
     if notes:
         parts.append("<h2>Notes</h2><ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in notes) + "</ul>")
     parts.append("<h2>Plots</h2>" + "".join(_image(p) for p in plots if p.is_file()))
+    return html_page(title, parts)
+
+
+def html_page(title: str, parts: list[str]) -> str:
+    """One self-contained HTML page of the given parts, with the report's style."""
     style = (
         "body{font-family:sans-serif;max-width:60em;margin:2em auto}table{border-collapse:collapse;margin:.5em 0}"
         "td,th{border:1px solid #ccc;padding:.2em .6em;text-align:left}img{max-width:100%}"

@@ -83,6 +83,21 @@ def _write_plots(result: EvaluationResult, data, meta, bundle, paths: Paths) -> 
         plot_embedding_map(coords, labels, splits, classes, title, paths.plots / EMBEDDINGS_PNG)
 
 
+def registry_tags(params: Params, paths: Paths, dataset: str, fingerprint: str) -> dict[str, str]:
+    """Provenance of a version (commit, data, params, weights, flow run) and the data it was judged on."""
+    tags = {
+        "git_commit": git_commit(paths.root),
+        "data_hash": dvc_data_hash(paths.root, str(params.dataset.dir)),
+        "dataset": dataset,
+        "split_fingerprint": fingerprint,
+        "params": params_tag(params.model_dump(mode="json", by_alias=True)),
+        "model_hash": file_hash(paths.model / "model.safetensors", paths.model / "model.json"),
+    }
+    if (flow_run := flow_run_id()) is not None:
+        tags["prefect_flow_run_id"] = flow_run
+    return tags
+
+
 def run(params: Params, paths: Paths) -> dict:
     ensure_tracking_reachable(paths.root)  # before any output is overwritten
     data, meta = load_graph(paths.graph)
@@ -141,16 +156,7 @@ def run(params: Params, paths: Paths) -> dict:
             "evaluation/spread.json": result.spread,
         },
     )
-    tags = {
-        "git_commit": git_commit(paths.root),
-        "data_hash": dvc_data_hash(paths.root, str(params.dataset.dir)),
-        "dataset": meta.dataset,
-        "split_fingerprint": fingerprint,
-        "params": params_tag(params.model_dump(mode="json", by_alias=True)),
-        "model_hash": file_hash(paths.model / "model.safetensors", paths.model / "model.json"),
-    }
-    if (flow_run := flow_run_id()) is not None:
-        tags["prefect_flow_run_id"] = flow_run
+    tags = registry_tags(params, paths, meta.dataset, fingerprint)
     promotion = register_and_promote(
         run_info["model_uri"],
         run_info["run_id"],

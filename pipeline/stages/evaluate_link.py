@@ -16,7 +16,6 @@ from pipeline.tasks.link.evaluate import evaluate_link_model, link_split_fingerp
 from pipeline.tasks.link.outputs import confusion_rows, link_report, plot_link_curves, plot_link_outputs
 from pipeline.tasks.link.train import embed_nodes
 from pipeline.tracking import configure_tracking, log_evaluation, register_and_promote
-from pipeline.tracking.provenance import dvc_data_hash, file_hash, flow_run_id, git_commit, params_tag
 
 CHAMPION_METRIC = "mrr"
 
@@ -92,17 +91,7 @@ def run_link(params: Params, paths: Paths, data, meta, bundle: ModelBundle, devi
         {"plots": plots, "report": [paths.root / "reports" / files.REPORT_FILE]},
         {"evaluation/metrics.json": metrics, "evaluation/ablation.json": files._clean(result.ablation)},
     )
-    tags = {
-        "git_commit": git_commit(paths.root),
-        "data_hash": dvc_data_hash(paths.root, str(params.dataset.dir)),
-        "dataset": meta.dataset,
-        "task": "link_prediction",
-        "split_fingerprint": fingerprint,
-        "params": params_tag(params.model_dump(mode="json", by_alias=True)),
-        "model_hash": file_hash(paths.model / "model.safetensors", paths.model / "model.json"),
-    }
-    if (flow_run := flow_run_id()) is not None:
-        tags["prefect_flow_run_id"] = flow_run
+    tags = files.registry_tags(params, paths, meta.dataset, fingerprint) | {"task": "link_prediction"}
     promotion = register_and_promote(
         run_info["model_uri"],
         run_info["run_id"],

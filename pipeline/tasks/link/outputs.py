@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.evaluation.plots import plot_confusion, plot_reliability, reliability_bins
-from pipeline.evaluation.report import _fmt, _image, _table
+from pipeline.evaluation.report import _fmt, _image, _table, html_page
 from pipeline.tasks.link.evaluate import LinkEvaluation
 from pipeline.tasks.link.metrics import METRIC_NAMES
 
@@ -87,14 +87,7 @@ def link_report(*, title: str, facts: dict[str, str], result: LinkEvaluation, pl
     if result.notes:
         parts.append("<h2>Notes</h2><ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in result.notes) + "</ul>")
     parts.append("<h2>Plots</h2>" + "".join(_image(p) for p in plots if p.is_file()))
-    style = (
-        "body{font-family:sans-serif;max-width:60em;margin:2em auto}table{border-collapse:collapse;margin:.5em 0}"
-        "td,th{border:1px solid #ccc;padding:.2em .6em;text-align:left}img{max-width:100%}"
-    )
-    return (
-        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-        f"<style>{style}</style></head><body>{''.join(parts)}</body></html>\n"
-    )
+    return html_page(title, parts)
 
 
 def plot_link_curves(history: list[dict[str, float]], best_epoch: int, out: Path) -> None:
