@@ -106,7 +106,7 @@ class _Reader:
 
     def chunks(self, chunk_rows: int = CHUNK_ROWS) -> Iterator[tuple[int, np.ndarray]]:
         for start in range(0, self.shape[0], chunk_rows):
-            yield start, np.asarray(self._rows(start, start + chunk_rows), dtype=np.float32)
+            yield start, np.array(self._rows(start, start + chunk_rows), dtype=np.float32)  # a copy: writable
 
 
 def _bf16_rows(path: Path, tensor: str):
