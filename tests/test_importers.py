@@ -45,7 +45,7 @@ def test_mm_graph_node_classification_imports_and_validates(tmp_path: Path) -> N
     assert any("orphan" not in t for t in nodes["text"]) and "1 text line(s) name no node" in " ".join(report.notes)
     # features as a precomputed modality, rows in node order
     clip = np.load(out / "embeddings" / "clip.npy")
-    assert clip.shape == (N, 8) and np.allclose(clip, torch.load(src / "clip_feat.pt").numpy())
+    assert clip.shape == (N, 8) and np.allclose(clip, torch.load(src / "clip_feat.pt", weights_only=True).numpy())
     assert dataset.spec.embedding_modalities["clip"].file == "embeddings/clip.npy"
     assert json.loads((out / "import_report.json").read_text())["counts"]["nodes"] == N
 
@@ -118,7 +118,7 @@ def test_mm_graph_link_prediction_writes_the_edge_split(tmp_path: Path) -> None:
     assert spec["task"] == "link_prediction" and spec["edges"]["split_column"] == "split"
     assert "label_column" not in spec  # node labels are optional for link prediction
     edges = pd.read_csv(tmp_path / "out" / "edges.csv", dtype=str)
-    split = torch.load(src / "lp-edge-split-random.pt")
+    split = torch.load(src / "lp-edge-split-random.pt", weights_only=True)
     assert edges["split"].value_counts().to_dict() == {
         "train": split["train"]["source_node"].numel(),
         "val": split["valid"]["source_node"].numel(),

@@ -70,8 +70,11 @@ def test_an_all_nan_row_is_a_missing_node_and_float16_npy_reads(countries: Path)
 )
 def test_a_bad_embedding_is_an_error_naming_the_file(countries: Path, make, message: str) -> None:
     x = make(np.random.default_rng(0).normal(size=(40, 6)).astype(np.float32))
-    if x.dtype == object:
-        np.save(countries / "emb" / "clip.npy", x, allow_pickle=True)  # a file a user might have: refused on read
+    if x.dtype == object:  # an .npy of Python objects (its header says so): refused before any byte is unpickled
+        with (countries / "emb" / "clip.npy").open("wb") as handle:
+            header = {"descr": "|O", "fortran_order": False, "shape": (40,)}
+            np.lib.format.write_array_header_1_0(handle, header)
+            handle.write(b"\x80\x04 whatever a pickle would hold")
     else:
         np.save(countries / "emb" / "clip.npy", x)
     _with_embedding(countries, "emb/clip.npy")
@@ -98,6 +101,9 @@ def test_safetensors_embeddings_with_a_named_bfloat16_tensor(countries: Path) ->
         load_dataset(countries)
     _with_embedding(countries, "emb/f.safetensors", tensor="clip")
     assert load_dataset(countries).spec.embedding_modalities["clip"].tensor == "clip"
+    save_file({"clip": x}, str(countries / "emb" / "g.safetensors"))  # float32: read through NumPy
+    _with_embedding(countries, "emb/g.safetensors")
+    assert load_dataset(countries).spec.embedding_modalities["clip"].file == "emb/g.safetensors"
 
 
 @pytest.fixture(scope="module")

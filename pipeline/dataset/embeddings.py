@@ -106,7 +106,8 @@ class _Reader:
 
     def chunks(self, chunk_rows: int = CHUNK_ROWS) -> Iterator[tuple[int, np.ndarray]]:
         for start in range(0, self.shape[0], chunk_rows):
-            yield start, np.array(self._rows(start, start + chunk_rows), dtype=np.float32)  # a copy: writable
+            stop = min(start + chunk_rows, self.shape[0])  # safetensors slices do not clamp
+            yield start, np.array(self._rows(start, stop), dtype=np.float32)  # a copy: writable
 
 
 def _bf16_rows(path: Path, tensor: str):
