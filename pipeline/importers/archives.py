@@ -149,3 +149,23 @@ def import_images(
     except (tarfile.TarError, zipfile.BadZipFile, OSError, EOFError) as exc:
         raise DatasetError(source, f"cannot read the image archive: {exc}") from exc
     return found, report
+
+
+def image_column(
+    sources: list[Path],
+    images_dir: Path,
+    num_nodes: int,
+    node_for: Callable[[str], str | None],
+    limits: ArchiveLimits,
+) -> tuple[list[str], dict[str, int], list[str]]:
+    """The image cell of each node (index = node id) from every source; counts and notes per source."""
+    cells = [""] * num_nodes
+    counts: dict[str, int] = {}
+    notes: list[str] = []
+    for source in sources:
+        found, report = import_images(source, images_dir, node_for, limits)
+        for node, file in found.items():
+            cells[int(node)] = cells[int(node)] or file
+        notes.extend(report.lines(source.name)[1:])
+        counts[f"images from {source.name}"] = report.written
+    return cells, counts, notes

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.errors import DatasetError, GraphFuseError
-from pipeline.importers.archives import DEFAULT_LIMITS, ArchiveLimits, import_images, is_archive
+from pipeline.importers.archives import DEFAULT_LIMITS, ArchiveLimits, image_column, is_archive
 from pipeline.importers.writer import (
     DST,
     EMBEDDINGS_DIR,
@@ -246,15 +246,11 @@ def _images(src: Path, name: str, staged: Path, nodes: pd.DataFrame, report: Imp
     if not sources:
         report.notes.append(f"no {name}Images.tar.gz or {name}Images/ folder: the dataset has no image column")
         return
-    cells = [""] * len(nodes)
 
     def node_for(stem: str) -> str | None:
         return stem if stem.isdigit() and int(stem) < len(nodes) and str(int(stem)) == stem else None
 
-    for source in sources[:1]:
-        found, image_report = import_images(source, staged / IMAGES_DIR, node_for, limits)
-        for node, file in found.items():
-            cells[int(node)] = file
-        report.notes.extend(image_report.lines(source.name)[1:])
-        report.counts[f"images from {source.name}"] = image_report.written
+    cells, counts, notes = image_column(sources[:1], staged / IMAGES_DIR, len(nodes), node_for, limits)
     nodes[IMAGE] = cells
+    report.counts |= counts
+    report.notes.extend(notes)

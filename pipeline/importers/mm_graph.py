@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.errors import DatasetError, GraphFuseError
-from pipeline.importers.archives import DEFAULT_LIMITS, ArchiveLimits, import_images, is_archive
+from pipeline.importers.archives import DEFAULT_LIMITS, ArchiveLimits, image_column, is_archive
 from pipeline.importers.safe_torch import as_index_array, as_mapping, as_matrix, load_pt
 from pipeline.importers.writer import (
     DST,
@@ -305,16 +305,12 @@ def _images(
     if not sources:
         report.notes.append("no image archive (*images*.tar/.zip) or folder: the dataset has no image column")
         return
-    cells = [""] * len(nodes)
 
     def node_for(stem: str) -> str | None:
         index = _index_of(stem, mapping, len(nodes))
         return None if index is None else str(index)
 
-    for source in sources:
-        found, image_report = import_images(source, staged / IMAGES_DIR, node_for, limits)
-        for node, file in found.items():
-            cells[int(node)] = file
-        report.notes.extend(image_report.lines(source.name)[1:])
-        report.counts[f"images from {source.name}"] = image_report.written
+    cells, counts, notes = image_column(sources, staged / IMAGES_DIR, len(nodes), node_for, limits)
     nodes[IMAGE] = cells
+    report.counts |= counts
+    report.notes.extend(notes)
