@@ -126,15 +126,11 @@ def _read_csv(path: Path) -> pd.DataFrame:
     return table
 
 
-def _labels(table: pd.DataFrame, path: Path) -> np.ndarray:
+def _labels(table: pd.DataFrame, path: Path) -> list[str]:
+    """The ``label`` cells as given (class indices in the released files; names work too)."""
     if "label" not in table.columns:
         raise DatasetError(path, f"no 'label' column; its columns are: {', '.join(table.columns)}", column="label")
-    cells = table["label"].str.strip()
-    values = pd.to_numeric(cells.mask(cells == "", "-1"), errors="coerce")
-    if values.isna().any():
-        row = int(np.flatnonzero(values.isna().to_numpy())[0])
-        raise DatasetError(path, f"label '{cells.iloc[row]}' is not a class index", row=row + 2, column="label")
-    return values.to_numpy().astype(np.int64)
+    return table["label"].astype(str).tolist()
 
 
 def _text(table: pd.DataFrame) -> list[str] | None:

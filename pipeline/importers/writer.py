@@ -104,14 +104,19 @@ def write_dataset(staged: Path, dataset: ImportedDataset, report: ImportReport) 
     (staged / REPORT_FILE).write_text(json.dumps(record, indent=2, default=str) + "\n", encoding="utf-8")
 
 
-def label_cells(labels: np.ndarray, report: ImportReport, source: str) -> list[str]:
-    """Labels as text; -1 (or any negative) is an unlabelled node: an empty cell, kept and counted."""
-    unlabelled = int((labels < 0).sum())
-    report.counts["labelled nodes"] = int(labels.size - unlabelled)
+def label_cells(labels: np.ndarray | list[str], report: ImportReport, source: str) -> list[str]:
+    """Labels as text; -1 (any negative index, or an empty cell) is an unlabelled node: an empty
+    cell, kept in the graph and counted, never dropped."""
+    if isinstance(labels, np.ndarray):
+        cells = ["" if value < 0 else str(int(value)) for value in labels.tolist()]
+    else:
+        cells = ["" if cell.strip() in ("", "-1") else cell.strip() for cell in labels]
+    unlabelled = sum(1 for cell in cells if cell == "")
+    report.counts["labelled nodes"] = len(cells) - unlabelled
     report.counts["unlabelled nodes (label -1)"] = unlabelled
     if unlabelled:
         report.notes.append(
-            f"{unlabelled} of {labels.size} nodes are unlabelled in {source} (-1): kept in the graph with an "
+            f"{unlabelled} of {len(cells)} nodes are unlabelled in {source} (-1): kept in the graph with an "
             "empty label; they pass messages and are predicted, but are not trained or scored on"
         )
-    return ["" if value < 0 else str(int(value)) for value in labels.tolist()]
+    return cells
