@@ -28,6 +28,7 @@ STAGE_FUNCTIONS = {
     "preprocess_text": "pipeline.stages.preprocess:run_text",
     "preprocess_image": "pipeline.stages.preprocess:run_image",
     "preprocess_tabular": "pipeline.stages.preprocess:run_tabular",
+    "preprocess_embedding": "pipeline.stages.preprocess_embedding:run",
     "build_graph": "pipeline.stages.build_graph:run",
     "train": "pipeline.stages.train:run",
     "evaluate": "pipeline.stages.evaluate:run",
@@ -128,6 +129,11 @@ def preprocess_tabular_flow(params_file: str = "params.yaml", root: str = ".") -
     return _run_stage("preprocess_tabular", params_file, root)
 
 
+@flow(name="preprocess_embedding")
+def preprocess_embedding_flow(params_file: str = "params.yaml", root: str = ".") -> dict | State:
+    return _run_stage("preprocess_embedding", params_file, root)
+
+
 @flow(name="build_graph")
 def build_graph_flow(params_file: str = "params.yaml", root: str = ".") -> dict | State:
     return _run_stage("build_graph", params_file, root)
@@ -148,6 +154,7 @@ STAGE_FLOWS = {
     "preprocess_text": preprocess_text_flow,
     "preprocess_image": preprocess_image_flow,
     "preprocess_tabular": preprocess_tabular_flow,
+    "preprocess_embedding": preprocess_embedding_flow,
     "build_graph": build_graph_flow,
     "train": train_flow,
     "evaluate": evaluate_flow,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -75,7 +75,8 @@ class KnnParams(_Section):
     """kNN edges added to the dataset's own (see pipeline/graph/knn.py)."""
 
     enabled: bool = False
-    modality: Literal["text", "image", "tabular", "fused"] = "text"
+    # text, image, tabular, fused, or a precomputed embedding of the dataset (emb_<name>)
+    modality: Literal["text", "image", "tabular", "fused"] | Annotated[str, Field(pattern=r"^emb_\w+$")] = "text"
     k: int = Field(10, gt=0)
     mutual: bool = False
     cap: int | None = Field(None, gt=0, description="most kNN edges per node; null = no cap")

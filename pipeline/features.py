@@ -29,7 +29,11 @@ from pipeline.formats import FEATURES, check_format
 #: read by build_graph); here, so build_graph needs no encoder code to find it.
 TABULAR_STATE_FILE = "tabular_state.json"
 
-MODALITIES = ("text", "image", "tabular")
+#: Feature folders under ``data/processed/features/``; ``embedding`` holds the dataset's own
+#: precomputed embeddings (``emb_<name>`` subfolders), written by preprocess_embedding.
+MODALITIES = ("text", "image", "tabular", "embedding")
+#: ``encoder`` recorded for a precomputed embedding (the dataset's own file, no GraphFuse encoder).
+PRECOMPUTED = "precomputed"
 X_FILE = "x.npy"
 MASK_FILE = "mask.npy"
 MANIFEST_FILE = "manifest.json"

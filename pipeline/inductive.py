@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import binascii
 import io
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,7 @@ from pipeline.bundle import ModelBundle
 from pipeline.encoders.registry import make_image_encoder, make_text_encoder
 from pipeline.encoders.tabular import TabularEncoder, _categorical
 from pipeline.errors import DatasetError, GraphFuseError
+from pipeline.features import PRECOMPUTED
 from pipeline.images import load_rgb
 from pipeline.known_graph import KnownGraph
 from pipeline.training import predict_logits
@@ -40,6 +42,8 @@ NEIGHBORS = "neighbors"
 #: Suffix of the optional column that carries image bytes (base64 in JSON) instead of a path.
 IMAGE_BYTES_SUFFIX = "_bytes"
 NEIGHBOR_SEPARATOR = ";"
+#: Separators between the numbers of a precomputed-embedding cell.
+VECTOR_SPLIT = re.compile(r"[,;\s]+")
 
 
 @dataclass
@@ -89,6 +93,7 @@ def input_columns(known: KnownGraph) -> dict[str, str]:
         columns[spec.image_column + IMAGE_BYTES_SUFFIX] = "binary"
     columns |= {c: "double" for c in spec.numeric_columns}
     columns |= {c: "string" for c in spec.categorical_columns}
+    columns |= {modality: "string" for modality in spec.embedding_groups()}  # the vector, as text
     columns[NEIGHBORS] = "string"
     return columns
 
@@ -101,7 +106,7 @@ def _check_columns(nodes: pd.DataFrame, known: KnownGraph, where: Request, notes
         raise where.error(f"unknown column(s) {unknown}; this model reads {sorted(input_columns(known))}")
     if spec.id_column not in nodes.columns:
         raise where.error(f"the id column '{spec.id_column}' is missing", column=spec.id_column)
-    absent = [c for c in spec.modality_columns() if c not in nodes.columns]
+    absent = [c for c in spec.modality_columns() + list(spec.embedding_groups()) if c not in nodes.columns]
     if absent:
         notes.append(f"column(s) {absent} not given: treated as missing values for every new node")
 
@@ -188,6 +193,33 @@ def _encode(items: dict[int, Any], encoder: Any, n: int, dim: int) -> tuple[torc
         index = torch.tensor(list(items), dtype=torch.long)
         x[index] = encoder.encode(list(items.values())).to(torch.float32)
         mask[index] = True
+    return x, mask
+
+
+def _precomputed(nodes: pd.DataFrame, column: str, dim: int, where: Request) -> tuple[torch.Tensor, torch.Tensor]:
+    """A precomputed embedding arrives as a cell of ``dim`` numbers (a JSON list, or separated by
+    commas, semicolons or spaces); an absent column or an empty cell is a missing modality."""
+    x, mask = torch.zeros(len(nodes), dim), torch.zeros(len(nodes), dtype=torch.bool)
+    if column not in nodes.columns:
+        return x, mask
+    for row, cell in enumerate(nodes[column]):
+        if cell is None or (not isinstance(cell, list | tuple) and pd.isna(cell)):
+            continue
+        parts = list(cell) if isinstance(cell, list | tuple) else VECTOR_SPLIT.split(str(cell).strip().strip("[]"))
+        parts = [p for p in parts if str(p).strip() != ""]
+        if not parts:
+            continue
+        try:
+            values = torch.tensor([float(p) for p in parts], dtype=torch.float32)
+        except ValueError as exc:
+            raise where.error(f"not a vector of numbers ({exc})", row=row, column=column) from exc
+        if values.numel() != dim:
+            raise where.error(f"{values.numel()} numbers; this model's {column} has {dim}", row=row, column=column)
+        if not bool(torch.isfinite(values).all()):
+            raise where.error(
+                "NaN or infinity in the vector; leave the cell empty for a missing one", row=row, column=column
+            )
+        x[row], mask[row] = values, True
     return x, mask
 
 
@@ -294,6 +326,8 @@ def predict_new_nodes(
             xs[modality], masks[modality] = _encode(items, encoders.image(settings) if items else None, n, dim)
         elif modality == "tabular":
             xs[modality], masks[modality] = _tabular(nodes, settings["state"], row_notes)
+        elif settings.get("encoder") == PRECOMPUTED:
+            xs[modality], masks[modality] = _precomputed(nodes, modality, dim, where)
         else:
             raise GraphFuseError(f"the model expects a modality {modality!r} this GraphFuse cannot encode")
         if xs[modality].shape[1] != dim:

@@ -14,9 +14,12 @@ import torch
 
 from pipeline.bundle import ModelBundle
 from pipeline.dataset import Dataset, load_dataset
+from pipeline.dataset.embeddings import read_embedding
+from pipeline.dataset.spec import EMBEDDING_PREFIX, SPEC_FILE
 from pipeline.encoders.registry import make_image_encoder, make_text_encoder
 from pipeline.encoders.tabular import TabularEncoder
-from pipeline.features import ModalityFeatures
+from pipeline.errors import GraphFuseError
+from pipeline.features import PRECOMPUTED, ModalityFeatures, ids_fingerprint
 from pipeline.featurize import encode_image_modality, encode_text_modality, tabular_features
 from pipeline.graph import build_edge_index, build_graph, dataset_and_knn_edges
 from pipeline.inductive import unseen_categories
@@ -58,12 +61,33 @@ def featurize_for_bundle(
                     f"({shown}{more}): encoded as no category (all zeros)"
                 )
             features[modality] = tabular_features(replace(dataset, nodes=nodes), tabular)
+        elif settings.get("encoder") == PRECOMPUTED:
+            features[modality] = _precomputed(dataset, modality, dim, notes)
         else:
             notes.append(f"this dataset has no {modality} columns: every node is treated as missing {modality}")
             features[modality] = ModalityFeatures.absent(modality, ids, dim)
         if features[modality].dim != dim:
             raise ValueError(f"{modality} features have dim {features[modality].dim}, the model expects {dim}")
     return features, notes
+
+
+def _precomputed(dataset: Dataset, modality: str, dim: int, notes: list[str]) -> ModalityFeatures:
+    """A precomputed embedding comes from the new dataset's own file of the same name, else is missing."""
+    name = modality.removeprefix(EMBEDDING_PREFIX)
+    entry = dataset.spec.embedding_modalities.get(name)
+    if entry is None:
+        notes.append(
+            f"the model was trained with the precomputed embedding '{name}' and this dataset's "
+            f"embedding_modalities names none: every node is treated as missing {modality}"
+        )
+        return ModalityFeatures.absent(modality, dataset.ids, dim)
+    matrix = read_embedding(
+        dataset.root, dataset.root / SPEC_FILE, name, entry, dataset.ids, dataset.nodes_file_name, keep=True
+    )
+    if matrix.x.shape[1] != dim:
+        raise GraphFuseError(f"{matrix.path}: {matrix.x.shape[1]} dims; the model was trained on {dim}-d '{name}'")
+    x, mask = torch.from_numpy(matrix.x), torch.from_numpy(matrix.mask)
+    return ModalityFeatures(modality, x, mask, ids_fingerprint(dataset.ids), {"encoder": PRECOMPUTED})
 
 
 def predict_dataset(

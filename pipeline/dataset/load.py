@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.dataset.dataset import IMAGES_DIR, STRING_DTYPE, Dataset
+from pipeline.dataset.embeddings import check_embeddings
 from pipeline.dataset.spec import SPEC_FILE, DatasetSpec, load_spec
 from pipeline.dataset.tables import ensure_inside, find_nodes_file, read_table
 from pipeline.errors import DatasetError
@@ -52,6 +53,7 @@ def load_dataset(root: str | Path, *, require_labels: bool = True) -> Dataset:
         )
     _check_images(spec, nodes, root, nodes_path)
     _note_missing_modalities(spec, nodes, notes)
+    notes.extend(check_embeddings(spec, root, spec_path, nodes[spec.id_column].tolist(), nodes_path.name))
 
     edges = _load_edges(spec, root, spec_path, set(nodes[spec.id_column]), notes)
     _note_graph(spec, nodes, edges, notes)

@@ -29,6 +29,24 @@ class EdgesSpec(BaseModel):
     split_column: str | None = None
 
 
+#: Modality name prefix of a precomputed embedding: ``embedding_modalities: {clip: ...}`` -> ``emb_clip``.
+EMBEDDING_PREFIX = "emb_"
+
+
+class EmbeddingSpec(BaseModel):
+    """A precomputed embedding: one row per node, in the nodes file's order.
+
+    ``file`` is an ``.npy`` array or a ``.safetensors`` file (``tensor`` names the tensor when the
+    file holds more than one), relative to the dataset folder. A row that is entirely NaN is a
+    node without this modality; any other NaN or infinity is an error.
+    """
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    file: str = Field(min_length=1)
+    tensor: str | None = None
+
+
 class DatasetSpec(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True)
 
@@ -48,6 +66,13 @@ class DatasetSpec(BaseModel):
     image_columns: list[str] = []
     text_modalities: dict[str, list[str]] = {}
     image_modalities: dict[str, list[str]] = {}
+    # Precomputed embeddings (a benchmark's CLIP or LLM features), used beside or instead of
+    # GraphFuse's encoders: name -> file; each becomes the modality ``emb_<name>``.
+    embedding_modalities: dict[str, EmbeddingSpec] = {}
+
+    def embedding_groups(self) -> dict[str, EmbeddingSpec]:
+        """Modality name (``emb_<name>``) -> its file, in the yaml's order."""
+        return {f"{EMBEDDING_PREFIX}{name}": entry for name, entry in self.embedding_modalities.items()}
 
     @model_validator(mode="after")
     def _labels_for_classification(self) -> DatasetSpec:
@@ -96,7 +121,7 @@ class DatasetSpec(BaseModel):
             found.append("image")
         if self.numeric_columns or self.categorical_columns:
             found.append("tabular")
-        return found
+        return found + list(self.embedding_groups())
 
 
 def load_spec(root: str | Path) -> DatasetSpec:

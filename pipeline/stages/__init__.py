@@ -11,6 +11,7 @@ STAGES = (
     "preprocess_text",
     "preprocess_image",
     "preprocess_tabular",
+    "preprocess_embedding",
     "build_graph",
     "train",
     "evaluate",

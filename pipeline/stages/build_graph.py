@@ -31,17 +31,22 @@ def run(params: Params, paths: Paths) -> dict:
     features: dict[str, ModalityFeatures] = {}
     notes = list(dataset.notes)
     for kind in MODALITIES:
+        if kind == "embedding" and not dataset.spec.embedding_modalities and not paths.feature_file(kind).exists():
+            continue  # no precomputed embedding named, and no folder from a run before the stage existed
         for modality, feats in load_feature_group(paths.feature_file(kind)).items():
             if feats.ids_fingerprint != fingerprint:
                 raise GraphFuseError(
                     f"{paths.feature_file(kind)}: computed for another node table; rerun preprocess_{kind}"
                 )
             if feats.dim == 0 or not bool(feats.mask.any()):
-                notes.append(f"modality {modality} left out: no node has it")
+                if kind != "embedding" or "absent" not in feats.info:  # no precomputed one: nothing to say
+                    notes.append(f"modality {modality} left out: no node has it")
                 continue
             features[modality] = feats
     if not features:
-        raise GraphFuseError(f"{paths.dataset}: no node has any text, image or tabular feature to learn from")
+        raise GraphFuseError(
+            f"{paths.dataset}: no node has any text, image, tabular or precomputed embedding feature to learn from"
+        )
 
     link_tensors: dict = {}
     if dataset.spec.is_link_prediction:  # message passing over training edges only
