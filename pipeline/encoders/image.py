@@ -321,6 +321,8 @@ class EfficientNetImageEncoder(StrictEncode):
         self._forward: Callable[[torch.Tensor], torch.Tensor] = getattr(net, forward)
         self.dim = int(self._pool(self._forward(torch.zeros(1, 3, image_size, image_size, device=device))).shape[1])
         self.settings = {"image_size": image_size, "mean": mean, "std": std, "decode": DECODE_VERSION}
+        if str(device).startswith("cuda"):  # fp16 autocast gives slightly other vectors: other cache keys
+            self.settings["autocast"] = "float16"
         self._transform = ResizeCropUint8(image_size)
         self._mean = torch.tensor(mean, device=device).view(1, 3, 1, 1) * 255.0
         self._std = torch.tensor(std, device=device).view(1, 3, 1, 1) * 255.0
