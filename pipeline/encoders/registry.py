@@ -73,7 +73,8 @@ def rebuild_encoder(
     ``kind`` is ``"text"`` or ``"image"``; ``state`` the fitted tensors a tfidf encoder needs
     (the bundle's ``encoder_states``). Image encoders get back their size, histogram bins and
     local weights file; a weights file that is gone or differs from training's (its sha256 is in
-    the recorded version) is an error naming the file, never other embeddings.
+    the recorded version; also for one found in a standard cache) is an error naming the file,
+    never other embeddings.
     """
     name = settings["encoder"]
     if kind == "text":
@@ -89,13 +90,14 @@ def rebuild_encoder(
     if settings.get("weights"):
         kw["weights"] = settings["weights"]
     encoder = make_image_encoder(name, device=device, progress=progress, **kw)
-    recorded, found = settings.get("version"), getattr(encoder, "version", None)
-    if settings.get("weights") and recorded and found != recorded:
+    recorded, found = str(settings.get("version", "")), getattr(encoder, "version", None)
+    if recorded.startswith("sha256:") and found != recorded:  # weights from a file: the very same file
+        where = settings.get("weights") or "the standard cache"
         raise EncoderUnavailable(
             name,
-            f"the weights file {settings['weights']} is not the one the model was trained with "
-            f"(it is {found}, training used {recorded})",
-            "Put the training run's weights file back at that path, or retrain with the new one",
+            f"the weights file {where} is not the one the model was trained with (it is {found}, training used "
+            f"{recorded})",
+            "Put the training run's weights file back there, or retrain with the new one",
         )
     return encoder
 
