@@ -1,7 +1,9 @@
 """A trained model with everything needed to predict on a new dataset folder.
 
 ``model.safetensors`` holds the weights, ``model.json`` the architecture, the class names, the
-encoders and the fitted tabular statistics. It is what MLflow stores and what predict loads.
+encoders and the fitted tabular statistics, ``encoder_states.safetensors`` (when there is one) the
+tensors of an encoder fitted on the train split (tfidf). It is what MLflow stores and what
+predict loads.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
 from pipeline.atomic import read_json, write_json, write_with
+from pipeline.encoder_states import STATES_FILE, EncoderStates, load_states, save_states
 from pipeline.errors import GraphFuseError
 from pipeline.formats import BUNDLE, check_format
 from pipeline.models import FusionModelConfig, build_model, upgrade_state_dict
@@ -33,6 +36,7 @@ class ModelBundle:
     state_dict: dict[str, Tensor]
     training: dict[str, Any] = field(default_factory=dict)
     knn: dict[str, Any] = field(default_factory=dict)  # build_graph's kNN settings: predict adds the same edges
+    encoder_states: EncoderStates = field(default_factory=dict)  # modality -> fitted encoder tensors (tfidf)
 
     def build(self) -> nn.Module:
         model = build_model(self.config)
@@ -44,6 +48,7 @@ def save_bundle(out_dir: str | Path, bundle: ModelBundle) -> None:
     out_dir = Path(out_dir)
     tensors = {k: v.contiguous() for k, v in bundle.state_dict.items()}
     write_with(out_dir / WEIGHTS_FILE, lambda tmp: save_file(tensors, str(tmp)))
+    save_states(out_dir / STATES_FILE, bundle.encoder_states)
     write_json(
         out_dir / CONFIG_FILE,
         {
@@ -80,4 +85,5 @@ def load_bundle(bundle_dir: str | Path) -> ModelBundle:
         state_dict=load_file(str(bundle_dir / WEIGHTS_FILE)),
         training=dict(meta.get("training", {})),
         knn=dict(meta.get("knn", {})),
+        encoder_states=load_states(bundle_dir / STATES_FILE),
     )

@@ -6,8 +6,9 @@
 really have the modality; masked rows of ``x`` are zeros, so the model can tell "no flag" from
 "a black flag". The manifest names the encoder, its version and dims, the counts (present,
 missing, from cache, encoded, skipped) and the node-id fingerprint of the table the features
-were computed from, so a stale folder is caught instead of silently misaligned. The folder is
-swapped in whole, so its files always belong together.
+were computed from, so a stale folder is caught instead of silently misaligned. An encoder
+fitted on the train split (tfidf) adds ``encoder_states.safetensors``, its fitted tensors. The
+folder is swapped in whole, so its files always belong together.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import numpy as np
 import torch
 
 from pipeline.atomic import atomic_dir
+from pipeline.encoder_states import STATES_FILE, load_states, save_states
 from pipeline.errors import GraphFuseError
 from pipeline.formats import FEATURES, check_format
 
@@ -56,6 +58,8 @@ class ModalityFeatures:
     mask: torch.Tensor
     ids_fingerprint: str
     info: dict[str, Any] = field(default_factory=dict)
+    #: A fitted encoder's tensors (tfidf), kept so predict can rebuild it; empty for pretrained ones.
+    state: dict[str, torch.Tensor] = field(default_factory=dict)
 
     @property
     def dim(self) -> int:
@@ -107,6 +111,7 @@ def _write_into(staged: Path, features: ModalityFeatures, *, float16: bool, mani
     np.save(staged / X_FILE, x.astype(dtype, copy=False), allow_pickle=False)
     np.save(staged / MASK_FILE, mask, allow_pickle=False)
     (staged / MANIFEST_FILE).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    save_states(staged / STATES_FILE, {features.modality: features.state} if features.state else {})
 
 
 def save_feature_group(
@@ -162,4 +167,5 @@ def load_features(folder: str | Path, *, mmap: bool = False) -> ModalityFeatures
         mask=torch.from_numpy(mask.astype(bool, copy=False)),
         ids_fingerprint=manifest.get("ids_fingerprint", ""),
         info=dict(manifest.get("info", {})),
+        state=load_states(folder / STATES_FILE).get(manifest.get("modality", folder.name), {}),
     )

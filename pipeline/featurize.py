@@ -131,9 +131,20 @@ def _info(encoder: Encoder) -> dict[str, Any]:
         info["image_size"] = encoder.image_size
     if hasattr(encoder, "version"):
         info["version"] = encoder.version
-    if "bins" in getattr(encoder, "settings", {}):
-        info["bins"] = encoder.settings["bins"]  # predict rebuilds the colour histogram with them
+    settings = getattr(encoder, "settings", {})
+    if "bins" in settings:
+        info["bins"] = settings["bins"]  # predict rebuilds the colour histogram with them
+    if settings.get("state"):
+        info["fitted_state"] = settings["state"]  # the hash predict checks the rebuilt tfidf against
+    if getattr(encoder, "weights", None):
+        info["weights"] = encoder.weights  # the local weights file predict loads again (sha in version)
     return info
+
+
+def _fitted_state(encoder: Encoder) -> dict[str, torch.Tensor]:
+    """A fitted encoder's tensors (tfidf), saved with the features; nothing for pretrained ones."""
+    fitted_state = getattr(encoder, "fitted_state", None)
+    return fitted_state() if callable(fitted_state) else {}
 
 
 def _embed_reported(
@@ -174,7 +185,10 @@ def encode_text_modality(
         index = torch.tensor(rows, dtype=torch.long)
         x[index] = torch.from_numpy(result.x)
         mask[index] = True
-    return ModalityFeatures(modality, x, mask, ids_fingerprint(dataset.ids), _info(encoder)), report
+    features = ModalityFeatures(
+        modality, x, mask, ids_fingerprint(dataset.ids), _info(encoder), state=_fitted_state(encoder)
+    )
+    return features, report
 
 
 def encode_image_modality(

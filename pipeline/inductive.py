@@ -29,7 +29,7 @@ from torch_geometric.data import Data
 from torch_geometric.utils import coalesce, to_undirected
 
 from pipeline.bundle import ModelBundle
-from pipeline.encoders.registry import make_image_encoder, make_text_encoder
+from pipeline.encoders.registry import rebuild_encoder
 from pipeline.encoders.tabular import TabularEncoder, _categorical
 from pipeline.errors import DatasetError, GraphFuseError
 from pipeline.features import PRECOMPUTED
@@ -65,21 +65,17 @@ class EncoderCache:
     progress: bool = False
     _loaded: dict[tuple, Any] = field(default_factory=dict)
 
-    def text(self, settings: dict) -> Any:
-        key = ("text", settings["encoder"])
+    def text(self, settings: dict, state: dict | None = None) -> Any:
+        key = ("text", settings["encoder"], settings.get("fitted_state"))
         if key not in self._loaded:
-            self._loaded[key] = make_text_encoder(settings["encoder"], device=self.device, progress=self.progress)
+            self._loaded[key] = rebuild_encoder("text", settings, state, device=self.device, progress=self.progress)
         return self._loaded[key]
 
     def image(self, settings: dict) -> Any:
-        key = ("image", settings["encoder"], settings.get("image_size", 224))
+        key = ("image", settings["encoder"], settings.get("image_size", 224), settings.get("bins"))
+        key += (settings.get("weights"),)
         if key not in self._loaded:
-            self._loaded[key] = make_image_encoder(
-                settings["encoder"],
-                device=self.device,
-                image_size=settings.get("image_size", 224),
-                progress=self.progress,
-            )
+            self._loaded[key] = rebuild_encoder("image", settings, device=self.device, progress=self.progress)
         return self._loaded[key]
 
 
@@ -320,7 +316,8 @@ def predict_new_nodes(
         settings = bundle.encoders[modality]
         if modality == "text":
             items = _texts(nodes, list(spec.text_columns))
-            xs[modality], masks[modality] = _encode(items, encoders.text(settings) if items else None, n, dim)
+            encoder = encoders.text(settings, bundle.encoder_states.get(modality)) if items else None
+            xs[modality], masks[modality] = _encode(items, encoder, n, dim)
         elif modality == "image":
             items = _images(nodes, spec.image_column, root, where)
             xs[modality], masks[modality] = _encode(items, encoders.image(settings) if items else None, n, dim)

@@ -16,7 +16,7 @@ from pipeline.bundle import ModelBundle
 from pipeline.dataset import Dataset, load_dataset
 from pipeline.dataset.embeddings import read_embedding
 from pipeline.dataset.spec import EMBEDDING_PREFIX, SPEC_FILE
-from pipeline.encoders.registry import make_image_encoder, make_text_encoder
+from pipeline.encoders.registry import rebuild_encoder
 from pipeline.encoders.tabular import TabularEncoder
 from pipeline.errors import GraphFuseError
 from pipeline.features import PRECOMPUTED, ModalityFeatures, ids_fingerprint
@@ -36,12 +36,12 @@ def featurize_for_bundle(
     text_groups, image_groups = spec.modality_groups("text"), spec.modality_groups("image")
     for modality, dim in bundle.config.modality_dims.items():
         settings = bundle.encoders[modality]
+        state = bundle.encoder_states.get(modality)
         if modality in text_groups:
-            encoder = make_text_encoder(settings["encoder"], device=device, progress=progress)
+            encoder = rebuild_encoder("text", settings, state, device=device, progress=progress)
             features[modality] = encode_text_modality(dataset, encoder, modality, text_groups[modality])[0]
         elif modality in image_groups:
-            kw = {key: settings[key] for key in ("image_size", "bins") if key in settings}
-            encoder = make_image_encoder(settings["encoder"], device=device, progress=progress, **kw)
+            encoder = rebuild_encoder("image", settings, device=device, progress=progress)
             features[modality] = encode_image_modality(dataset, encoder, modality, image_groups[modality])[0]
         elif modality == "tabular" and (spec.numeric_columns or spec.categorical_columns):
             tabular = TabularEncoder.from_dict(settings["state"])

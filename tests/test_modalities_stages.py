@@ -132,7 +132,9 @@ def test_dask_runner_gives_the_same_embeddings(project: tuple[Path, Path], prefe
     validate.run(params, paths)
     local = preprocess.run_image(make_params(root, data, cache_dir=""), paths)
     expected = load_features(paths.feature_file("image")).x
-    dask = preprocess.run_image(params, paths, map_shards=dask_map_shards(None, 2, processes=False))
+    # A LocalCluster of 2 worker processes, as preprocess.runner: dask starts one: the encoder and
+    # shards travel to the workers, which write the cache themselves.
+    dask = preprocess.run_image(params, paths, map_shards=dask_map_shards(None, 2))
     assert local["encoded"] == dask["encoded"] == 40 and dask["cache"]["written"] == 40
     torch.testing.assert_close(load_features(paths.feature_file("image")).x, expected)
     assert len(list((root / "cache").rglob("*.emb"))) == 40  # the workers wrote the cache

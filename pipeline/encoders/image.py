@@ -20,7 +20,7 @@ from urllib.parse import urlparse
 import torch
 from torch import nn
 
-from pipeline.encoders.base import EncoderUnavailable, env_vars, progress_enabled
+from pipeline.encoders.base import EncoderUnavailable, progress_enabled
 from pipeline.encoders.image_loading import ResizeCropUint8, StrictEncode, auto_workers, image_batches, tally
 from pipeline.encoders.speed import fast_copy_checked, sensible_threads, torch_threads
 
@@ -160,25 +160,97 @@ def _load_torchvision(name: str, arch: str, weights: Path | None, allow_download
     return model, f"sha256:{_file_sha(weights)}"
 
 
+def _timm_cached_weights(model: nn.Module) -> tuple[Path | None, list[str]]:
+    """The model's pretrained weights in the standard caches, looked up locally (never the network).
+
+    timm keeps its weights on the Hugging Face Hub (``hf_hub_id``; the HF cache under HF_HOME /
+    HF_HUB_CACHE) and, for older models, at a URL (the torch hub cache). Returns the file found
+    (or None) and every place looked at, for the error message.
+    """
+    cfg = dict(getattr(model, "pretrained_cfg", {}) or {})
+    looked: list[str] = []
+    hub_id = cfg.get("hf_hub_id")
+    if hub_id:
+        from huggingface_hub import constants, try_to_load_from_cache
+
+        cache = Path(constants.HF_HUB_CACHE)
+        names = [cfg["hf_hub_filename"]] if cfg.get("hf_hub_filename") else ["model.safetensors", "pytorch_model.bin"]
+        for filename in names:
+            hit = try_to_load_from_cache(hub_id, filename, cache_dir=cache)
+            looked.append(str(cache / f"models--{hub_id.replace('/', '--')}" / "snapshots" / "<revision>" / filename))
+            if isinstance(hit, str) and Path(hit).is_file():
+                return Path(hit), looked
+    if cfg.get("url"):
+        cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(urlparse(cfg["url"]).path).name
+        looked.append(str(cached))
+        if cached.is_file():
+            return cached, looked
+    return None, looked
+
+
+def _timm_from_file(timm: Any, model: nn.Module, path: Path) -> nn.Module:
+    """Load a weights file into a headless timm model; every tensor the model has must come from it.
+
+    timm's own reader (safetensors, or torch.load with weights_only); a file in another layout
+    (an original checkpoint) goes through the model module's ``checkpoint_filter_fn`` first. The
+    classifier's tensors, if the file has them, are dropped.
+    """
+    import sys
+
+    state = timm.models.load_state_dict(str(path))
+    missing, _ = model.load_state_dict(state, strict=False)
+    convert = getattr(sys.modules.get(type(model).__module__), "checkpoint_filter_fn", None)
+    if missing and convert is not None:
+        try:
+            converted = convert(state, model)
+        except Exception:  # a filter written for another layout: report the missing tensors below
+            converted = None
+        if converted is not None:
+            missing, _ = model.load_state_dict(converted, strict=False)
+    if missing:
+        raise ValueError(f"the file lacks {len(missing)} of the model's tensors, e.g. {list(missing)[:3]}")
+    return model
+
+
 def _load_timm(name: str, model_name: str, weights: Path | None, allow_download: bool) -> tuple[nn.Module, str, Any]:
+    """(model without its head, version, timm's data config) from a local file, the standard
+    caches, or (only if allowed) a download.
+
+    A file (given, or found in a cache) is read by :func:`_timm_from_file`: no network is touched.
+    """
     try:
         import timm
     except ImportError as exc:
-        raise EncoderUnavailable(name, f"timm is not installed ({exc})", "Install it with `pip install timm`") from exc
+        raise EncoderUnavailable(
+            name, f"timm is not installed ({exc})", "Install it with `pip install timm` (or graphfuse[timm])"
+        ) from exc
     try:
-        if weights is not None:
-            model = timm.create_model(model_name, pretrained=False, num_classes=0)
-            missing, _ = model.load_state_dict(_load_state(weights), strict=False)
-            if missing:
-                raise ValueError(f"the file lacks {len(missing)} tensors, e.g. {missing[:3]}")
-            version = f"sha256:{_file_sha(weights)}"
-        else:
-            offline = {} if allow_download else {"HF_HUB_OFFLINE": "1"}
-            with env_vars(**offline):
-                model = timm.create_model(model_name, pretrained=True, num_classes=0)
+        bare = timm.create_model(model_name, pretrained=False, num_classes=0)
+    except RuntimeError as exc:  # "Unknown model (...)"
+        raise EncoderUnavailable(
+            name, f"timm has no model {model_name!r} ({_short(exc)})", "See timm.list_models() for the names"
+        ) from exc
+    source = weights
+    if source is None:
+        source, looked = _timm_cached_weights(bare)
+        if source is None and not allow_download:
+            raise EncoderUnavailable(
+                name,
+                f"no weights file was given and the standard caches hold none for it (looked at {', '.join(looked)}"
+                "; the Hugging Face cache moves with HF_HOME / HF_HUB_CACHE, the torch hub cache with TORCH_HOME)"
+                "; downloads are off",
+                PROVIDE_HINT,
+            )
+    elif not source.is_file():
+        raise EncoderUnavailable(name, f"the weights file {source} does not exist", PROVIDE_HINT)
+    try:
+        if source is None:  # allowed to download: timm's own hub/URL fetch
+            model = timm.create_model(model_name, pretrained=True, num_classes=0)
             version = f"timm:{model.pretrained_cfg.get('hf_hub_id') or model_name}"
-    except Exception as exc:
-        where = str(weights) if weights else "the Hugging Face cache (HF_HOME) that timm reads"
+        else:
+            model, version = _timm_from_file(timm, bare, source), f"sha256:{_file_sha(source)}"
+    except Exception as exc:  # wrong architecture, truncated file, a pickle weights_only refuses, offline
+        where = str(source) if source else "a download"
         raise EncoderUnavailable(
             name, f"timm.create_model({model_name!r}) with weights from {where} failed ({_short(exc)})", PROVIDE_HINT
         ) from exc
@@ -220,6 +292,8 @@ class EfficientNetImageEncoder(StrictEncode):
         self.progress = progress
         self.decode_workers = auto_workers(decode_workers)
         weights_path = Path(weights).expanduser() if weights else None
+        #: The local weights file, recorded with the features so predict rebuilds the same encoder.
+        self.weights = str(weights_path.resolve()) if weights_path else None
         forward = "forward"
         if model == EFFICIENTNET_LITE0:
             net, mean, std = _load_lite0("cpu"), LITE_MEAN, LITE_STD
@@ -247,6 +321,8 @@ class EfficientNetImageEncoder(StrictEncode):
         self._forward: Callable[[torch.Tensor], torch.Tensor] = getattr(net, forward)
         self.dim = int(self._pool(self._forward(torch.zeros(1, 3, image_size, image_size, device=device))).shape[1])
         self.settings = {"image_size": image_size, "mean": mean, "std": std, "decode": DECODE_VERSION}
+        if str(device).startswith("cuda"):  # fp16 autocast gives slightly other vectors: other cache keys
+            self.settings["autocast"] = "float16"
         self._transform = ResizeCropUint8(image_size)
         self._mean = torch.tensor(mean, device=device).view(1, 3, 1, 1) * 255.0
         self._std = torch.tensor(std, device=device).view(1, 3, 1, 1) * 255.0

@@ -11,11 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from pipeline.encoders.base import Encoder
+from pipeline.encoders.base import Encoder, EncoderUnavailable
 from pipeline.encoders.histogram import COLOR_HISTOGRAM, ColorHistogramEncoder
 from pipeline.encoders.image import EFFICIENTNET_LITE0, TIMM_PREFIX, TORCHVISION_PREFIX, EfficientNetImageEncoder
 from pipeline.encoders.text import MINILM, MINILM_ALIASES, SentenceTextEncoder
 from pipeline.encoders.tfidf import TFIDF, TfidfTextEncoder
+from pipeline.errors import GraphFuseError
 
 Factory = Callable[..., Encoder]
 
@@ -59,6 +60,48 @@ def make_image_encoder(name: str = EFFICIENTNET_LITE0, **kw: Any) -> Encoder:
     return factory(name, **kw)
 
 
+def rebuild_encoder(
+    kind: str,
+    settings: dict[str, Any],
+    state: dict[str, Any] | None = None,
+    *,
+    device: str = "cpu",
+    progress: bool = False,
+) -> Encoder:
+    """The encoder a training run used, from what its features recorded (a bundle's ``encoders``).
+
+    ``kind`` is ``"text"`` or ``"image"``; ``state`` the fitted tensors a tfidf encoder needs
+    (the bundle's ``encoder_states``). Image encoders get back their size, histogram bins and
+    local weights file; a weights file that is gone or differs from training's (its sha256 is in
+    the recorded version; also for one found in a standard cache) is an error naming the file,
+    never other embeddings.
+    """
+    name = settings["encoder"]
+    if kind == "text":
+        if name == TFIDF:
+            if not state:
+                raise GraphFuseError(
+                    "the model's text encoder is tfidf, fitted on its train split, but the model carries no "
+                    "fitted state (trained by an older GraphFuse); rerun preprocess_text and train"
+                )
+            return TfidfTextEncoder.from_state(state, expected=settings.get("fitted_state"))
+        return make_text_encoder(name, device=device, progress=progress)
+    kw = {key: settings[key] for key in ("image_size", "bins") if key in settings}
+    if settings.get("weights"):
+        kw["weights"] = settings["weights"]
+    encoder = make_image_encoder(name, device=device, progress=progress, **kw)
+    recorded, found = str(settings.get("version", "")), getattr(encoder, "version", None)
+    if recorded.startswith("sha256:") and found != recorded:  # weights from a file: the very same file
+        where = settings.get("weights") or "the standard cache"
+        raise EncoderUnavailable(
+            name,
+            f"the weights file {where} is not the one the model was trained with (it is {found}, training used "
+            f"{recorded})",
+            "Put the training run's weights file back there, or retrain with the new one",
+        )
+    return encoder
+
+
 __all__ = [
     "KNOWN_IMAGE",
     "KNOWN_TEXT",
@@ -66,6 +109,7 @@ __all__ = [
     "TORCHVISION_PREFIX",
     "make_image_encoder",
     "make_text_encoder",
+    "rebuild_encoder",
     "register_image",
     "register_text",
 ]

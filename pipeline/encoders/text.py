@@ -87,6 +87,7 @@ class SentenceTextEncoder:
         batch_size: int = 64,
         progress: bool = True,
         allow_download: bool = False,
+        threads: int | None = None,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
@@ -94,6 +95,9 @@ class SentenceTextEncoder:
         self.batch_size = batch_size
         self.progress = progress
         self.allow_download = allow_download
+        #: Torch intra-op threads on the CPU; None: the cores, 1 when the machine is oversubscribed
+        #: (:func:`pipeline.encoders.speed.sensible_threads`).
+        self.threads = threads
         packaged = model in MINILM_ALIASES
         self.name = MINILM if packaged else model
         self._model = self._load(model, packaged)
@@ -182,7 +186,10 @@ class SentenceTextEncoder:
             return torch.zeros(0, self.dim, dtype=torch.float32)
         from pipeline.encoders.speed import sensible_threads, torch_threads
 
-        threads = sensible_threads() if str(self.device) == "cpu" else torch.get_num_threads()
+        if str(self.device) != "cpu":
+            threads = torch.get_num_threads()
+        else:
+            threads = self.threads or sensible_threads()
         with torch_threads(threads), torch.inference_mode():
             emb = self._model.encode(
                 texts,

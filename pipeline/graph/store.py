@@ -10,6 +10,7 @@ from safetensors.torch import load_file, save_file
 from torch_geometric.data import Data
 
 from pipeline.atomic import atomic_dir, read_json, write_json, write_with
+from pipeline.encoder_states import STATES_FILE, EncoderStates, load_states, save_states
 from pipeline.errors import GraphFuseError
 from pipeline.formats import GRAPH, check_format
 
@@ -32,11 +33,18 @@ class GraphMeta:
     task: str = "node_classification"  # or link_prediction: the graph then holds lp_* tensors
 
 
-def save_graph(out_dir: str | Path, data: Data, meta: GraphMeta) -> None:
+def save_graph(out_dir: str | Path, data: Data, meta: GraphMeta, encoder_states: EncoderStates | None = None) -> None:
+    """Tensors, metadata and the fitted encoder states (tfidf; for the model bundle), all or nothing."""
     tensors = {key: value.contiguous() for key, value in data.items() if torch.is_tensor(value)}
     with atomic_dir(out_dir) as staged:  # tensors and metadata are replaced together or not at all
         write_with(staged / TENSORS_FILE, lambda tmp: save_file(tensors, str(tmp)))
         write_json(staged / META_FILE, {"format": GRAPH, **asdict(meta)})
+        save_states(staged / STATES_FILE, encoder_states or {})
+
+
+def load_encoder_states(graph_dir: str | Path) -> EncoderStates:
+    """The fitted encoder states build_graph kept (modality -> tensors); ``{}`` when none."""
+    return load_states(Path(graph_dir) / STATES_FILE)
 
 
 def load_graph(graph_dir: str | Path) -> tuple[Data, GraphMeta]:
@@ -53,4 +61,4 @@ def load_graph(graph_dir: str | Path) -> tuple[Data, GraphMeta]:
     return data, meta
 
 
-__all__ = ["GraphMeta", "load_graph", "save_graph"]
+__all__ = ["GraphMeta", "load_encoder_states", "load_graph", "save_graph"]

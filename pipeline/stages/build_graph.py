@@ -96,7 +96,7 @@ def run(params: Params, paths: Paths) -> dict:
         task=dataset.spec.task,
     )
     stats = graph_stats(edge_index, edge_type, y, masks["train"])
-    save_graph(paths.graph, data, meta)
+    save_graph(paths.graph, data, meta, encoder_states={m: f.state for m, f in features.items() if f.state})
     write_json(paths.metrics / GRAPH_METRICS_FILE, stats)
     return {
         "nodes": stats["nodes"],

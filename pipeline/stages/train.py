@@ -19,7 +19,7 @@ from pipeline.bundle import ModelBundle, save_bundle
 from pipeline.config import Params, TrainParams, load_params
 from pipeline.errors import GraphFuseError
 from pipeline.graph import load_graph
-from pipeline.graph.store import META_FILE, TENSORS_FILE
+from pipeline.graph.store import META_FILE, TENSORS_FILE, load_encoder_states
 from pipeline.models import FusionModelConfig, build_model
 from pipeline.paths import Paths
 from pipeline.stages import show_progress
@@ -161,6 +161,7 @@ def _train_and_log(params: Params, paths: Paths, data, meta, config, device, fit
                 "resumed_from_epoch": result.resumed_from,
             },
             knn=meta.knn.get("settings", {}),
+            encoder_states=load_encoder_states(paths.graph),  # a fitted tfidf: predict rebuilds it
         )
         run_id = tracked.run_id
         with atomic_dir(paths.model) as model_dir:  # weights, config and run id: all new or all old
