@@ -33,8 +33,8 @@ from pipeline.config import Params  # noqa: E402
 from pipeline.graph import load_graph  # noqa: E402
 from pipeline.models import FusionModelConfig, build_model  # noqa: E402
 from pipeline.stages import build_graph  # noqa: E402
-from pipeline.stages.train import MODEL_KEYS, OPTION_KEYS  # noqa: E402
-from pipeline.training import TrainOptions, seed_everything, train_node_classifier  # noqa: E402
+from pipeline.stages.train import MODEL_KEYS  # noqa: E402
+from pipeline.training import options_from, seed_everything, train_node_classifier  # noqa: E402
 from pipeline.training.loop import predict_logits  # noqa: E402
 
 CPU = torch.device("cpu")
@@ -98,11 +98,12 @@ def graphfuse_accuracy(data, meta, params: Params, overrides: dict, seed: int) -
         backbone=settings.backbone,
         **{k: getattr(settings, k) for k in MODEL_KEYS},
     )
-    options = TrainOptions(**{k: getattr(settings, k) for k in OPTION_KEYS if k != "checkpoint_every"})
+    options = options_from(settings, checkpoint_every=0)
     seed_everything(seed)
     model = build_model(config)
     result = train_node_classifier(model, data, num_classes=len(meta.classes), device=CPU, options=options)
     model.load_state_dict(result.state_dict)
+    model.smoothing = result.smoothing  # label smoothing chosen on validation, as the train stage does
     pred = predict_logits(model, data, CPU).argmax(-1)
 
     def acc(mask: torch.Tensor) -> float:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -113,6 +113,10 @@ class TrainParams(_Section):
     batch_size: int = Field(4096, gt=0)
     fanout: int = Field(10, gt=0, description="neighbours sampled per node and layer (neighbor batching)")
     checkpoint_every: int = Field(10, ge=0, description="epochs between resumable checkpoints; 0 turns them off")
+    # --- label smoothing after training (C&S over the training labels; README "Accuracy") ---
+    smoothing: Literal["auto", "off"] | Annotated[float, Field(ge=0, lt=1)] = "auto"
+    smoothing_layers: int = Field(50, ge=1, description="label-propagation steps of the smoothing")
+    smoothing_correct: bool = Field(False, description="also C&S's correct step (training residuals)")
 
 
 class EvaluateParams(_Section):

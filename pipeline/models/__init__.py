@@ -5,18 +5,22 @@ from pipeline.models.fusion_base import FusionBase
 from pipeline.models.fusion_early import EarlyFusion
 from pipeline.models.fusion_gated import GatedFusion
 from pipeline.models.fusion_late import LateFusion
+from pipeline.models.label_smoothing import ALPHA_GRID, LabelSmoothing
 from pipeline.models.projection import ModalityProjection
-from pipeline.models.registry import BACKBONES, FUSIONS, build_model, upgrade_state_dict
+from pipeline.models.registry import BACKBONES, FUSIONS, build_model, smoothing_of, upgrade_state_dict
 
 __all__ = [
+    "ALPHA_GRID",
     "BACKBONES",
     "FUSIONS",
     "EarlyFusion",
     "FusionBase",
     "FusionModelConfig",
     "GatedFusion",
+    "LabelSmoothing",
     "LateFusion",
     "ModalityProjection",
     "build_model",
+    "smoothing_of",
     "upgrade_state_dict",
 ]

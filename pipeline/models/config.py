@@ -37,6 +37,11 @@ class FusionModelConfig(BaseModel):
     hops: int = Field(2, ge=0, description="propagation steps precomputed by the sign backbone")
     missing_token: bool = False
     modality_dropout: float = Field(0.0, ge=0, lt=1)
+    # Label smoothing after the forward pass (models/label_smoothing.py); 0 = none. Training
+    # chooses it (``train.smoothing``); bundles from before it load with 0.
+    smoothing_alpha: float = Field(0.0, ge=0, lt=1)
+    smoothing_layers: int = Field(50, ge=1)
+    smoothing_correct: bool = False
 
     @model_validator(mode="after")
     def _heads_divide_hidden(self) -> FusionModelConfig:

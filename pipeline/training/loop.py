@@ -19,11 +19,13 @@ from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 from torch_geometric.data import Data
 
+from pipeline.models import LabelSmoothing
 from pipeline.training.batching import FullBatch, NeighborBatches, SignBatches, resolve_batching
 from pipeline.training.checkpoint import TrainState, clear_checkpoint, load_checkpoint, save_checkpoint
 from pipeline.training.device import autocast_dtype, threads_for_data
 from pipeline.training.distributed import current
 from pipeline.training.epoch_metrics import accuracy_macro_f1
+from pipeline.training.label_smoothing import choose_smoothing
 from pipeline.training.options import MONITORS, TrainOptions
 
 EpochCallback = Callable[[int, dict[str, float]], None]
@@ -50,16 +52,38 @@ class TrainResult:
     resumed_from: int = 0
     trained_nodes: int = 0  # training nodes this process scored per epoch (a share under DDP)
     prepare_seconds: float = 0.0  # moving data to the device, and precomputing hops for sign
+    smoothing: LabelSmoothing | None = None  # chosen after training (options.smoothing); None: none
+    smoothing_scores: dict[str, float] = field(default_factory=dict)  # val accuracy per strength tried
+
+    def config_update(self) -> dict:
+        """What to write into the model's config so a rebuilt model smooths as this one does."""
+        s = self.smoothing
+        return {"smoothing_alpha": s.alpha, "smoothing_layers": s.layers, "smoothing_correct": s.correct} if s else {}
 
 
 def predict_logits(model: nn.Module, data: Data, device: torch.device) -> Tensor:
-    """Logits for every node, in eval mode, on CPU."""
+    """Logits for every node, in eval mode, on CPU.
+
+    A model with label smoothing (``model.smoothing``) gets it applied when ``data`` carries
+    training labels (``y`` and ``train_mask``); without them the model's own logits are returned.
+    """
     model = model.to(device).eval()
     names = model.modalities
     xs = {m: data[f"x_{m}"].to(device) for m in names}
     masks = {m: data[f"mask_{m}"].to(device) for m in names}
     with torch.inference_mode():
-        return model(xs, masks, data.edge_index.to(device)).float().cpu()
+        logits = model(xs, masks, data.edge_index.to(device)).float().cpu()
+        smoothing = getattr(model, "smoothing", None)
+        if smoothing is not None and has_train_labels(data):
+            logits = smoothing(logits, data.y, data.train_mask, data.edge_index)
+        return logits
+
+
+def has_train_labels(data: Data) -> bool:
+    """Whether ``data`` names labelled training nodes (what label smoothing propagates)."""
+    train_mask = data.get("train_mask")
+    y = data.get("y")
+    return train_mask is not None and y is not None and bool((train_mask.bool() & (y >= 0)).any())
 
 
 def class_weights(y: Tensor, train_idx: Tensor, num_classes: int, mode: str) -> Tensor:
@@ -100,7 +124,8 @@ def train_node_classifier(
     checkpoint_dir: str | Path | None = None,
     fingerprint: str = "",
 ) -> TrainResult:
-    """Train on ``train_mask``, monitor ``val_mask``; return the best weights (on CPU).
+    """Train on ``train_mask``, monitor ``val_mask``; return the best weights (on CPU) and the
+    label smoothing ``options.smoothing`` chose (set it on the model: ``model.smoothing``).
 
     Under ``torchrun`` (a process group is initialised) the model is wrapped in DDP and each
     process trains on its share of the training nodes. With ``checkpoint_dir`` and
@@ -255,7 +280,10 @@ def _train(
     if checkpoints is not None and ctx.is_main:
         clear_checkpoint(checkpoints)
     assert best_state is not None  # the first epoch always counts as an improvement
+    smoothing, smoothing_scores = choose_smoothing(model, best_state, data, device, options)
     return TrainResult(
+        smoothing=smoothing,
+        smoothing_scores=smoothing_scores,
         state_dict=best_state,
         best_epoch=best_epoch,
         epochs_run=len(history),
