@@ -8,35 +8,22 @@ the training labels are propagated; the validation labels only score the candida
 
 from __future__ import annotations
 
-import copy
-
-import torch
-from torch import Tensor, nn
+from torch import Tensor
 from torch_geometric.data import Data
 
 from pipeline.models import ALPHA_GRID, LabelSmoothing
 from pipeline.training.options import TrainOptions
 
 
-def _raw_logits(model: nn.Module, data: Data, device: torch.device) -> Tensor:
-    model = model.to(device).eval()
-    xs = {m: data[f"x_{m}"].to(device) for m in model.modalities}
-    masks = {m: data[f"mask_{m}"].to(device) for m in model.modalities}
-    with torch.inference_mode():
-        return model(xs, masks, data.edge_index.to(device)).float().cpu()
-
-
 def choose_smoothing(
-    model: nn.Module, best_state: dict[str, Tensor], data: Data, device: torch.device, options: TrainOptions
+    logits: Tensor, data: Data, options: TrainOptions
 ) -> tuple[LabelSmoothing | None, dict[str, float]]:
     """The smoothing ``options.smoothing`` asks for (``off``, a strength, or ``auto``: the best on
-    validation), and the validation accuracy of each candidate tried."""
+    validation) for the model's ``logits`` (the best epoch's, every node), and the validation
+    accuracy of each candidate tried."""
     if options.smoothing == "off":
         return None, {}
     candidates = ALPHA_GRID if options.smoothing == "auto" else (float(options.smoothing),)
-    scorer = copy.deepcopy(model)
-    scorer.load_state_dict(best_state)
-    logits = _raw_logits(scorer, data, device)
     val = data.val_mask & (data.y >= 0)
     scores: dict[str, float] = {}
     best: tuple[float, float] | None = None

@@ -8,6 +8,7 @@ epochs after the last improvement.
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -67,16 +68,22 @@ def predict_logits(model: nn.Module, data: Data, device: torch.device) -> Tensor
     A model with label smoothing (``model.smoothing``) gets it applied when ``data`` carries
     training labels (``y`` and ``train_mask``); without them the model's own logits are returned.
     """
+    logits = model_logits(model, data, device)
+    smoothing = getattr(model, "smoothing", None)
+    if smoothing is not None and has_train_labels(data):
+        with torch.inference_mode():
+            logits = smoothing(logits, data.y, data.train_mask, data.edge_index)
+    return logits
+
+
+def model_logits(model: nn.Module, data: Data, device: torch.device) -> Tensor:
+    """The model's own logits for every node (no label smoothing), in eval mode, on CPU."""
     model = model.to(device).eval()
     names = model.modalities
     xs = {m: data[f"x_{m}"].to(device) for m in names}
     masks = {m: data[f"mask_{m}"].to(device) for m in names}
     with torch.inference_mode():
-        logits = model(xs, masks, data.edge_index.to(device)).float().cpu()
-        smoothing = getattr(model, "smoothing", None)
-        if smoothing is not None and has_train_labels(data):
-            logits = smoothing(logits, data.y, data.train_mask, data.edge_index)
-        return logits
+        return model(xs, masks, data.edge_index.to(device)).float().cpu()
 
 
 def has_train_labels(data: Data) -> bool:
@@ -280,7 +287,11 @@ def _train(
     if checkpoints is not None and ctx.is_main:
         clear_checkpoint(checkpoints)
     assert best_state is not None  # the first epoch always counts as an improvement
-    smoothing, smoothing_scores = choose_smoothing(model, best_state, data, device, options)
+    smoothing, smoothing_scores = None, {}
+    if options.smoothing != "off":  # on the best epoch's predictions, in a copy (the caller loads them)
+        scorer = copy.deepcopy(model)
+        scorer.load_state_dict(best_state)
+        smoothing, smoothing_scores = choose_smoothing(model_logits(scorer, data, device), data, options)
     return TrainResult(
         smoothing=smoothing,
         smoothing_scores=smoothing_scores,
