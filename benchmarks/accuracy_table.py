@@ -261,6 +261,8 @@ def main() -> None:
             runs = [graphfuse_accuracy(g, m, params, overrides, s) for s in seeds]
             rows[row] = {"val": [v for v, _ in runs], "test": [t for _, t in runs]}
             print(f"{name:<15} {row:<40} test {fmt(rows[row]['test'])}", flush=True)
+            if args.json:  # after every row, so a run stopped early leaves what it finished
+                args.json.write_text(json.dumps(results | {name: rows}, indent=1))
         results[name] = rows
         print(f"{name}: {time.perf_counter() - start:.0f} s", flush=True)
         if args.json:  # after every dataset, so a long run leaves what it finished
