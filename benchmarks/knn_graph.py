@@ -7,12 +7,14 @@ Prints wall time and extra peak memory, each as a ratio: time against faiss' exa
 Targets (issue 6): GraphFuse within 1.5x faiss' time, peak memory within 3x the matrix.
 
     .venv/bin/python benchmarks/knn_graph.py [--nodes 100000] [--dim 384] [--k 10] [--skip-sklearn]
+        [--rounds 3] [--json out.json]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import subprocess
 import sys
 import time
@@ -64,17 +66,29 @@ def main() -> None:
     parser.add_argument("--dim", type=int, default=384)
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--skip-sklearn", action="store_true")
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="run the methods this many times, interleaved; report the median time"
+    )
+    parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--one", choices=METHODS, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
         print(json.dumps(run_one(args.one, args.nodes, args.dim, args.k)))
         return
     methods = [m for m in METHODS if not (args.skip_sklearn and m == "sklearn-brute")]
+    runs: dict[str, list[dict]] = {m: [] for m in methods}
+    for _ in range(args.rounds):  # interleaved, so a change in the machine's load hits every method
+        for method in methods:
+            cmd = [sys.executable, __file__, "--one", method, "--nodes", str(args.nodes), "--dim", str(args.dim)]
+            out = subprocess.run([*cmd, "--k", str(args.k)], check=True, capture_output=True, text=True).stdout
+            runs[method].append(json.loads(out.strip().splitlines()[-1]))
     results = []
     for method in methods:
-        cmd = [sys.executable, __file__, "--one", method, "--nodes", str(args.nodes), "--dim", str(args.dim)]
-        out = subprocess.run([*cmd, "--k", str(args.k)], check=True, capture_output=True, text=True).stdout
-        results.append(json.loads(out.strip().splitlines()[-1]))
+        result = dict(runs[method][0])
+        result["seconds"] = statistics.median(r["seconds"] for r in runs[method])
+        result["extra_peak_bytes"] = max(r["extra_peak_bytes"] for r in runs[method])
+        result["all_seconds"] = [round(r["seconds"], 3) for r in runs[method]]
+        results.append(result)
     base = results[0]["seconds"]
     matrix = results[0]["matrix_bytes"]
     print(f"k={args.k} on {args.nodes} x {args.dim} float32 ({matrix / 2**20:.0f} MiB)")
@@ -83,6 +97,12 @@ def main() -> None:
         print(
             f"{r['method']:<22} {r['seconds']:>8.2f} {r['seconds'] / base:>8.2f}x "
             f"{r['extra_peak_bytes'] / 2**20:>15.0f} {r['extra_peak_bytes'] / matrix:>9.2f}x"
+        )
+        r["time_vs_faiss"] = r["seconds"] / base
+        r["extra_peak_vs_matrix"] = r["extra_peak_bytes"] / matrix
+    if args.json:
+        args.json.write_text(
+            json.dumps({"nodes": args.nodes, "dim": args.dim, "k": args.k, "results": results}, indent=1)
         )
 
 

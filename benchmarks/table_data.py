@@ -68,8 +68,8 @@ def prepared(name: str, work: Path) -> tuple[Params, Paths]:
     paths = Paths(root)
     steps = {
         paths.dataset / "dataset.json": validate.run,
-        paths.feature_file("text"): preprocess.run_text,
-        paths.feature_file("image"): preprocess.run_image,
+        paths.feature_file("text") / "manifest.json": preprocess.run_text,
+        paths.feature_file("image") / "manifest.json": preprocess.run_image,
         paths.features / preprocess.TABULAR_STATE_FILE: preprocess.run_tabular,
     }
     for output, step in steps.items():  # each step once: a rerun resumes where the last one stopped

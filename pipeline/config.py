@@ -125,6 +125,10 @@ class TrainParams(_Section):
     decoder: Literal["dot", "mlp", "distmult"] = "dot"
     embedding_dim: int = Field(64, gt=0, description="node embedding size the decoder scores")
     train_negatives: int = Field(1, gt=0, description="uniform negative pairs per training positive, fresh each epoch")
+    # --- label smoothing after training (C&S over the training labels; README "Accuracy") ---
+    smoothing: Literal["auto", "off"] | Annotated[float, Field(ge=0, lt=1)] = "auto"
+    smoothing_layers: int = Field(50, ge=1, description="label-propagation steps of the smoothing")
+    smoothing_correct: bool = Field(False, description="also C&S's correct step (training residuals)")
 
 
 class EvaluateParams(_Section):

@@ -341,6 +341,11 @@ def predict_new_nodes(
     for modality in bundle.config.modality_dims:
         data[f"x_{modality}"] = torch.cat([known.features[modality], xs[modality]])
         data[f"mask_{modality}"] = torch.cat([known.masks[modality], masks[modality]])
+    labels = known.labels_for(total)
+    if labels is not None:  # the training labels, for the model's label smoothing (if it has one)
+        data.y, data.train_mask = labels
+    elif bundle.config.smoothing_alpha > 0:
+        notes.append("the model package has no training labels: predictions are not label-smoothed")
     probs = torch.softmax(predict_logits(bundle.build(), data, torch.device(encoders.device)), dim=-1)[offset:]
     confidence, predicted = probs.max(dim=-1)
     out = pd.DataFrame(

@@ -2,7 +2,8 @@
 
 New nodes are scored attached to this graph by their edges, so the package keeps what the
 forward pass needs of it and nothing more: node ids, each modality's features and mask, the
-edges, and the dataset's column layout (no labels, no splits).
+edges, the dataset's column layout, and the labels of the *training* nodes (what label smoothing
+propagates; every other node reads -1: no validation or test label is packaged).
 """
 
 from __future__ import annotations
@@ -31,6 +32,15 @@ class KnownGraph:
     features: dict[str, torch.Tensor]  # modality -> [n, d] float32
     masks: dict[str, torch.Tensor]  # modality -> [n] bool
     edge_index: torch.Tensor  # [2, e], as the model saw it (undirected datasets: both ways)
+    train_labels: torch.Tensor | None = None  # [n] class index of training nodes, -1 elsewhere
+
+    def labels_for(self, total: int) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """(y, train_mask) over the known nodes then ``total - n`` new ones, or None without labels."""
+        if self.train_labels is None:
+            return None
+        y = torch.full((total,), -1, dtype=torch.long)
+        y[: self.train_labels.numel()] = self.train_labels
+        return y, y >= 0
 
     @classmethod
     def from_graph(cls, data: Data, meta: GraphMeta, spec: DatasetSpec) -> KnownGraph:
@@ -40,6 +50,7 @@ class KnownGraph:
             features={m: data[f"x_{m}"] for m in meta.modalities},
             masks={m: data[f"mask_{m}"] for m in meta.modalities},
             edge_index=data.edge_index,
+            train_labels=torch.where(data.train_mask & (data.y >= 0), data.y, torch.full_like(data.y, -1)),
         )
 
     def without(self, drop: set[str]) -> KnownGraph:
@@ -53,6 +64,7 @@ class KnownGraph:
             features={m: x[keep] for m, x in self.features.items()},
             masks={m: x[keep] for m, x in self.masks.items()},
             edge_index=new_index[edges],
+            train_labels=self.train_labels[keep] if self.train_labels is not None else None,
         )
 
 
@@ -61,6 +73,8 @@ def save_known_graph(out_dir: str | Path, graph: KnownGraph) -> None:
     tensors = {f"x_{m}": x.contiguous() for m, x in graph.features.items()}
     tensors |= {f"mask_{m}": x.contiguous() for m, x in graph.masks.items()}
     tensors["edge_index"] = graph.edge_index.contiguous()
+    if graph.train_labels is not None:
+        tensors["train_labels"] = graph.train_labels.contiguous()
     write_with(out_dir / TENSORS_FILE, lambda tmp: save_file(tensors, str(tmp)))
     write_json(
         out_dir / META_FILE,
@@ -92,4 +106,5 @@ def load_known_graph(graph_dir: str | Path) -> KnownGraph:
         features={m: tensors[f"x_{m}"] for m in meta["modalities"]},
         masks={m: tensors[f"mask_{m}"] for m in meta["modalities"]},
         edge_index=tensors["edge_index"],
+        train_labels=tensors.get("train_labels"),  # absent in packages from before label smoothing
     )

@@ -109,6 +109,8 @@ def predict_dataset(
     y = torch.full((len(dataset.ids),), -1, dtype=torch.long)
     data = build_graph(features, edge_index, y, {})
     data.edge_type = edge_type
+    if bundle.config.smoothing_alpha > 0:  # no training labels on this graph: nothing to spread
+        notes.append("label smoothing needs the training graph's labels: not applied on another dataset")
     probs = torch.softmax(predict_logits(bundle.build(), data, torch_device), dim=-1)
     confidence, predicted = probs.max(dim=-1)
     out = pd.DataFrame(

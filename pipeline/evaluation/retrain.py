@@ -43,4 +43,5 @@ def retrain(
         options=options_from(recipe, seed=seed, checkpoint_every=0),
     )
     model.load_state_dict(result.state_dict)
+    model.smoothing = result.smoothing  # chosen on this seed's validation, as the train stage does
     return Retrained(model.to("cpu").eval(), result)

@@ -5,11 +5,13 @@ from pipeline.models.fusion_base import FusionBase
 from pipeline.models.fusion_early import EarlyFusion
 from pipeline.models.fusion_gated import GatedFusion
 from pipeline.models.fusion_late import LateFusion
+from pipeline.models.label_smoothing import ALPHA_GRID, LabelSmoothing
 from pipeline.models.link_predictor import LinkPredictor
 from pipeline.models.projection import ModalityProjection
-from pipeline.models.registry import BACKBONES, DECODERS, FUSIONS, build_model, upgrade_state_dict
+from pipeline.models.registry import BACKBONES, DECODERS, FUSIONS, build_model, smoothing_of, upgrade_state_dict
 
 __all__ = [
+    "ALPHA_GRID",
     "BACKBONES",
     "DECODERS",
     "FUSIONS",
@@ -17,9 +19,11 @@ __all__ = [
     "FusionBase",
     "FusionModelConfig",
     "GatedFusion",
+    "LabelSmoothing",
     "LateFusion",
     "LinkPredictor",
     "ModalityProjection",
     "build_model",
+    "smoothing_of",
     "upgrade_state_dict",
 ]

@@ -41,6 +41,11 @@ class FusionModelConfig(BaseModel):
     # Link prediction: the fusion model's output (``num_classes`` wide) is the node embedding
     # and this decoder scores pairs of them; None for node classification.
     decoder: DecoderName | None = None
+    # Label smoothing after the forward pass (models/label_smoothing.py); 0 = none. Training
+    # chooses it (``train.smoothing``); bundles from before it load with 0.
+    smoothing_alpha: float = Field(0.0, ge=0, lt=1)
+    smoothing_layers: int = Field(50, ge=1)
+    smoothing_correct: bool = False
 
     @model_validator(mode="after")
     def _heads_divide_hidden(self) -> FusionModelConfig:

@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 import torch
 from torch import Tensor, nn
 
+from pipeline.models.label_smoothing import LabelSmoothing
 from pipeline.models.modality_dropout import drop_modalities
 from pipeline.models.projection import ModalityProjection
 from pipeline.models.propagation import precompute_hops
@@ -54,6 +55,9 @@ class FusionBase(nn.Module):
         self.projection_dim = projection_dim
         self.modality_dropout = modality_dropout
         self.hops = hops
+        #: Label smoothing applied by ``predict_logits`` after the forward pass (not a module:
+        #: no weights); training or ``build_model`` sets it.
+        self.smoothing: LabelSmoothing | None = None
         self.projections = nn.ModuleDict(
             {m: ModalityProjection(modality_dims[m], projection_dim, missing_token) for m in self.modalities}
         )

@@ -19,6 +19,7 @@ from pipeline.models.fusion_early import EarlyFusion
 from pipeline.models.fusion_gated import GatedFusion
 from pipeline.models.fusion_late import LateFusion
 from pipeline.models.link_predictor import LinkPredictor
+from pipeline.models.label_smoothing import LabelSmoothing
 
 BACKBONES: dict[str, type[nn.Module]] = {
     "mlp": MLPBackbone,
@@ -67,7 +68,7 @@ def build_model(config: FusionModelConfig) -> FusionBase | LinkPredictor:
             else decoder_cls(config.num_classes)
         )
         return LinkPredictor(encoder, decoder)
-    return FUSIONS[config.fusion](
+    model = FUSIONS[config.fusion](
         config.modality_dims,
         config.num_classes,
         backbone_factory(config),
@@ -76,6 +77,14 @@ def build_model(config: FusionModelConfig) -> FusionBase | LinkPredictor:
         modality_dropout=config.modality_dropout,
         hops=config.hops if config.backbone == "sign" else None,
     )
+    if config.smoothing_alpha > 0:
+        model.smoothing = smoothing_of(config)
+    return model
+
+
+def smoothing_of(config: FusionModelConfig) -> LabelSmoothing:
+    """The label smoothing a config asks for (``alpha`` 0: none)."""
+    return LabelSmoothing(config.smoothing_alpha, config.smoothing_layers, config.smoothing_correct)
 
 
 # Bundles written before the zoo: EarlyFusionSAGE's two layers were ``conv1`` and ``conv2``.

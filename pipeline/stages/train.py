@@ -146,6 +146,8 @@ def _train_and_log(params: Params, paths: Paths, data, meta, config, device, fit
             result = fit(on_epoch=log_epoch)
         best = result.history[result.best_epoch - 1]
         tracked.log_metrics({"best_epoch": result.best_epoch, "best_val_loss": best["val_loss"]})
+        tracked.log_metrics({f"smoothing_val_accuracy_{a}": v for a, v in result.smoothing_scores.items()})
+        config = config.model_copy(update=result.config_update())  # the label smoothing chosen on val
         bundle = ModelBundle(
             config=config,
             classes=meta.classes,
@@ -178,6 +180,7 @@ def _train_and_log(params: Params, paths: Paths, data, meta, config, device, fit
         "device": str(device),
         "model": f"{config.fusion}/{config.backbone}",
         "batching": result.batching,
+        "smoothing_alpha": config.smoothing_alpha,
     }
 
 

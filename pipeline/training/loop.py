@@ -8,6 +8,7 @@ epochs after the last improvement.
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,11 +20,13 @@ from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 from torch_geometric.data import Data
 
+from pipeline.models import LabelSmoothing
 from pipeline.training.batching import FullBatch, NeighborBatches, SignBatches, resolve_batching
 from pipeline.training.checkpoint import TrainState, clear_checkpoint, load_checkpoint, save_checkpoint
 from pipeline.training.device import autocast_dtype, threads_for_data
 from pipeline.training.distributed import current
 from pipeline.training.epoch_metrics import accuracy_macro_f1
+from pipeline.training.label_smoothing import choose_smoothing
 from pipeline.training.options import MONITORS, TrainOptions
 
 EpochCallback = Callable[[int, dict[str, float]], None]
@@ -50,16 +53,44 @@ class TrainResult:
     resumed_from: int = 0
     trained_nodes: int = 0  # training nodes this process scored per epoch (a share under DDP)
     prepare_seconds: float = 0.0  # moving data to the device, and precomputing hops for sign
+    smoothing: LabelSmoothing | None = None  # chosen after training (options.smoothing); None: none
+    smoothing_scores: dict[str, float] = field(default_factory=dict)  # val accuracy per strength tried
+
+    def config_update(self) -> dict:
+        """What to write into the model's config so a rebuilt model smooths as this one does."""
+        s = self.smoothing
+        return {"smoothing_alpha": s.alpha, "smoothing_layers": s.layers, "smoothing_correct": s.correct} if s else {}
 
 
 def predict_logits(model: nn.Module, data: Data, device: torch.device) -> Tensor:
-    """Logits for every node, in eval mode, on CPU."""
+    """Logits for every node, in eval mode, on CPU.
+
+    A model with label smoothing (``model.smoothing``) gets it applied when ``data`` carries
+    training labels (``y`` and ``train_mask``); without them the model's own logits are returned.
+    """
+    logits = model_logits(model, data, device)
+    smoothing = getattr(model, "smoothing", None)
+    if smoothing is not None and has_train_labels(data):
+        with torch.inference_mode():
+            logits = smoothing(logits, data.y, data.train_mask, data.edge_index)
+    return logits
+
+
+def model_logits(model: nn.Module, data: Data, device: torch.device) -> Tensor:
+    """The model's own logits for every node (no label smoothing), in eval mode, on CPU."""
     model = model.to(device).eval()
     names = model.modalities
     xs = {m: data[f"x_{m}"].to(device) for m in names}
     masks = {m: data[f"mask_{m}"].to(device) for m in names}
     with torch.inference_mode():
         return model(xs, masks, data.edge_index.to(device)).float().cpu()
+
+
+def has_train_labels(data: Data) -> bool:
+    """Whether ``data`` names labelled training nodes (what label smoothing propagates)."""
+    train_mask = data.get("train_mask")
+    y = data.get("y")
+    return train_mask is not None and y is not None and bool((train_mask.bool() & (y >= 0)).any())
 
 
 def class_weights(y: Tensor, train_idx: Tensor, num_classes: int, mode: str) -> Tensor:
@@ -100,7 +131,8 @@ def train_node_classifier(
     checkpoint_dir: str | Path | None = None,
     fingerprint: str = "",
 ) -> TrainResult:
-    """Train on ``train_mask``, monitor ``val_mask``; return the best weights (on CPU).
+    """Train on ``train_mask``, monitor ``val_mask``; return the best weights (on CPU) and the
+    label smoothing ``options.smoothing`` chose (set it on the model: ``model.smoothing``).
 
     Under ``torchrun`` (a process group is initialised) the model is wrapped in DDP and each
     process trains on its share of the training nodes. With ``checkpoint_dir`` and
@@ -255,7 +287,14 @@ def _train(
     if checkpoints is not None and ctx.is_main:
         clear_checkpoint(checkpoints)
     assert best_state is not None  # the first epoch always counts as an improvement
+    smoothing, smoothing_scores = None, {}
+    if options.smoothing != "off":  # on the best epoch's predictions, in a copy (the caller loads them)
+        scorer = copy.deepcopy(model)
+        scorer.load_state_dict(best_state)
+        smoothing, smoothing_scores = choose_smoothing(model_logits(scorer, data, device), data, options)
     return TrainResult(
+        smoothing=smoothing,
+        smoothing_scores=smoothing_scores,
         state_dict=best_state,
         best_epoch=best_epoch,
         epochs_run=len(history),

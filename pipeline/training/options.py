@@ -27,10 +27,16 @@ class TrainOptions:
     batch_size: int = 4096
     fanout: int = 10
     checkpoint_every: int = 0
+    # label smoothing after training (pipeline/training/label_smoothing.py): off | auto | a strength
+    smoothing: str | float = "off"
+    smoothing_layers: int = 50
+    smoothing_correct: bool = False
 
     def __post_init__(self) -> None:
         if self.monitor not in MONITORS:
             raise ValueError(f"monitor must be one of {MONITORS}, not {self.monitor!r}")
+        if self.smoothing not in ("off", "auto") and not 0 <= float(self.smoothing) < 1:
+            raise ValueError(f"smoothing must be off, auto or a strength in [0, 1), not {self.smoothing!r}")
 
 
 def options_from(settings: Any, **overrides: Any) -> TrainOptions:
