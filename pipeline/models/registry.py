@@ -18,8 +18,8 @@ from pipeline.models.fusion_base import BackboneFactory, FusionBase
 from pipeline.models.fusion_early import EarlyFusion
 from pipeline.models.fusion_gated import GatedFusion
 from pipeline.models.fusion_late import LateFusion
-from pipeline.models.link_predictor import LinkPredictor
 from pipeline.models.label_smoothing import LabelSmoothing
+from pipeline.models.link_predictor import LinkPredictor
 
 BACKBONES: dict[str, type[nn.Module]] = {
     "mlp": MLPBackbone,
