@@ -38,19 +38,22 @@ def _rss_kib(field: str) -> int:
 
 def _method(method: str, x: np.ndarray, k: int) -> None:
     import faiss
-    from sklearn.neighbors import NearestNeighbors
-
-    from pipeline.graph.knn import knn_pairs
 
     if method == "faiss-exact":
         index = faiss.IndexFlatIP(x.shape[1])
         index.add(x)
         index.search(x, k + 1)
     elif method == "graphfuse-knn-edges":
+        from pipeline.graph.knn import knn_pairs
+
         knn_pairs(x, k)
     elif method == "graphfuse-mutual-cap":
+        from pipeline.graph.knn import knn_pairs
+
         knn_pairs(x, k, mutual=True, cap=k)
     elif method == "sklearn-brute":
+        from sklearn.neighbors import NearestNeighbors
+
         NearestNeighbors(n_neighbors=k + 1, algorithm="brute", metric="cosine").fit(x).kneighbors(x)
 
 
@@ -59,10 +62,12 @@ def run_one(method: str, nodes: int, dim: int, k: int, repeats: int = 1) -> dict
     x = np.random.default_rng(0).standard_normal((nodes, dim), dtype=np.float32)
     if method == "faiss-exact":
         x /= np.linalg.norm(x, axis=1, keepdims=True)  # the baseline gets its rows ready-made
-    import faiss  # noqa: F401  (imports before the peak reset, for every method alike)
-    import sklearn.neighbors  # noqa: F401
+    import faiss  # noqa: F401  (imports before the peak reset)
 
-    import pipeline.graph.knn  # noqa: F401
+    if method == "sklearn-brute":
+        import sklearn.neighbors  # noqa: F401
+    else:
+        import pipeline.graph.knn  # noqa: F401
 
     _method(method, np.ascontiguousarray(x[: min(nodes, 1000)]), k)  # warm-up: lazy imports, thread pools
     seconds, extras = [], []
@@ -82,9 +87,9 @@ def run_one(method: str, nodes: int, dim: int, k: int, repeats: int = 1) -> dict
     }
 
 
-def measure(nodes: int, dim: int, k: int, repeats: int, skip_sklearn: bool = False) -> list[dict]:
+def measure(nodes: int, dim: int, k: int, repeats: int, methods: tuple[str, ...] = METHODS) -> list[dict]:
     """Each method in its own process; the rows: time vs faiss and vs sklearn, memory vs the matrix."""
-    methods = [m for m in METHODS if not (skip_sklearn and m == "sklearn-brute")]
+    methods = ["faiss-exact", "graphfuse-knn-edges"] + [m for m in methods if m not in METHODS[:2]]
     results = {}
     for method in methods:
         cmd = [sys.executable, __file__, "--one", method, "--nodes", str(nodes), "--dim", str(dim)]
@@ -149,13 +154,17 @@ def main() -> None:
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per method (median), after a warm-up")
     parser.add_argument("--skip-sklearn", action="store_true")
+    parser.add_argument(
+        "--methods", nargs="+", default=list(METHODS), choices=METHODS, help="faiss and ours always run"
+    )
     parser.add_argument("--json", type=Path, help="write the rows here (for benchmarks/run.py)")
     parser.add_argument("--one", choices=METHODS, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
         print(json.dumps(run_one(args.one, args.nodes, args.dim, args.k, args.repeats)))
         return
-    write_rows(args.json, measure(args.nodes, args.dim, args.k, args.repeats, args.skip_sklearn))
+    methods = [m for m in args.methods if not (args.skip_sklearn and m == "sklearn-brute")]
+    write_rows(args.json, measure(args.nodes, args.dim, args.k, args.repeats, methods))
 
 
 if __name__ == "__main__":

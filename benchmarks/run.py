@@ -21,6 +21,7 @@ import argparse
 import datetime as dt
 import json
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -151,7 +152,9 @@ def run_bench(script: str, args: list[str]) -> tuple[list[dict], float, int, str
         return rows, seconds, peak, error
 
 
-def run(profile: str, only: list[str] | None, device: str, work: Path) -> dict[str, Any]:
+def run(
+    profile: str, only: list[str] | None, device: str, work: Path, sizes: dict[str, list[str]] | None = None
+) -> dict[str, Any]:
     result: dict[str, Any] = {
         "profile": profile if device == "cpu" else f"{profile}-{device}",
         "started": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
@@ -163,7 +166,7 @@ def run(profile: str, only: list[str] | None, device: str, work: Path) -> dict[s
     for n, name, script, profiles in BENCHES:
         if only and name not in only:
             continue
-        args = list(profiles[profile])
+        args = list((sizes or {}).get(name, profiles[profile]))
         if script == "accuracy_baselines.py":
             args += ["--work", str(work)]
         if device != "cpu":
@@ -190,7 +193,21 @@ def main() -> None:
     parser.add_argument("--against", type=Path, default=RESULTS / "latest.json", help="the run to compare with")
     parser.add_argument("--no-readme", action="store_true", help="do not rewrite README.md's table")
     parser.add_argument("--work", type=Path, default=REPO / ".cache" / "graphfuse" / "bench", help="feature cache")
+    parser.add_argument(
+        "--sizes",
+        nargs="+",
+        default=[],
+        metavar="NAME=ARGS",
+        help='other arguments for a benchmark: knn="--nodes 1000"',
+    )
     args = parser.parse_args()
+    names = [b[1] for b in BENCHES]
+    sizes = {}
+    for item in args.sizes:
+        name, _, rest = item.partition("=")
+        if name not in names:
+            parser.error(f"--sizes {item!r}: {name!r} is not one of {', '.join(names)}")
+        sizes[name] = shlex.split(rest)
     if args.device != "cpu":
         bad = [name for name in (args.only or []) if name not in DEVICE_BENCHES]
         if not args.only or bad:
@@ -199,14 +216,14 @@ def main() -> None:
     out = args.out or RESULTS / ("quick.json" if args.quick else "latest.json")
     previous = json.loads(args.against.read_text()) if args.against.is_file() else None  # read before overwriting
 
-    result = run(profile, args.only, args.device, args.work)
+    result = run(profile, args.only, args.device, args.work, sizes)
     table = markdown(result)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1) + "\n")
     out.with_suffix(".md").write_text(table)
     print("\n" + table)
     print(f"wrote {out} and {out.with_suffix('.md')}")
-    full_run = profile == "full" and args.device == "cpu" and not args.only and out == RESULTS / "latest.json"
+    full_run = not (args.quick or args.only or sizes) and args.device == "cpu" and out == RESULTS / "latest.json"
     if full_run and not args.no_readme:
         readme = REPO / "README.md"
         readme.write_text(splice(readme.read_text(), table))
