@@ -26,8 +26,6 @@ fi
 # Sizes: a GPU encodes thousands of texts and hundreds of images a second, and a 10^5-node epoch
 # takes milliseconds, so larger inputs than the CPU run keep the timings above the noise.
 # timeout: the whole script must stay under 8 minutes.
-exec timeout 450 "$PY" benchmarks/run.py --device cuda --only text_encoding image_encoding train_epoch \
+exec timeout 450 "$PY" benchmarks/run.py --device cuda --only encoding train_epoch \
     --out benchmarks/results/gpu.json --against benchmarks/results/gpu.json \
-    --sizes text_encoding="--only text --texts 8000 --repeats 3" \
-            image_encoding="--only image --images 1024 --repeats 3" \
-            train_epoch="--nodes 100000 --epochs 20 --rounds 3"
+    --sizes encoding="--texts 8000 --images 1024 --repeats 3" train_epoch="--nodes 100000 --epochs 20 --rounds 3"
