@@ -38,7 +38,7 @@ REPO = HERE.parent
 RESULTS = HERE / "results"
 
 #: (issue row number, name, script, arguments per profile). The issue's rows 1-8, in its order.
-#: Full sizes are chosen to finish in ~20-25 min on the 2-core development machine.
+#: Full sizes were chosen for ~20-25 min on 2 cores; under load 6-12 from other jobs the run took 51 min.
 BENCHES: list[tuple[str, str, str, dict[str, list[str]]]] = [
     (
         "1-2",
