@@ -92,8 +92,6 @@ VERSIONS = (
 
 def machine() -> dict[str, Any]:
     """Cores, memory, GPU, library versions and the git commit this run measured."""
-    import psutil
-
     versions = {"python": sys.version.split()[0]}
     for name in VERSIONS:
         try:
@@ -115,7 +113,7 @@ def machine() -> dict[str, Any]:
     return {
         "cores": os.cpu_count(),
         "usable_cores": len(os.sched_getaffinity(0)),
-        "memory_gib": psutil.virtual_memory().total / 2**30,
+        "memory_gib": os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30,
         "gpu": gpu or None,
         "versions": versions,
         "commit": commit,
