@@ -10,6 +10,10 @@ In fresh temporary copies of the project (git repos, nothing shared), this print
 4. a no-op ``dvc repro`` (target <= 3 s);
 5. which stages a one-parameter change (``train.lr``) reruns.
 
+Prefect's cost and the no-op repro are medians of ``--repeats`` runs; the full repro and the plain
+process run once each (minutes apiece on this machine). ``--prefect-only`` measures item 3 alone
+(on ``validate``: the quick benchmark); ``--json`` writes the rows for ``benchmarks/run.py``.
+
     .venv/bin/python benchmarks/orchestration.py [--dataset data/raw/countries] [--source .]
 
 ``--source`` is the checkout whose code is measured (its copy goes first on PYTHONPATH), so the
@@ -32,6 +36,9 @@ import time
 from pathlib import Path
 
 import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_rows import row, write_rows  # noqa: E402
 
 BIN = Path(sys.executable).parent
 REPO = Path(__file__).resolve().parents[1]
@@ -126,15 +133,65 @@ def _timed_repro(root: Path, command: list[str]) -> tuple[float, dict[str, float
     return total, {name: end - begin for (name, begin), end in zip(marks, ends, strict=True)}
 
 
+def prefect_cost(root: Path, stages: tuple[str, ...], repeats: int) -> dict:
+    """``graphfuse stage NAME`` against the stage function in a plain process, each fresh, as a row.
+
+    With a persistent server (``graphfuse prefect start``) the stages talk to it, as ``graphfuse
+    repro`` makes them do; older checkouts without it start their own temporary server."""
+    graphfuse, py, script = str(BIN / "graphfuse"), str(BIN / "python"), str(Path(__file__).resolve())
+    server = (
+        subprocess.run([graphfuse, "prefect", "start"], cwd=root, env=_env(root), capture_output=True)
+        if _has_prefect_server_command(root)
+        else None
+    )
+    try:
+        per_stage = {}
+        for name in stages:
+            with_prefect = [_run([graphfuse, "stage", name], root)[0] for _ in range(repeats)]
+            without = [_run([py, script, "--plain", name], root)[0] for _ in range(repeats)]
+            per_stage[name] = {"graphfuse_stage": with_prefect, "plain": without}
+            ours, plain = statistics.median(with_prefect), statistics.median(without)
+            print(
+                f"\n3. {name}: `graphfuse stage` {ours:.1f} s, plain process {plain:.1f} s "
+                f"(medians of {repeats}): Prefect costs {ours - plain:.1f} s"
+            )
+    finally:
+        if server is not None:
+            subprocess.run([graphfuse, "prefect", "stop"], cwd=root, env=_env(root), capture_output=True)
+    ours = statistics.mean(statistics.median(v["graphfuse_stage"]) for v in per_stage.values())
+    plain = statistics.mean(statistics.median(v["plain"]) for v in per_stage.values())
+    print(f"   Prefect's cost per stage: {ours - plain:.1f} s   (target <= 2 s)")
+    return row(
+        "prefect_cost",
+        f"Prefect's cost per stage: `graphfuse stage` vs the stage function in a plain process ({', '.join(stages)})",
+        graphfuse=ours,
+        baseline=plain,
+        unit="s",
+        better="lower",
+        size=f"countries, median of {repeats} per stage, mean over stages",
+        target={"text": "difference <= 2 s", "issue": 5},
+        holds=ours - plain <= 2.0,
+        cost_s=ours - plain,
+        per_stage=per_stage,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default=None, help="dataset.dir for the copies (default: params.yaml's)")
     parser.add_argument("--source", type=Path, default=REPO, help="the checkout whose code is measured")
-    parser.add_argument("--repeats", type=int, default=2, help="runs of each cheap stage, each way")
+    parser.add_argument("--repeats", type=int, default=2, help="runs of each cheap stage and no-op repro (median)")
+    parser.add_argument("--prefect-only", action="store_true", help="only Prefect's cost, on validate (quick)")
+    parser.add_argument("--json", type=Path, help="write the rows here (for benchmarks/run.py)")
     parser.add_argument("--plain", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.plain:
         run_plain(args.plain)
+        return
+    if args.prefect_only:
+        with tempfile.TemporaryDirectory(prefix="graphfuse-bench-") as tmp:
+            root = _copy_project(args.source.resolve(), Path(tmp) / "repro", args.dataset)
+            write_rows(args.json, [prefect_cost(root, ("validate",), args.repeats)])
         return
 
     source = args.source.resolve()
@@ -161,31 +218,15 @@ def main() -> None:
         print(f"   ratio to plain: {repro_total / plain_total:.2f}x   (target <= 1.5x)")
 
         # Prefect's own cost: the same stage with and without Prefect, each in a fresh process.
-        # With a persistent server (this branch) the stages talk to it, as `graphfuse repro` does.
-        server = (
-            subprocess.run([graphfuse, "prefect", "start"], cwd=repro_root, env=_env(repro_root))
-            if (uses_wrapper)
-            else None
-        )
-        try:
-            costs = []
-            for name in CHEAP_STAGES:
-                with_prefect = [_run([graphfuse, "stage", name], repro_root)[0] for _ in range(args.repeats)]
-                without = [_run([py, script, "--plain", name], repro_root)[0] for _ in range(args.repeats)]
-                cost = statistics.mean(with_prefect) - statistics.mean(without)
-                costs.append(cost)
-                print(
-                    f"\n3. {name}: `graphfuse stage` {statistics.mean(with_prefect):.1f} s, plain process "
-                    f"{statistics.mean(without):.1f} s (mean of {args.repeats}): Prefect costs {cost:.1f} s"
-                )
-            print(f"   Prefect's cost per stage: {statistics.mean(costs):.1f} s   (target <= 2 s)")
-        finally:
-            if server is not None:
-                subprocess.run([graphfuse, "prefect", "stop"], cwd=repro_root, env=_env(repro_root))
+        cost_row = prefect_cost(repro_root, CHEAP_STAGES, args.repeats)
 
-        noop, out = _run([dvc, "repro"], repro_root)
-        assert "Running stage" not in out, out
-        print(f"\n4. no-op `dvc repro`: {noop:.1f} s   (target <= 3 s)")
+        noops = []
+        for _ in range(max(args.repeats, 3)):
+            noop, out = _run([dvc, "repro"], repro_root)
+            assert "Running stage" not in out, out
+            noops.append(noop)
+        noop = statistics.median(noops)
+        print(f"\n4. no-op `dvc repro`: {noop:.1f} s, median of {len(noops)}   (target <= 3 s)")
 
         params = yaml.safe_load((repro_root / "params.yaml").read_text())
         params["train"]["lr"] = params["train"]["lr"] * 2
@@ -194,6 +235,46 @@ def main() -> None:
         rerun = re.findall(r"Running stage '([^']+)'", out)
         print(f"\n5. after doubling train.lr, `dvc repro` reran: {', '.join(rerun) or 'nothing'}")
         print(f"\nload average at the end: {os.getloadavg()[0]:.1f} (other work on the machine inflates every time)")
+    dataset = args.dataset or "countries (params.yaml)"
+    write_rows(
+        args.json,
+        [
+            row(
+                "orchestration_repro",
+                "`graphfuse repro` (dvc repro, as `make run`) vs the same stage functions in one plain process",
+                graphfuse=repro_total,
+                baseline=plain_total,
+                unit="s",
+                better="lower",
+                size=f"{dataset}, one run each",
+                target={"op": "<=", "ratio": 1.5, "issue": 5},
+                stages={"repro": repro_stages, "plain": plain_stages},
+            ),
+            cost_row,
+            row(
+                "noop_repro",
+                "no-op `dvc repro` vs the full `dvc repro` before it",
+                graphfuse=noop,
+                baseline=repro_total,
+                unit="s",
+                better="lower",
+                size=f"{dataset}, median of {len(noops)}",
+                target={"text": "<= 3 s", "issue": 5},
+                holds=noop <= 3.0,
+                runs=noops,
+            ),
+            row(
+                "param_change_reruns",
+                "stages a one-param change (`train.lr`) reruns vs all stages",
+                graphfuse=len(rerun),
+                baseline=len(STAGE_FUNCTIONS),
+                unit="stages",
+                better="lower",
+                size=f"{dataset}: reran {', '.join(rerun) or 'nothing'}",
+                reran=rerun,
+            ),
+        ],
+    )
 
 
 if __name__ == "__main__":

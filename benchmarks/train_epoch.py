@@ -5,7 +5,8 @@ nodes, backward, AdamW step, then one eval forward for the validation accuracy. 
 epoch adds what the pipeline needs (class weights, gradient clipping, the LR schedule,
 train/val accuracy, macro-F1 and loss for early stopping). Prints the median epoch time of
 each after warm-up, alternating rounds so load from other processes hits both alike, and the
-ratio (target: <= 1.1).
+ratio (target: <= 1.1). ``--device cuda`` runs both on the GPU; ``--json`` writes the row for
+``benchmarks/run.py``.
 
 Data: ``graphfuse synth --embeddings`` (pipeline.synth), 384 + 1280 + 32 float16 dims.
 
@@ -16,17 +17,22 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import tempfile
 import time
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
-from pipeline.config import TrainParams
-from pipeline.models import FusionModelConfig, build_model
-from pipeline.synth import SynthConfig
-from pipeline.synth.embeddings import load_synthetic_embeddings, write_synthetic_embeddings
-from pipeline.training import TrainOptions, seed_everything, train_node_classifier
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_rows import row, write_rows  # noqa: E402
+
+from pipeline.config import TrainParams  # noqa: E402
+from pipeline.models import FusionModelConfig, build_model  # noqa: E402
+from pipeline.synth import SynthConfig  # noqa: E402
+from pipeline.synth.embeddings import load_synthetic_embeddings, write_synthetic_embeddings  # noqa: E402
+from pipeline.training import TrainOptions, seed_everything, train_node_classifier  # noqa: E402
 
 
 def model_config(manifest: dict, defaults: TrainParams, **overrides) -> FusionModelConfig:
@@ -42,7 +48,9 @@ def model_config(manifest: dict, defaults: TrainParams, **overrides) -> FusionMo
     )
 
 
-def graphfuse_epochs(data, config: FusionModelConfig, defaults: TrainParams, epochs: int) -> list[float]:
+def graphfuse_epochs(
+    data, config: FusionModelConfig, defaults: TrainParams, epochs: int, device: str = "cpu"
+) -> list[float]:
     seed_everything(0)
     model = build_model(config)
     stamps: list[float] = []
@@ -61,16 +69,19 @@ def graphfuse_epochs(data, config: FusionModelConfig, defaults: TrainParams, epo
         model,
         data,
         num_classes=config.num_classes,
-        device=torch.device("cpu"),
+        device=torch.device(device),
         options=options,
         on_epoch=lambda epoch, row: stamps.append(time.perf_counter()),
     )
     return [b - a for a, b in zip(stamps[1:], stamps[2:], strict=False)]  # the first epoch is warm-up
 
 
-def bare_pyg_epochs(data, config: FusionModelConfig, defaults: TrainParams, epochs: int) -> list[float]:
+def bare_pyg_epochs(
+    data, config: FusionModelConfig, defaults: TrainParams, epochs: int, device: str = "cpu"
+) -> list[float]:
     seed_everything(0)
-    model = build_model(config)
+    model = build_model(config).to(device)
+    data = data.to(device)
     names = model.modalities
     xs = {m: data[f"x_{m}"] for m in names}
     masks = {m: data[f"mask_{m}"] for m in names}
@@ -92,6 +103,36 @@ def bare_pyg_epochs(data, config: FusionModelConfig, defaults: TrainParams, epoc
     return times[1:]
 
 
+def measure(nodes: int, epochs: int, rounds: int, device: str = "cpu", **overrides: str) -> dict:
+    """Median epoch of each loop over alternating rounds, as a row."""
+    defaults = TrainParams()
+    with tempfile.TemporaryDirectory() as tmp:
+        manifest = write_synthetic_embeddings(SynthConfig(nodes=nodes, avg_degree=10.0, seed=0), tmp)
+        data, _ = load_synthetic_embeddings(tmp, mmap=False)
+    config = model_config(manifest, defaults, **{k: v for k, v in overrides.items() if v})
+    print(f"{nodes} nodes, {data.edge_index.size(1)} directed edges, model {config.fusion}/{config.backbone}, "
+          f"{torch.get_num_threads()} threads, device {device}")  # fmt: skip
+    ours, bare = [], []
+    for _ in range(rounds):
+        bare += bare_pyg_epochs(data, config, defaults, epochs, device)
+        ours += graphfuse_epochs(data, config, defaults, epochs, device)
+    ours_median, bare_median = statistics.median(ours), statistics.median(bare)
+    print(f"bare PyG loop   median epoch {bare_median * 1000:8.1f} ms  ({len(bare)} epochs)")
+    print(f"GraphFuse loop  median epoch {ours_median * 1000:8.1f} ms  ({len(ours)} epochs)")
+    print(f"ratio GraphFuse / bare PyG: {ours_median / bare_median:.3f}  (target <= 1.1)")
+    return row(
+        "train_epoch",
+        f"training epoch ({config.fusion}/{config.backbone}, full batch) vs a bare PyG loop, same model and data",
+        graphfuse=ours_median,
+        baseline=bare_median,
+        unit="s",
+        better="lower",
+        size=f"{nodes} nodes, avg degree 10, median of {len(ours)} epochs ({rounds} rounds after warm-up)",
+        target={"op": "<=", "ratio": 1.1, "issue": 6},
+        device=device,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--nodes", type=int, default=10_000)
@@ -99,24 +140,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--fusion", default=None)
     parser.add_argument("--backbone", default=None)
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--json", type=Path, help="write the row here (for benchmarks/run.py)")
     args = parser.parse_args()
-
-    defaults = TrainParams()
-    with tempfile.TemporaryDirectory() as tmp:
-        manifest = write_synthetic_embeddings(SynthConfig(nodes=args.nodes, avg_degree=10.0, seed=0), tmp)
-        data, _ = load_synthetic_embeddings(tmp, mmap=False)
-    overrides = {k: v for k, v in (("fusion", args.fusion), ("backbone", args.backbone)) if v}
-    config = model_config(manifest, defaults, **overrides)
-    print(f"{args.nodes} nodes, {data.edge_index.size(1)} directed edges, model {config.fusion}/{config.backbone}, "
-          f"{torch.get_num_threads()} threads")  # fmt: skip
-    ours, bare = [], []
-    for _ in range(args.rounds):
-        bare += bare_pyg_epochs(data, config, defaults, args.epochs)
-        ours += graphfuse_epochs(data, config, defaults, args.epochs)
-    ours_median, bare_median = statistics.median(ours), statistics.median(bare)
-    print(f"bare PyG loop   median epoch {bare_median * 1000:8.1f} ms  ({len(bare)} epochs)")
-    print(f"GraphFuse loop  median epoch {ours_median * 1000:8.1f} ms  ({len(ours)} epochs)")
-    print(f"ratio GraphFuse / bare PyG: {ours_median / bare_median:.3f}  (target <= 1.1)")
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        raise SystemExit(f"--device {args.device}: torch {torch.__version__} sees no CUDA device")
+    result = measure(args.nodes, args.epochs, args.rounds, args.device, fusion=args.fusion, backbone=args.backbone)
+    write_rows(args.json, [result])
 
 
 if __name__ == "__main__":

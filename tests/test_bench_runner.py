@@ -1,0 +1,136 @@
+"""The benchmark runner's bookkeeping: ratios, targets, the table, the README splice, regressions.
+
+Made-up rows for the logic (no timing is asserted anywhere), and one tiny real run of the runner
+over the kNN benchmark to check the plumbing: a script's ``--json`` rows, the process' peak RSS,
+the files written, and a regression reported against an earlier run.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from benchmarks.report import BEGIN, END, holds, markdown, ratio, regression_report, regressions, splice
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def fake_row(id: str, ours: float, base: float, better: str = "lower", **extra) -> dict:
+    return {
+        "n": "9",
+        "id": id,
+        "what": f"{id} | piped",
+        "graphfuse": ours,
+        "baseline": base,
+        "unit": "s",
+        "better": better,
+        "size": "10 nodes",
+        "target": None,
+    } | extra
+
+
+def fake_result(rows: list[dict]) -> dict:
+    machine = {
+        "cores": 2,
+        "usable_cores": 2,
+        "memory_gib": 24.0,
+        "gpu": None,
+        "versions": {"torch": "2.14.1", "faiss-cpu": "1.0"},
+        "commit": "abc1234",
+        "load_start": 3.0,
+        "load_end": 4.5,
+    }
+    return {"profile": "quick", "started": "2026-11-29 10:00 UTC", "seconds": 90.0, "machine": machine, "rows": rows}
+
+
+def test_ratio_and_targets_follow_the_rows_direction():
+    slow = fake_row("t", 3.0, 2.0, target={"op": "<=", "ratio": 1.5, "issue": 6})
+    assert ratio(slow) == pytest.approx(1.5) and holds(slow) is True
+    assert holds(fake_row("t", 3.1, 2.0, target={"op": "<=", "ratio": 1.5})) is False
+    rate = fake_row("r", 80.0, 100.0, better="higher", target={"op": ">=", "ratio": 0.9})
+    assert holds(rate) is False
+    assert holds(fake_row("n", 4.0, 100.0, target={"text": "<= 3 s"}, holds=False)) is False  # the script's verdict
+    assert holds(fake_row("x", 1.0, 2.0)) is None  # no target: nothing to hold
+    assert ratio(fake_row("z", 1.0, 0.0)) is None and ratio(fake_row("m", None, 1.0)) is None
+
+
+def test_markdown_has_every_row_its_ratio_and_the_machine():
+    rows = [
+        fake_row("knn", 2.0, 1.0, target={"op": "<=", "ratio": 1.5, "issue": 6}),
+        fake_row("acc", 89.4, 68.4, better="higher", unit="% test acc", graphfuse_sd=1.7, baseline_sd=3.2),
+        {"n": "6", "id": "orchestration", "what": "orchestration", "error": "exit 1"},
+    ]
+    table = markdown(fake_result(rows))
+    lines = table.splitlines()
+    assert lines[0].startswith("| # | what | size | GraphFuse | baseline | ratio | target | holds |")
+    assert "| 2.00x | ratio <= 1.5 (issue 6) | **no** |" in lines[2]
+    assert "knn \\| piped" in lines[2]  # a pipe in a cell cannot break the table
+    assert "89.4 ± 1.7 % test acc" in lines[3] and "68.4 ± 3.2 % test acc" in lines[3] and "1.31x" in lines[3]
+    assert "error: exit 1" in lines[4]
+    machine = lines[-1]
+    for text in ("2 cores", "GPU: none", "Commit abc1234", "torch 2.14.1", "faiss-cpu 1.0", "load average 3.0"):
+        assert text in machine
+
+
+def test_splice_replaces_only_between_the_markers():
+    readme = f"intro\n{BEGIN}\nold table\n{END}\nafter\n"
+    spliced = splice(readme, "| new |\n")
+    assert spliced == f"intro\n{BEGIN}\n| new |\n{END}\nafter\n"
+    assert splice(spliced, "| newer |\n").count(BEGIN) == 1
+    with pytest.raises(ValueError, match="markers"):
+        splice("no markers here", "| t |\n")
+
+
+def test_regressions_are_rows_more_than_20_percent_worse():
+    old = fake_result(
+        [
+            fake_row("time_ok", 1.0, 1.0),
+            fake_row("time_bad", 1.0, 1.0),
+            fake_row("rate_bad", 1.0, 1.0, better="higher"),
+            fake_row("rate_better", 1.0, 1.0, better="higher"),
+            fake_row("gone", 1.0, 1.0),
+        ]
+    )
+    new = fake_result(
+        [
+            fake_row("time_ok", 1.15, 1.0),  # 15% worse: noise, not reported
+            fake_row("time_bad", 1.3, 1.0, size="20 nodes"),  # 30% worse, at another size
+            fake_row("rate_bad", 0.7, 1.0, better="higher"),  # 30% lower rate
+            fake_row("rate_better", 2.0, 1.0, better="higher"),
+            fake_row("new_row", 9.0, 1.0),
+            {"n": "6", "id": "time_ok", "what": "x", "error": "exit 1"},
+        ]
+    )
+    found = {f["id"]: f for f in regressions(new, old)}
+    assert set(found) == {"time_bad", "rate_bad"}
+    assert found["time_bad"]["change"] == pytest.approx(0.3) and not found["time_bad"]["same_size"]
+    assert found["rate_bad"]["same_size"]
+    text = regression_report(list(found.values()), "latest.json")
+    assert "2 row(s) more than 20% worse than latest.json" in text and "another size" in text
+    assert "No row" in regression_report([], "latest.json")
+
+
+def test_runner_runs_a_real_benchmark_and_reports_a_regression(tmp_path):
+    """The kNN benchmark on 300 rows, once each: rows come back through --json with the peak RSS
+    of their process, and an earlier run with a much better ratio is reported, not failed."""
+    earlier = fake_result([fake_row("knn_vs_faiss", 1.0, 1000.0, size="earlier")])
+    against = tmp_path / "earlier.json"
+    against.write_text(json.dumps(earlier))
+    out = tmp_path / "now.json"
+    command = [sys.executable, str(REPO / "benchmarks" / "run.py"), "--only", "knn", "--out", str(out)]
+    command += ["--against", str(against), "--sizes", "knn=--nodes 300 --repeats 1 --methods faiss-exact"]
+    proc = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    result = json.loads(out.read_text())
+    ids = [row["id"] for row in result["rows"]]
+    assert ids == ["knn_vs_faiss", "knn_memory"]
+    assert all(row["n"] == "4" and row["process_peak_rss_mib"] > 0 for row in result["rows"])
+    assert result["sizes"] == {"knn": ["--nodes", "300", "--repeats", "1", "--methods", "faiss-exact"]}
+    assert result["machine"]["cores"] >= 1 and "torch" in result["machine"]["versions"]
+    assert out.with_suffix(".md").read_text().startswith("| # | what |")
+    assert "knn_vs_faiss: ratio 0.001 ->" in proc.stdout  # reported as more than 20% worse
+    assert "updated the table" not in proc.stdout  # a partial run never rewrites the README
