@@ -94,7 +94,12 @@ def test_predict_by_alias_scores_pairs_and_top_k_as_the_pyfunc_does(
 
     import mlflow
 
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlflow.db'}")
+    from pipeline.tracking import connect_tracking
+
+    # In-process: earlier tests may have pointed MLflow's globals elsewhere; point them at this project.
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
+    connect_tracking(root)
     model = mlflow.pyfunc.load_model("models:/graphfuse@champion")
     served = model.predict(pd.DataFrame({"source": ["DEU", "BRA"], "target": ["FRA", None]}), params={"k": 4})
     assert served["probability"].tolist() == scored["probability"].tolist()
