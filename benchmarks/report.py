@@ -95,6 +95,12 @@ def markdown(result: dict[str, Any]) -> str:
         f"GPU: {m['gpu'] or 'none'}; load average {m['load_start']:.1f} at the start, "
         f"{m['load_end']:.1f} at the end. Commit {m['commit']}. {versions}.",
     ]
+    for rerun in result.get("reruns", []):
+        lines.append(
+            f"Measured again later (`benchmarks/run.py --only {' '.join(rerun['benches'])}`): "
+            f"{rerun['started']}, {rerun['seconds'] / 60:.1f} min, commit {rerun['commit']}, "
+            f"load average {rerun['load_start']:.1f} at the start, {rerun['load_end']:.1f} at the end."
+        )
     return "\n".join(lines) + "\n"
 
 

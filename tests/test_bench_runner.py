@@ -134,3 +134,20 @@ def test_runner_runs_a_real_benchmark_and_reports_a_regression(tmp_path):
     assert out.with_suffix(".md").read_text().startswith("| # | what |")
     assert "knn_vs_faiss: ratio 0.001 ->" in proc.stdout  # reported as more than 20% worse
     assert "updated the table" not in proc.stdout  # a partial run never rewrites the README
+
+
+def test_rerunning_one_benchmark_replaces_only_its_rows_and_says_when():
+    from benchmarks.run import merge_rerun
+
+    full = fake_result(
+        [fake_row("knn_vs_faiss", 4.0, 3.0, bench="knn"), fake_row("scale_peak_rss", 3.0, 1.0, bench="scale")]
+    ) | {"sizes": {"knn": ["--nodes", "12000"], "scale": ["--nodes", "10000", "100000"]}}
+    rerun = fake_result([fake_row("scale_peak_rss", 10.0, 1.0, bench="scale")]) | {
+        "sizes": {"scale": ["--nodes", "10000", "1000000"]},
+        "started": "2026-11-29 11:30 UTC",
+    }
+    merged = merge_rerun(full, rerun)
+    assert [(r["id"], r["graphfuse"]) for r in merged["rows"]] == [("knn_vs_faiss", 4.0), ("scale_peak_rss", 10.0)]
+    assert merged["sizes"] == {"knn": ["--nodes", "12000"], "scale": ["--nodes", "10000", "1000000"]}
+    assert merged["started"] == full["started"] and merged["reruns"][0]["benches"] == ["scale"]
+    assert "Measured again later (`benchmarks/run.py --only scale`): 2026-11-29 11:30 UTC" in markdown(merged)
