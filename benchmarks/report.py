@@ -37,9 +37,12 @@ def target_text(row: dict[str, Any]) -> str:
     target = row.get("target")
     if not target:
         return ""
-    bound = target.get("text") or f"ratio {target['op']} {target['ratio']:g}"
-    if "value" in target and "text" not in target:
+    if "text" in target:
+        bound = target["text"]
+    elif "value" in target:  # an absolute bound on GraphFuse's figure (e.g. peak RSS < 16 GiB)
         bound = f"{target['op']} {target['value']:g} {row.get('unit', '')}".strip()
+    else:
+        bound = f"ratio {target['op']} {target['ratio']:g}"
     return f"{bound} (issue {target['issue']})" if target.get("issue") else bound
 
 

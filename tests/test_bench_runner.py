@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.report import BEGIN, END, holds, markdown, ratio, regression_report, regressions, splice
+from benchmarks.report import BEGIN, END, holds, markdown, ratio, regression_report, regressions, splice, target_text
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -55,6 +55,8 @@ def test_ratio_and_targets_follow_the_rows_direction():
     assert holds(rate) is False
     assert holds(fake_row("n", 4.0, 100.0, target={"text": "<= 3 s"}, holds=False)) is False  # the script's verdict
     assert holds(fake_row("x", 1.0, 2.0)) is None  # no target: nothing to hold
+    rss = fake_row("rss", 12.9, 1.1, unit="GiB", target={"op": "<", "value": 16.0, "issue": 6}, holds=True)
+    assert target_text(rss) == "< 16 GiB (issue 6)" and holds(rss) is True
     assert ratio(fake_row("z", 1.0, 0.0)) is None and ratio(fake_row("m", None, 1.0)) is None
 
 
