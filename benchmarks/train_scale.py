@@ -143,7 +143,8 @@ def growth_rows(results: list[dict]) -> list[dict]:
         return []
     small, large = done[0], done[-1]
     factor = large["nodes"] / small["nodes"]
-    size = f"{small['nodes']:,} -> {large['nodes']:,} nodes ({factor:.0f}x), avg degree 10, {large['batching']}"
+    each = "; ".join(f"{r['nodes']:,}: {r['epoch_s']:g} s, {r['peak_rss_gib']:g} GiB ({r['batching']})" for r in done)
+    size = f"{small['nodes']:,} -> {large['nodes']:,} nodes ({factor:.0f}x), avg degree 10 [{each}]"
     rss_target = {"op": "<", "value": 16.0, "issue": 6} if large["nodes"] >= 1_000_000 else None
     return [
         row(
