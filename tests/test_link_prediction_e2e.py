@@ -5,7 +5,6 @@ lookup by alias, ``graphfuse predict`` and the pyfunc, which must agree."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -16,7 +15,7 @@ import pytest
 import yaml
 
 from tests.conftest import REPO_ROOT, write_countries_subset
-from tests.project_copy import tracked_files
+from tests.project_copy import GIT, project_env, tracked_files
 
 pytestmark = pytest.mark.slow
 BIN = Path(sys.executable).parent
@@ -48,14 +47,9 @@ def link_repo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str,
     params["evaluate"].update(seeds=2, embedding_map=False)
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "PREFECT_"))}
-    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
-    env["CI"] = "1"
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
-    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
-    _run(["git", "init", "-q"], root, env)
-    _run(git + ["add", "-A"], root, env)
-    _run(git + ["commit", "-qm", "copy"], root, env)
+    env = project_env()
+    for args in (["git", "init", "-q"], [*GIT, "add", "-A"], [*GIT, "commit", "-qm", "copy"]):
+        _run(args, root, env)
     _run([str(BIN / "graphfuse"), "repro"], root, env)
     return root, env
 
