@@ -27,6 +27,13 @@ def project_env(**extra: str) -> dict[str, str]:
     return env | extra
 
 
+def run_ok(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run a user's command in the project copy; a failure shows its whole output."""
+    result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, f"{' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
+    return result
+
+
 def tracked_files(leave_out: str = "data/raw/countries/") -> list[str]:
     """The repo's files as git sees them (committed or not, never ignored), less ``leave_out``."""
     out = subprocess.run(

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -16,15 +15,10 @@ import yaml
 
 from tests.conftest import REPO_ROOT, write_countries_subset
 from tests.project_copy import GIT, project_env, tracked_files
+from tests.project_copy import run_ok as _run
 
 pytestmark = pytest.mark.slow
 BIN = Path(sys.executable).parent
-
-
-def _run(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
-    assert result.returncode == 0, f"{' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
-    return result
 
 
 @pytest.fixture(scope="module")
