@@ -41,3 +41,18 @@ def test_stage_on_bad_data_fails_with_the_location_and_no_traceback(tmp_path: Pa
 def test_unknown_stage_is_refused(tmp_path: Path) -> None:
     result = _graphfuse(["stage", "nope"], tmp_path)
     assert result.returncode == 1 and "unknown stage 'nope'" in result.stderr
+
+
+def test_a_preprocess_stage_process_loads_no_graph_or_tracking_library() -> None:
+    """Each DVC stage is a fresh process: PyG (~6 s to import), MLflow and the encoders' libraries must load only in the
+    stages that use them, or every preprocess stage of `dvc repro` pays for them."""
+    probe = (
+        "import sys\n"
+        "import pipeline.stages.preprocess, pipeline.stages.validate, pipeline.stages.preprocess_embedding\n"
+        "import pipeline.training\n"
+        "heavy = ('torch_geometric', 'mlflow', 'faiss', 'sentence_transformers', 'torchmetrics', 'sklearn')\n"
+        "print(sorted(name for name in heavy if name in sys.modules))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-import faiss
 import numpy as np
 import torch
 from torch_geometric.utils import coalesce
@@ -64,6 +63,8 @@ def knn_search(x: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     k_eff = min(k, n - 1)
     if k_eff <= 0:
         return np.empty((n, 0), np.float32), np.empty((n, 0), np.int64)
+    import faiss  # here: only a graph with kNN edges pays for loading it
+
     sim, idx = faiss.knn(x, x, k_eff + 1, metric=faiss.METRIC_INNER_PRODUCT)
     not_self = idx != np.arange(n)[:, None]
     # Keep the first k_eff non-self hits per row (a row has k_eff or k_eff + 1 of them).

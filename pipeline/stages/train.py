@@ -23,7 +23,6 @@ from pipeline.graph.store import META_FILE, TENSORS_FILE, load_encoder_states
 from pipeline.models import FusionModelConfig, build_model
 from pipeline.paths import Paths
 from pipeline.stages import show_progress
-from pipeline.tasks.link.train import train_link_predictor
 from pipeline.tracking import configure_tracking, training_run
 from pipeline.tracking.health import ensure_tracking_reachable
 from pipeline.training import (
@@ -89,6 +88,9 @@ def run(params: Params, paths: Paths) -> dict:
         seed_everything(settings.seed)
         model = build_model(config)
         if meta.task == "link_prediction":
+            # Imported here: the link task's metrics (torchmetrics retrieval) cost seconds a node task never needs.
+            from pipeline.tasks.link.train import train_link_predictor
+
             if ctx.world_size > 1:
                 raise GraphFuseError("link prediction trains full batch on one process; run it without torchrun")
             fit = functools.partial(
