@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import sys
 import warnings
@@ -68,6 +69,10 @@ def stage(
     """Run one pipeline stage as a Prefect flow (this is what dvc.yaml calls)."""
     if name not in STAGES:
         _fail(GraphFuseError(f"unknown stage {name!r}; stages: {', '.join(STAGES)}"))
+    from pipeline.ops.warm_stages import run_in_server
+
+    if (code := run_in_server(sys.argv)) is not None:  # under `graphfuse repro`: a warm fork runs it
+        raise typer.Exit(code=code)
     exit_code = _skip_teardown_at_exit()
     _embedded_defaults(root)
     from pipeline.ops.prefect_server import prefect_api
@@ -579,12 +584,18 @@ def repro(ctx: typer.Context, root: Annotated[Path, typer.Option(help="project r
     import subprocess
 
     _embedded_defaults(root)
-    from pipeline.ops.prefect_server import prefect_api
+    from pipeline.config import load_params
+    from pipeline.ops.prefect_server import prefect_api, prefect_home
+    from pipeline.ops.warm_stages import warm_server
 
+    params_file = root / "params.yaml"
     try:
+        warm = load_params(params_file).orchestration.warm_stages if params_file.is_file() else True
         with prefect_api(root) as api_url:
             env = {**os.environ, "PREFECT_API_URL": api_url}
-            code = subprocess.run([_dvc(), "repro", *ctx.args], cwd=root, env=env).returncode
+            server = warm_server(root, env, prefect_home(root)) if warm else contextlib.nullcontext({})
+            with server as warm_env:
+                code = subprocess.run([_dvc(), "repro", *ctx.args], cwd=root, env=env | warm_env).returncode
     except GraphFuseError as exc:
         _fail(exc)
     raise typer.Exit(code=code)

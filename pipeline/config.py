@@ -157,6 +157,9 @@ class OrchestrationParams(_Section):
     stage_timeout_s: float = Field(3600, gt=0, description="a stage running longer fails its flow run")
     lock_wait_s: float = Field(1800, ge=0, description="how long a run waits for another run of the project")
     retries: int = Field(3, ge=0, description="retries of safe I/O steps (DVC remote push, registry reads)")
+    warm_stages: bool = Field(
+        True, description="`graphfuse repro` runs stages from one warm process that imported torch, PyG, ... once"
+    )
 
 
 class Params(_Section):

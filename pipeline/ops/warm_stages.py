@@ -1,0 +1,294 @@
+"""Warm stage processes for ``graphfuse repro``: pay for importing torch, PyG, Prefect and MLflow once.
+
+DVC runs every stage as a fresh ``graphfuse stage NAME`` process, and on a small machine importing
+the libraries a stage needs costs 5-15 s of its wall time, paid again by each of the eight stages.
+``graphfuse repro`` therefore starts one *warm* server for the length of the command, which imports
+them once. A stage command that finds the server (``GRAPHFUSE_WARM_STAGES`` names its socket) hands
+over its arguments, working directory, environment and its own stdin/stdout/stderr; the server forks
+a child from the warm interpreter that runs the command in its place. DVC still starts every stage
+and sees its output, its exit status and its outputs exactly as before.
+
+- A signal the command receives (Ctrl-C, SIGTERM, SIGHUP) goes on to the child's process group.
+- If the command dies, even by ``kill -9``, its socket closes and the child's process group is
+  killed, so a killed stage stays killed.
+- Anything that goes wrong before the child starts (no server yet, a refused hand-over) falls back
+  to running in the command's own process: the server saves time, it is never needed. Plain
+  ``dvc repro`` never uses it; ``orchestration.warm_stages: false`` turns it off.
+- Linux only (fork, ``SCM_RIGHTS``, pidfd); the socket lives in a private 0700 directory.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import importlib
+import io
+import json
+import os
+import select
+import shutil
+import signal
+import socket
+import struct
+import sys
+import tempfile
+import threading
+import time
+import traceback
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+
+ENV_VAR = "GRAPHFUSE_WARM_STAGES"
+PRELOAD_ENV_VAR = "GRAPHFUSE_WARM_PRELOAD"  # comma-separated modules instead of PRELOAD (e.g. your own encoder)
+SOCKET_NAME = "stages.sock"
+LOG_NAME = "warm-stages.log"
+
+#: Imported once by the server; each is what a stage process would otherwise import on its own.
+PRELOAD = (
+    "torch",
+    "torch_geometric",
+    "prefect",
+    "mlflow",
+    "flows.stage_flows",
+    "pipeline.stages.validate",
+    "pipeline.stages.preprocess",
+    "pipeline.stages.preprocess_embedding",
+    "pipeline.stages.build_graph",
+    "pipeline.stages.train",
+    "pipeline.stages.evaluate",
+)
+
+_FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+_STARTED = b"S"  # the server has forked the child: from here on there is no falling back
+_CODE = struct.Struct("!i")
+
+
+def supported() -> bool:
+    return sys.platform.startswith("linux") and hasattr(socket, "send_fds") and hasattr(os, "pidfd_open")
+
+
+# ---------------------------------------------------------------- the command's side (the client)
+
+
+def run_in_server(argv: Sequence[str]) -> int | None:
+    """Run this command in the warm server's child and return its exit code; ``None``: run it here."""
+    path = os.environ.get(ENV_VAR)
+    if not path or not supported():
+        return None
+    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        conn.connect(path)
+        request = {"argv": list(argv), "cwd": os.getcwd(), "env": dict(os.environ)}
+        payload = json.dumps(request).encode()
+        socket.send_fds(conn, [_CODE.pack(len(payload)) + payload], [0, 1, 2])
+        started = conn.recv(1)
+    except OSError:
+        conn.close()
+        return None
+    if started != _STARTED:  # the server went away before running anything: run it here
+        conn.close()
+        return None
+    return _wait_for_child(conn)
+
+
+def _wait_for_child(conn: socket.socket) -> int:
+    """Pass our signals on and wait for the child's exit status; die as it died."""
+    previous = {sig: signal.getsignal(sig) for sig in _FORWARDED}
+
+    def forward(signum: int, _frame: object) -> None:
+        with contextlib.suppress(OSError):
+            conn.send(bytes([signum]))
+
+    for sig in _FORWARDED:
+        signal.signal(sig, forward)
+    try:
+        data = b""
+        while len(data) < _CODE.size:
+            chunk = conn.recv(_CODE.size - len(data))
+            if not chunk:
+                sys.stderr.write("error: the warm stage server went away while the stage was running\n")
+                return 1
+            data += chunk
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        conn.close()
+    (code,) = _CODE.unpack(data)
+    if code < 0:  # killed by a signal: end the same way, so DVC reports what it would have
+        sys.stdout.flush()
+        sys.stderr.flush()
+        signal.signal(-code, signal.SIG_DFL)
+        os.kill(os.getpid(), -code)
+    return code
+
+
+# ---------------------------------------------------------------- the server
+
+
+@contextlib.contextmanager
+def warm_server(root: Path, env: Mapping[str, str], log_dir: Path) -> Iterator[dict[str, str]]:
+    """Run the server for the length of the block; yields the variables that point stages at it.
+
+    The server is tied to this process (it dies with it, even on ``kill -9``). Stages that start
+    before it has finished importing wait for it rather than importing everything themselves."""
+    if not supported():
+        yield {}
+        return
+    from pipeline.ops.processes import launch, terminate
+
+    folder = Path(tempfile.mkdtemp(prefix="graphfuse-stages-"))  # 0700: only this user can connect
+    path = folder / SOCKET_NAME
+    command = [sys.executable, "-m", "pipeline.ops.warm_stages", str(path)]
+    process = launch(command, env=dict(env), log=log_dir / LOG_NAME, tied=True, cwd=root)
+    try:
+        for _ in range(100):  # the socket is bound before the imports, in well under a second
+            if path.exists() or process.poll() is not None:
+                break
+            time.sleep(0.05)
+        yield {ENV_VAR: str(path)} if path.exists() else {}
+    finally:
+        terminate(process.pid, grace=5.0)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def serve(path: str) -> None:
+    """Accept stage commands on ``path`` and fork one warm child for each, until SIGTERM."""
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    listener.listen(16)
+    _preload()
+    if threading.active_count() > 1:  # forking a process with threads is not safe: stay cold
+        print(f"warm stages: a preloaded library started threads {threading.enumerate()}; stages run cold")
+        listener.close()
+        return
+    stop = False
+
+    def request_stop(_signum: int, _frame: object) -> None:
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches each stage through its command
+    print(f"warm stages: ready on {path} (pid {os.getpid()})", flush=True)
+    while not stop:
+        with contextlib.suppress(InterruptedError):
+            readable, _, _ = select.select([listener], [], [], 0.5)
+            if readable:
+                conn, _ = listener.accept()
+                if os.fork() == 0:
+                    listener.close()
+                    _supervise(conn)  # never returns
+                conn.close()
+        _reap()
+    listener.close()
+
+
+def _preload() -> None:
+    chosen = os.environ.get(PRELOAD_ENV_VAR)
+    for name in [m.strip() for m in chosen.split(",") if m.strip()] if chosen is not None else PRELOAD:
+        try:
+            importlib.import_module(name)
+        except Exception as exc:  # a stage that needs it will say so itself
+            print(f"warm stages: could not preload {name}: {type(exc).__name__}: {exc}", flush=True)
+
+
+def _reap() -> None:
+    with contextlib.suppress(ChildProcessError):
+        while os.waitpid(-1, os.WNOHANG)[0]:
+            pass
+
+
+def _supervise(conn: socket.socket) -> None:
+    """One command: fork the child that runs it, then relay signals in and the exit status out."""
+    code = 0
+    try:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        request, fds = _receive(conn)
+        child = os.fork()
+        if child == 0:
+            conn.close()
+            _become(request, fds)  # never returns
+        for fd in fds:
+            os.close(fd)
+        conn.sendall(_STARTED)
+        print(f"warm stages: pid {child} runs {' '.join(request['argv'][1:])} in {request['cwd']}", flush=True)
+        _relay(conn, child)
+    except BaseException:
+        traceback.print_exc()
+        code = 1
+    finally:
+        os._exit(code)
+
+
+def _receive(conn: socket.socket) -> tuple[dict, list[int]]:
+    message, fds, _flags, _addr = socket.recv_fds(conn, 1 << 20, 3)
+    (size,) = _CODE.unpack(message[: _CODE.size])
+    payload = message[_CODE.size :]
+    while len(payload) < size:
+        chunk = conn.recv(size - len(payload))
+        if not chunk:
+            raise ConnectionError("the stage command hung up while sending its request")
+        payload += chunk
+    if len(fds) != 3:
+        raise ConnectionError(f"expected stdin, stdout and stderr, got {len(fds)} descriptors")
+    return json.loads(payload), fds
+
+
+def _relay(conn: socket.socket, child: int) -> None:
+    pidfd = os.pidfd_open(child)
+    while True:
+        readable, _, _ = select.select([conn, pidfd], [], [])
+        if pidfd in readable:
+            _, status = os.waitpid(child, 0)
+            with contextlib.suppress(OSError):
+                conn.sendall(_CODE.pack(os.waitstatus_to_exitcode(status)))
+            return
+        data = conn.recv(64)
+        if not data:  # the command is gone (killed, even by SIGKILL): so is its stage
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(child, signal.SIGKILL)
+            os.waitpid(child, 0)
+            return
+        for signum in data:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(child, signum)
+
+
+def _become(request: dict, fds: list[int]) -> None:
+    """Turn this fork into the stage command: its descriptors, directory, environment and argv."""
+    code = 1
+    try:
+        os.setpgid(0, 0)
+        for target, fd in enumerate(fds):
+            os.dup2(fd, target)
+            os.close(fd)
+        os.chdir(request["cwd"])
+        os.environ.clear()
+        os.environ.update(request["env"])
+        os.environ.pop(ENV_VAR, None)
+        sys.argv = list(request["argv"])
+        sys.stdin = io.TextIOWrapper(io.FileIO(0, "r", closefd=False))
+        sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), line_buffering=os.isatty(1))
+        sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), line_buffering=True)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        from pipeline.cli import app
+
+        try:
+            app(args=sys.argv[1:], prog_name="graphfuse")
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        atexit._run_exitfuncs()  # Prefect's and MLflow's flushes, as at a normal exit
+    except SystemExit as exc:  # an exit hook that ends the process itself
+        code = exc.code if isinstance(exc.code, int) else 1
+    except BaseException:
+        traceback.print_exc()
+    finally:
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(code)
+
+
+if __name__ == "__main__":
+    serve(sys.argv[1])
