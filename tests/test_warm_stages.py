@@ -98,6 +98,7 @@ def test_a_failing_stage_in_a_warm_fork_fails_its_command_with_the_located_error
 def _blocked_stage(tmp_path: Path, dataset: Path, env: dict[str, str]) -> tuple[subprocess.Popen, Path]:
     """A stage command whose warm child blocks: without an API URL it reads the project's Prefect
     state file, which here is a FIFO nobody writes."""
+    tmp_path.mkdir(exist_ok=True)
     project = _project(tmp_path, dataset)
     home = tmp_path / "prefect-home"
     home.mkdir()
@@ -152,3 +153,22 @@ def test_ctrl_c_on_a_stage_command_reaches_its_warm_child(
 
     assert process.returncode == 1  # what the command run in its own process exits with on Ctrl-C here
     assert _gone(child)
+
+
+def test_a_stage_still_running_when_the_server_stops_is_stopped_with_it(
+    warm: tuple[dict[str, str], Path], tmp_path: Path, small_countries: Path
+) -> None:
+    """`graphfuse repro` or a deployment's timeout ends the server while a stage runs: the stage ends too."""
+    env, _ = warm
+    own = tmp_path / "own-server"
+    own.mkdir()
+    base = {k: v for k, v in env.items() if k != ENV_VAR}
+    with warm_server(own, base, own) as pointer:
+        process, project = _blocked_stage(tmp_path / "project", small_countries, base | pointer)
+        child = _child_pid(own / LOG_NAME, project)
+        time.sleep(0.5)
+        assert alive(child) and not _zombie(child)
+
+    assert _gone(child)
+    process.kill()
+    process.wait(timeout=30)

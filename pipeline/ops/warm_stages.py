@@ -170,17 +170,22 @@ def serve(path: str) -> None:
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches each stage through its command
     print(f"warm stages: ready on {path} (pid {os.getpid()})", flush=True)
+    supervisors: set[int] = set()
     while not stop:
         with contextlib.suppress(InterruptedError):
             readable, _, _ = select.select([listener], [], [], 0.5)
             if readable:
                 conn, _ = listener.accept()
-                if os.fork() == 0:
+                if (pid := os.fork()) == 0:
                     listener.close()
                     _supervise(conn)  # never returns
+                supervisors.add(pid)
                 conn.close()
-        _reap()
+        supervisors -= _reap()
     listener.close()
+    for pid in supervisors:  # the command that started us is ending: so do the stages still running
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
 
 
 def _preload() -> None:
@@ -192,10 +197,13 @@ def _preload() -> None:
             print(f"warm stages: could not preload {name}: {type(exc).__name__}: {exc}", flush=True)
 
 
-def _reap() -> None:
+def _reap() -> set[int]:
+    """Collect the supervisors that have ended; return their pids."""
+    ended = set()
     with contextlib.suppress(ChildProcessError):
-        while os.waitpid(-1, os.WNOHANG)[0]:
-            pass
+        while (pid := os.waitpid(-1, os.WNOHANG)[0]) != 0:
+            ended.add(pid)
+    return ended
 
 
 def _supervise(conn: socket.socket) -> None:
@@ -210,6 +218,13 @@ def _supervise(conn: socket.socket) -> None:
             _become(request, fds)  # never returns
         for fd in fds:
             os.close(fd)
+
+        def stop_child(_signum: int, _frame: object) -> None:  # the server is stopping
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(child, signal.SIGKILL)
+            os._exit(1)
+
+        signal.signal(signal.SIGTERM, stop_child)
         conn.sendall(_STARTED)
         print(f"warm stages: pid {child} runs {' '.join(request['argv'][1:])} in {request['cwd']}", flush=True)
         _relay(conn, child)
