@@ -73,14 +73,18 @@ def test_the_trainer_minimises_the_auxiliary_loss_and_predictions_never_read_the
     assert torch.equal(predict_logits(loaded.build(), graph, CPU), logits)
 
 
-def test_input_dropout_acts_in_training_only(graph) -> None:
-    model = build_model(tiny_config(graph, input_dropout=0.5))
+def test_input_dropout_acts_in_training_and_only_on_embeddings_wider_than_the_projection(graph) -> None:
+    model = build_model(tiny_config(graph, input_dropout=0.5, projection_dim=7))  # tabular 8 dims, image 6
     xs, masks = _inputs(graph)
-    projection = model.projections["tabular"]
-    projection.train()
-    assert not torch.equal(projection(xs["tabular"], masks["tabular"]), projection(xs["tabular"], masks["tabular"]))
-    projection.eval()
-    assert torch.equal(projection(xs["tabular"], masks["tabular"]), projection(xs["tabular"], masks["tabular"]))
+
+    def twice(m: str) -> tuple[torch.Tensor, torch.Tensor]:
+        return model.projections[m](xs[m], masks[m]), model.projections[m](xs[m], masks[m])
+
+    model.train()
+    assert not torch.equal(*twice("tabular"))
+    assert torch.equal(*twice("image"))  # narrower than the projection: every dimension kept
+    model.eval()
+    assert torch.equal(*twice("tabular"))
 
 
 def test_params_reach_the_saved_model_config_and_link_prediction_gets_no_heads() -> None:

@@ -20,7 +20,8 @@ class ModalityProjection(nn.Module):
     keeps "missing" distinct from any real input; the token lets the network say so in a
     direction of its choice. Input dropout (rate :math:`q`, training only) zeroes single
     embedding dimensions, so a wide embedding (1,280 image dims) cannot be fitted dimension by
-    dimension on a few hundred training nodes.
+    dimension on a few hundred training nodes. It applies only where the projection compresses
+    (:math:`F_{in} > F_{out}`): a table of a dozen columns keeps every column (:math:`q = 0`).
 
     Shapes:
         - x: :math:`(*, F_{in})`, mask: :math:`(*)` (bool or 0/1), output :math:`(*, F_{out})`;
@@ -30,7 +31,8 @@ class ModalityProjection(nn.Module):
         in_channels: the encoder's embedding size.
         out_channels: the shared projection size.
         missing_token: learn :math:`\mathbf{t}` instead of using zeros.
-        input_dropout: :math:`q`, the dropout rate on the embedding's dimensions.
+        input_dropout: :math:`q`, the dropout rate on the embedding's dimensions (used only
+            when ``in_channels > out_channels``).
     """
 
     def __init__(
@@ -39,7 +41,8 @@ class ModalityProjection(nn.Module):
         super().__init__()
         self.in_channels = in_channels
         self.out_channels = out_channels
-        self.input_dropout = nn.Dropout(input_dropout) if input_dropout > 0 else nn.Identity()
+        wide = in_channels > out_channels
+        self.input_dropout = nn.Dropout(input_dropout) if input_dropout > 0 and wide else nn.Identity()
         self.lin = nn.Linear(in_channels, out_channels)
         self.norm = nn.LayerNorm(out_channels)
         self.token = nn.Parameter(torch.empty(out_channels)) if missing_token else None
