@@ -296,15 +296,15 @@ def main() -> None:
             rows[row] = {"val": [v for v, _ in runs], "test": [t for _, t in runs]}
             print(f"{name:<15} {row:<40} test {fmt(rows[row]['test'])}", flush=True)
             if args.json:  # after every row, so a run stopped early leaves what it finished
-                args.json.write_text(json.dumps(merged(earlier, results | {name: rows}), indent=1))
+                args.json.write_text(json.dumps(merge_results(earlier, results | {name: rows}), indent=1))
         results[name] = rows
         print(f"{name}: {time.perf_counter() - start:.0f} s", flush=True)
         if args.json:  # after every dataset, so a long run leaves what it finished
-            args.json.write_text(json.dumps(merged(earlier, results), indent=1))
-    render(merged(earlier, results))
+            args.json.write_text(json.dumps(merge_results(earlier, results), indent=1))
+    render(merge_results(earlier, results))
 
 
-def merged(earlier: dict[str, dict[str, dict]], now: dict[str, dict[str, dict]]) -> dict[str, dict[str, dict]]:
+def merge_results(earlier: dict[str, dict[str, dict]], now: dict[str, dict[str, dict]]) -> dict[str, dict[str, dict]]:
     """``earlier``'s datasets and rows, with those run ``now`` replaced (``--merge``)."""
     out = {name: dict(rows) for name, rows in earlier.items()}
     for name, rows in now.items():
@@ -321,13 +321,16 @@ def render(results: dict[str, dict[str, dict]]) -> None:
     print("| --- | " + " | ".join("---" for _ in names) + " |")
     labels = list(dict.fromkeys(r for rows in results.values() for r in rows))
     for label in labels:
-        cells = [
-            fmt(results[n][label]["test"]) + (f" ({results[n][label]['note']})" if "note" in results[n][label] else "")
-            if label in results[n]
-            else ""
-            for n in names
-        ]
+        cells = [cell(results[n][label]) if label in results[n] else "" for n in names]
         print(f"| {label} | " + " | ".join(cells) + " |")
+    if any(row.get("earlier") for rows in results.values() for row in rows.values()):
+        print("\n† from an earlier run, under the defaults of that time (the row's JSON says which)")
+
+
+def cell(row: dict) -> str:
+    """``mean ± sd``, the row's note in brackets, and † on a row kept from an earlier run."""
+    note = f" ({row['note']})" if "note" in row else ""
+    return fmt(row["test"]) + note + (" †" if row.get("earlier") else "")
 
 
 if __name__ == "__main__":
