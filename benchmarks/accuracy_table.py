@@ -120,6 +120,14 @@ def tuned_reference(data, num_classes: int, epochs: int) -> dict:
 
 # -- GraphFuse's models, configured as the train stage configures them ---------------------------
 def graphfuse_accuracy(data, meta, params: Params, overrides: dict, seed: int) -> tuple[float, float]:
+    """(val, test) accuracy of the model as the train stage ships it (label smoothing included)."""
+    run = graphfuse_run(data, meta, params, overrides, seed)
+    return run["val"], run["test"]
+
+
+def graphfuse_run(data, meta, params: Params, overrides: dict, seed: int) -> dict[str, float]:
+    """One training: val/test accuracy with the label smoothing chosen on validation (``val``,
+    ``test``) and of the model alone, before it (``val_alone``, ``test_alone``)."""
     overrides = dict(overrides)
     modalities = overrides.pop("modalities", list(meta.modalities))
     settings = params.train.model_copy(update={**overrides, "seed": seed})
@@ -137,13 +145,19 @@ def graphfuse_accuracy(data, meta, params: Params, overrides: dict, seed: int) -
     model = build_model(config)
     result = train_node_classifier(model, data, num_classes=len(meta.classes), device=CPU, options=options)
     model.load_state_dict(result.state_dict)
+    alone = predict_logits(model, data, CPU).argmax(-1)
     model.smoothing = result.smoothing  # label smoothing chosen on validation, as the train stage does
     pred = predict_logits(model, data, CPU).argmax(-1)
 
-    def acc(mask: torch.Tensor) -> float:
-        return (pred[mask] == data.y[mask]).float().mean().item()
+    def acc(p: torch.Tensor, mask: torch.Tensor) -> float:
+        return (p[mask] == data.y[mask]).float().mean().item()
 
-    return acc(data.val_mask), acc(data.test_mask)
+    return {
+        "val": acc(pred, data.val_mask),
+        "test": acc(pred, data.test_mask),
+        "val_alone": acc(alone, data.val_mask),
+        "test_alone": acc(alone, data.test_mask),
+    }
 
 
 def graph_for(params: Params, paths, knn: bool):
@@ -183,6 +197,11 @@ def variants(quick: bool) -> list[tuple[str, dict, bool]]:
     return rows
 
 
+#: The default's rows: as shipped (label smoothing chosen on validation), and the model alone.
+DEFAULTS = "GraphFuse defaults (params.yaml)"
+DEFAULTS_ALONE = "GraphFuse defaults, model alone (smoothing off)"
+
+
 def fmt(values: list[float]) -> str:
     sd = statistics.stdev(values) if len(values) > 1 else 0.0
     return f"{100 * statistics.mean(values):.1f} ± {100 * sd:.1f}"
@@ -209,6 +228,17 @@ def main() -> None:
         help="override train.* or knn.* params for every GraphFuse row, e.g. train.hidden_dim=64 knn.k=5",
     )
     parser.add_argument("--render", type=Path, nargs="+", help="only print the table of earlier --json files")
+    parser.add_argument(
+        "--rows",
+        nargs="+",
+        metavar="ROW",
+        help="only these rows of the variants part, by name, e.g. 'MLP (fused, no graph)' (default: all)",
+    )
+    parser.add_argument(
+        "--merge",
+        action="store_true",
+        help="update the --json file's rows (the rows and datasets not run now stay) instead of replacing it",
+    )
     args = parser.parse_args()
     if args.render:
         merged = {}
@@ -219,6 +249,7 @@ def main() -> None:
     seeds = list(range(2 if args.quick else args.seeds))
     ref_epochs = 100 if args.quick else 200
     results: dict[str, dict[str, dict]] = {}
+    earlier: dict[str, dict[str, dict]] = json.loads(args.json.read_text()) if args.merge and args.json else {}
     for name in args.datasets:
         params, paths = prepared(name, args.work)
         if args.quick:
@@ -243,10 +274,12 @@ def main() -> None:
             runs = [reference_accuracy(data, len(meta.classes), s, ref_epochs, smoothing=True) for s in seeds]
             rows["reference + label smoothing"] = {"val": [v for v, _ in runs], "test": [t for _, t in runs]}
             print(f"{name:<15} {'reference + smoothing':<40} test {fmt(rows['reference + label smoothing']['test'])}")
-        if "defaults" in args.parts:
-            runs = [graphfuse_accuracy(*default_graph, params, {}, s) for s in seeds]
-            rows["GraphFuse defaults (params.yaml)"] = {"val": [v for v, _ in runs], "test": [t for _, t in runs]}
-            print(f"{name:<15} {'defaults':<40} test {fmt(rows['GraphFuse defaults (params.yaml)']['test'])}")
+        if "defaults" in args.parts:  # one training per seed gives both rows: with and before the smoothing
+            runs = [graphfuse_run(*default_graph, params, {}, s) for s in seeds]
+            rows[DEFAULTS] = {"val": [r["val"] for r in runs], "test": [r["test"] for r in runs]}
+            rows[DEFAULTS_ALONE] = {"val": [r["val_alone"] for r in runs], "test": [r["test_alone"] for r in runs]}
+            print(f"{name:<15} {'defaults':<40} test {fmt(rows[DEFAULTS]['test'])}")
+            print(f"{name:<15} {'defaults, model alone':<40} test {fmt(rows[DEFAULTS_ALONE]['test'])}")
         if "single" in args.parts:
             single = {}
             for modality in meta.modalities:
@@ -256,18 +289,27 @@ def main() -> None:
             best = max(single, key=lambda m: statistics.mean(single[m]["val"]))
             rows["best single-modality GNN (no kNN)"] = {**single[best], "note": best}
             print(f"{name:<15} {'best single-modality':<40} test {fmt(single[best]['test'])} ({best})", flush=True)
-        for row, overrides, knn in variants(args.quick) if "variants" in args.parts else []:
+        chosen = [v for v in variants(args.quick) if not args.rows or v[0] in args.rows]
+        for row, overrides, knn in chosen if "variants" in args.parts else []:
             g, m = graphs[knn]
             runs = [graphfuse_accuracy(g, m, params, overrides, s) for s in seeds]
             rows[row] = {"val": [v for v, _ in runs], "test": [t for _, t in runs]}
             print(f"{name:<15} {row:<40} test {fmt(rows[row]['test'])}", flush=True)
             if args.json:  # after every row, so a run stopped early leaves what it finished
-                args.json.write_text(json.dumps(results | {name: rows}, indent=1))
+                args.json.write_text(json.dumps(merge_results(earlier, results | {name: rows}), indent=1))
         results[name] = rows
         print(f"{name}: {time.perf_counter() - start:.0f} s", flush=True)
         if args.json:  # after every dataset, so a long run leaves what it finished
-            args.json.write_text(json.dumps(results, indent=1))
-    render(results)
+            args.json.write_text(json.dumps(merge_results(earlier, results), indent=1))
+    render(merge_results(earlier, results))
+
+
+def merge_results(earlier: dict[str, dict[str, dict]], now: dict[str, dict[str, dict]]) -> dict[str, dict[str, dict]]:
+    """``earlier``'s datasets and rows, with those run ``now`` replaced (``--merge``)."""
+    out = {name: dict(rows) for name, rows in earlier.items()}
+    for name, rows in now.items():
+        out.setdefault(name, {}).update(rows)
+    return out
 
 
 def render(results: dict[str, dict[str, dict]]) -> None:
@@ -279,13 +321,16 @@ def render(results: dict[str, dict[str, dict]]) -> None:
     print("| --- | " + " | ".join("---" for _ in names) + " |")
     labels = list(dict.fromkeys(r for rows in results.values() for r in rows))
     for label in labels:
-        cells = [
-            fmt(results[n][label]["test"]) + (f" ({results[n][label]['note']})" if "note" in results[n][label] else "")
-            if label in results[n]
-            else ""
-            for n in names
-        ]
+        cells = [cell(results[n][label]) if label in results[n] else "" for n in names]
         print(f"| {label} | " + " | ".join(cells) + " |")
+    if any(row.get("earlier") for rows in results.values() for row in rows.values()):
+        print("\n† from an earlier run, under the defaults of that time (the row's JSON says which)")
+
+
+def cell(row: dict) -> str:
+    """``mean ± sd``, the row's note in brackets, and † on a row kept from an earlier run."""
+    note = f" ({row['note']})" if "note" in row else ""
+    return fmt(row["test"]) + note + (" †" if row.get("earlier") else "")
 
 
 if __name__ == "__main__":

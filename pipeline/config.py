@@ -129,6 +129,9 @@ class TrainParams(_Section):
     smoothing: Literal["auto", "off"] | Annotated[float, Field(ge=0, lt=1)] = "auto"
     smoothing_layers: int = Field(50, ge=1, description="label-propagation steps of the smoothing")
     smoothing_correct: bool = Field(False, description="also C&S's correct step (training residuals)")
+    # --- per-modality auxiliary classifiers (pipeline/models/modality_heads.py), training only ---
+    modality_aux_weight: float = Field(0.0, ge=0, description="weight of the per-modality heads' loss; 0 = none")
+    input_dropout: float = Field(0.0, ge=0, lt=1, description="dropout on each embedding before its projection")
 
 
 class EvaluateParams(_Section):

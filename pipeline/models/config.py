@@ -38,6 +38,9 @@ class FusionModelConfig(BaseModel):
     hops: int = Field(2, ge=0, description="propagation steps precomputed by the sign backbone")
     missing_token: bool = False
     modality_dropout: float = Field(0.0, ge=0, lt=1)
+    # Per-modality auxiliary classifiers (models/modality_heads.py), training only; 0 = none.
+    modality_aux_weight: float = Field(0.0, ge=0)
+    input_dropout: float = Field(0.0, ge=0, lt=1, description="dropout on each embedding before its projection")
     # Link prediction: the fusion model's output (``num_classes`` wide) is the node embedding
     # and this decoder scores pairs of them; None for node classification.
     decoder: DecoderName | None = None

@@ -9,6 +9,7 @@ from torch import Tensor, nn
 
 from pipeline.models.label_smoothing import LabelSmoothing
 from pipeline.models.modality_dropout import drop_modalities
+from pipeline.models.modality_heads import ModalityHeads
 from pipeline.models.projection import ModalityProjection
 from pipeline.models.propagation import precompute_hops
 
@@ -35,6 +36,9 @@ class FusionBase(nn.Module):
         missing_token: learn a token per modality for nodes that lack it (else zeros).
         modality_dropout: probability of hiding a node's modality in training.
         hops: precomputed propagation steps when the backbone is ``sign``, else ``None``.
+        modality_aux_weight: weight of the per-modality auxiliary classifiers' loss in training
+            (:class:`~pipeline.models.modality_heads.ModalityHeads`; 0: no heads).
+        input_dropout: dropout on each embedding's dimensions before its projection.
     """
 
     def __init__(
@@ -46,6 +50,8 @@ class FusionBase(nn.Module):
         missing_token: bool = False,
         modality_dropout: float = 0.0,
         hops: int | None = None,
+        modality_aux_weight: float = 0.0,
+        input_dropout: float = 0.0,
     ) -> None:
         super().__init__()
         if not modality_dims:
@@ -59,8 +65,18 @@ class FusionBase(nn.Module):
         #: no weights); training or ``build_model`` sets it.
         self.smoothing: LabelSmoothing | None = None
         self.projections = nn.ModuleDict(
-            {m: ModalityProjection(modality_dims[m], projection_dim, missing_token) for m in self.modalities}
+            {
+                m: ModalityProjection(modality_dims[m], projection_dim, missing_token, input_dropout)
+                for m in self.modalities
+            }
         )
+        self.modality_heads = (
+            ModalityHeads(self.modalities, projection_dim, num_classes, modality_aux_weight)
+            if modality_aux_weight > 0
+            else None
+        )
+        #: The last training forward's own-hop projections and masks, for :meth:`auxiliary_loss`.
+        self._projected: tuple[dict[str, Tensor], dict[str, Tensor]] | None = None
 
     def reset_parameters(self) -> None:
         for module in self.modules():
@@ -81,7 +97,25 @@ class FusionBase(nn.Module):
 
     def project(self, xs: Mapping[str, Tensor], masks: Mapping[str, Tensor]) -> list[Tensor]:
         """One :math:`(*, P)` projection per modality, in ``self.modalities`` order."""
-        return [self.projections[m](xs[m], masks[m]) for m in self.modalities]
+        zs = [self.projections[m](xs[m], masks[m]) for m in self.modalities]
+        if self.modality_heads is not None and self.training:  # kept for auxiliary_loss (hop 0 for sign)
+            own = {m: z[:, 0] if z.dim() == 3 else z for m, z in zip(self.modalities, zs, strict=True)}
+            own_masks = {m: masks[m][:, 0] if masks[m].dim() == 2 else masks[m] for m in self.modalities}
+            self._projected = (own, own_masks)
+        else:
+            self._projected = None
+        return zs
+
+    def auxiliary_loss(
+        self, rows: Tensor | None, y: Tensor, class_weights: Tensor, denominator: float
+    ) -> Tensor | None:
+        """The per-modality heads' loss on the last training forward (``None`` without heads):
+        the trainer adds it to the main loss, with the same rows, labels and denominator."""
+        if self.modality_heads is None or self._projected is None:
+            return None
+        projections, masks = self._projected
+        self._projected = None
+        return self.modality_heads(projections, masks, rows, y, class_weights, denominator)
 
     def stacked_masks(self, masks: Mapping[str, Tensor], dtype: torch.dtype) -> Tensor:
         """The masks as features, :math:`(*, M)`."""

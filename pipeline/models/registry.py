@@ -76,6 +76,8 @@ def build_model(config: FusionModelConfig) -> FusionBase | LinkPredictor:
         missing_token=config.missing_token,
         modality_dropout=config.modality_dropout,
         hops=config.hops if config.backbone == "sign" else None,
+        modality_aux_weight=config.modality_aux_weight,
+        input_dropout=config.input_dropout,
     )
     if config.smoothing_alpha > 0:
         model.smoothing = smoothing_of(config)

@@ -47,7 +47,19 @@ def _history_csv(history: list[dict[str, float]]) -> str:
     return buffer.getvalue()
 
 
-MODEL_KEYS = ("fusion", "num_layers", "norm", "residual", "jk", "heads", "hops", "missing_token", "modality_dropout")
+MODEL_KEYS = (
+    "fusion",
+    "num_layers",
+    "norm",
+    "residual",
+    "jk",
+    "heads",
+    "hops",
+    "missing_token",
+    "modality_dropout",
+    "modality_aux_weight",
+    "input_dropout",
+)
 
 
 def _model_config(settings: TrainParams, meta, num_nodes: int) -> FusionModelConfig:
@@ -65,7 +77,8 @@ def _model_config(settings: TrainParams, meta, num_nodes: int) -> FusionModelCon
         hidden_dim=settings.hidden_dim,
         dropout=settings.dropout,
         backbone="sign" if batching == "sign" else settings.backbone,
-        **{k: getattr(settings, k) for k in MODEL_KEYS},
+        # link prediction has no classes for the per-modality heads to predict
+        **{k: getattr(settings, k) for k in MODEL_KEYS} | ({"modality_aux_weight": 0.0} if link else {}),
     )
 
 

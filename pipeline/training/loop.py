@@ -210,6 +210,7 @@ def _train(
                 on_epoch(int(row["epoch"]), row)
 
     stopped = bool(history) and history[-1]["epoch"] - best_epoch >= options.patience
+    auxiliary_loss = getattr(model, "auxiliary_loss", None)
     for epoch in range(start, options.max_epochs + 1):
         if stopped:
             break
@@ -222,7 +223,11 @@ def _train(
             if batch.rows is not None:
                 logits = logits[batch.rows]
             loss = _weighted_loss(logits, batch.y, weights_dev, batch.weight_sum)
-            scaler.scale(loss).backward()
+            objective = loss  # what is minimised; train_loss stays the main loss, comparable to val_loss
+            if auxiliary_loss is not None:  # per-modality heads (train.modality_aux_weight), or None
+                auxiliary = auxiliary_loss(batch.rows, batch.y, weights_dev, batch.weight_sum)
+                objective = loss if auxiliary is None else loss + auxiliary
+            scaler.scale(objective).backward()
             if options.grad_clip > 0:
                 scaler.unscale_(optimizer)
                 torch.nn.utils.clip_grad_norm_(model.parameters(), options.grad_clip)
