@@ -56,7 +56,7 @@ BENCHES: list[tuple[str, str, str, dict[str, list[str]]]] = [
         "5",
         "train_epoch",
         "train_epoch.py",
-        {"quick": ["--nodes", "2000", "--epochs", "5", "--rounds", "2"], "full": ["--epochs", "5"]},
+        {"quick": ["--nodes", "2000", "--epochs", "10", "--rounds", "2"], "full": ["--epochs", "5"]},
     ),
     ("6", "orchestration", "orchestration.py", {"quick": ["--prefect-only", "--repeats", "1"], "full": []}),
     (

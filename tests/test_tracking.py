@@ -20,7 +20,9 @@ from pipeline.tracking import (
     log_bundle_model,
     register_and_promote,
     start_run,
+    training_run,
 )
+from pipeline.tracking.runs import TrainingRun
 
 
 def _bundle(seed: int) -> ModelBundle:
@@ -129,3 +131,24 @@ def test_a_second_root_in_the_same_process_gets_its_own_store(tmp_path: Path, tr
     assert mlflow.get_experiment_by_name("graphfuse-test").artifact_location.startswith(
         (other.resolve() / "mlartifacts").as_uri()
     )
+
+
+def test_epoch_rows_are_written_in_batches_and_all_arrive(tracking_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Epoch rows wait for the next batch write (at most EPOCH_FLUSH_SECONDS apart), and the run's
+    end writes the rest, also when training fails: every epoch of every figure reaches MLflow."""
+    client = MlflowClient()
+    rows = [{"epoch": e, "val_loss": 1.0 / e, "val_accuracy": e / 10} for e in range(1, 8)]
+    monkeypatch.setattr(TrainingRun, "EPOCH_FLUSH_SECONDS", 3600.0)
+    with pytest.raises(RuntimeError, match="training failed"), training_run(run_name="batched") as tracked:
+        for row in rows:
+            tracked.log_epoch(row["epoch"], row)
+        assert client.get_metric_history(tracked.run_id, "val_loss") == []  # not yet written
+        raise RuntimeError("training failed")  # the run's end still writes what it had
+    history = client.get_metric_history(tracked.run_id, "val_loss")
+    assert sorted((m.step, m.value) for m in history) == [(r["epoch"], r["val_loss"]) for r in rows]
+    assert len(client.get_metric_history(tracked.run_id, "val_accuracy")) == len(rows)
+
+    monkeypatch.setattr(TrainingRun, "EPOCH_FLUSH_SECONDS", 0.0)  # slow epochs: each is written as it ends
+    with training_run(run_name="each") as tracked:
+        tracked.log_epoch(1, rows[0])
+        assert [m.step for m in client.get_metric_history(tracked.run_id, "val_loss")] == [1]

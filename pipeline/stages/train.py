@@ -154,9 +154,11 @@ def _train_and_log(params: Params, paths: Paths, data, meta, config, device, fit
 
             def log_epoch(epoch: int, row: dict[str, float]) -> None:
                 tracked.log_epoch(epoch, row)
-                bar.update(1)
                 headline = "val_mrr" if "val_mrr" in row else "val_macro_f1"
-                bar.set_postfix(val_loss=f"{row['val_loss']:.3f}", **{headline: f"{row[headline]:.3f}"})
+                # No redraw per epoch: update() redraws at most every 0.1 s (tqdm's mininterval).
+                postfix = {"val_loss": f"{row['val_loss']:.3f}", headline: f"{row[headline]:.3f}"}
+                bar.set_postfix(postfix, refresh=False)
+                bar.update(1)
 
             result = fit(on_epoch=log_epoch)
         best = result.history[result.best_epoch - 1]

@@ -23,13 +23,15 @@ from torch_geometric.data import Data
 from pipeline.models import LabelSmoothing
 from pipeline.training.batching import FullBatch, NeighborBatches, SignBatches, resolve_batching
 from pipeline.training.checkpoint import TrainState, clear_checkpoint, load_checkpoint, save_checkpoint
-from pipeline.training.device import autocast_dtype, threads_for_data
+from pipeline.training.device import autocast_dtype, threads_for_data, to_device
 from pipeline.training.distributed import current
-from pipeline.training.epoch_metrics import accuracy_macro_f1
+from pipeline.training.epoch_metrics import accuracy_macro_f1_tensor
 from pipeline.training.label_smoothing import choose_smoothing
 from pipeline.training.options import MONITORS, TrainOptions
 
 EpochCallback = Callable[[int, dict[str, float]], None]
+#: The figures of an epoch's history row, after its ``epoch`` number.
+EPOCH_FIGURES = ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "val_macro_f1")
 
 __all__ = ["MONITORS", "TrainResult", "predict_logits", "train_node_classifier"]
 
@@ -182,8 +184,9 @@ def _train(
         runner = NeighborBatches(*common, num_layers=layers, fanout=options.fanout, batch_size=options.batch_size)
     prepare_seconds = time.perf_counter() - started
     weights_dev = weights.to(device)
-    y_val, y_train = y[val_idx], y[train_idx]
-    val_weight_sum = float(weights[y_val].sum())
+    # The epoch's figures are computed where the logits are and read back in one transfer.
+    y_val, y_train = to_device(y[val_idx], device), to_device(y[train_idx], device)
+    val_weight_sum = float(weights[y[val_idx]].sum())
 
     optimizer = torch.optim.AdamW(model.parameters(), lr=options.lr, weight_decay=options.weight_decay)
     scheduler = _scheduler(optimizer, options)
@@ -215,7 +218,7 @@ def _train(
         if stopped:
             break
         net.train()
-        losses, correct, seen = [], 0, 0
+        losses, correct, seen = [], torch.zeros((), dtype=torch.long, device=device), 0
         for batch in runner.train_batches(epoch):
             optimizer.zero_grad(set_to_none=True)
             with torch.autocast(device.type, dtype=amp or torch.float32, enabled=amp is not None):
@@ -235,8 +238,8 @@ def _train(
             scaler.update()
             losses.append(loss.detach())
             if batching != "full":
-                correct += int((logits.detach().argmax(-1) == batch.y).sum())
-                seen += int(batch.y.numel())
+                correct += (logits.detach().argmax(-1) == batch.y).sum()
+                seen += batch.y.numel()
 
         model.eval()
         with torch.no_grad(), torch.autocast(device.type, dtype=amp or torch.float32, enabled=amp is not None):
@@ -244,33 +247,29 @@ def _train(
             # accuracy is the running one over the epoch's batches (a second pass over a
             # million nodes would cost a third of the epoch).
             wanted = [val_idx, train_idx] if batching == "full" else [val_idx]
-            logits_of = [out.float().cpu() for out in runner.logits(model, wanted)]
+            logits_of = [out.float() for out in runner.logits(model, wanted)]
         val_logits = logits_of[0]
-        val_loss = float(_weighted_loss(val_logits, y_val, weights, val_weight_sum))
+        val_loss = _weighted_loss(val_logits, y_val, weights_dev, val_weight_sum)
         if batching == "full":
-            train_accuracy, _ = accuracy_macro_f1(y_train, logits_of[1].argmax(-1), num_classes)
+            train_accuracy = accuracy_macro_f1_tensor(y_train, logits_of[1].argmax(-1), num_classes)[0]
         else:
-            train_accuracy = correct / max(seen, 1)
-        val_accuracy, val_macro_f1 = accuracy_macro_f1(y_val, val_logits.argmax(-1), num_classes)
-        row = {
-            "epoch": epoch,
-            "train_loss": float(torch.stack(losses).mean()) if losses else float("nan"),
-            "train_accuracy": train_accuracy,
-            "val_loss": val_loss,
-            "val_accuracy": val_accuracy,
-            "val_macro_f1": val_macro_f1,
-        }
+            train_accuracy = correct.double() / max(seen, 1)
+        val_scores = accuracy_macro_f1_tensor(y_val, val_logits.argmax(-1), num_classes)
+        train_loss = torch.stack(losses).mean() if losses else torch.tensor(float("nan"), device=device)
+        figures = torch.stack([train_loss.double(), train_accuracy, val_loss.double(), *val_scores]).tolist()
+        row = {"epoch": epoch, **dict(zip(EPOCH_FIGURES, figures, strict=True))}
         history.append(row)
         if on_epoch is not None:
             on_epoch(epoch, row)
         if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
-            scheduler.step(val_loss)
+            scheduler.step(row["val_loss"])
         elif scheduler is not None:
             scheduler.step()
         score = _score(row, options.monitor)
         if best_score is None or score > best_score:
             best_score, best_epoch = score, epoch
-            best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+            # Kept on the device (a copy, no host transfer); moved to the CPU once, at the end.
+            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         stopped = epoch - best_epoch >= options.patience
         if checkpoints is not None and epoch % options.checkpoint_every == 0 and not stopped:
             if ctx.is_main:
@@ -300,7 +299,7 @@ def _train(
     return TrainResult(
         smoothing=smoothing,
         smoothing_scores=smoothing_scores,
-        state_dict=best_state,
+        state_dict={k: v.cpu() for k, v in best_state.items()},
         best_epoch=best_epoch,
         epochs_run=len(history),
         monitor=options.monitor,
