@@ -60,3 +60,17 @@ def make_project(root: Path, per_class: int = 4) -> Path:
     for args in (["git", "init", "-q"], [*GIT, "add", "-A"], [*GIT, "commit", "-qm", "copy"]):
         subprocess.run(args, cwd=root, check=True, capture_output=True)
     return root
+
+
+def copy_project(source: Path, dest: Path) -> Path:
+    """A private copy of a project: its git history, DVC cache, outputs and MLflow store.
+
+    ``cp -a`` keeps the files' times, so DVC finds the outputs unchanged; DVC's own scratch
+    (``.dvc/tmp``: locks, the hash state keyed by inode) and the Prefect server's state
+    (``.prefect``) are left behind: the copy rebuilds the one and starts its own server.
+    """
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["cp", "-a", str(source), str(dest)], check=True)
+    for scratch in (dest / ".dvc" / "tmp", dest / ".prefect"):
+        shutil.rmtree(scratch, ignore_errors=True)
+    return dest
