@@ -23,7 +23,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def repo_copy(reproduced_project: Reproduced) -> tuple[Path, dict[str, str]]:
-    """The repo's files in a new git repo on a 20-country slice, after `graphfuse repro`."""
+    """The repo's files in a new git repo on a 30-country slice, after `graphfuse repro`."""
     return reproduced_project.root, project_env()
 
 
