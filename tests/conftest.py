@@ -16,6 +16,8 @@ os.environ.setdefault("CI", "1")  # quiet progress bars in tests
 
 # Issue 7: the shared trained-and-registered project for evaluation, registry and serving tests.
 pytest_plugins = ["tests.evaluation_fixtures"]
+# Suite time: one `graphfuse repro` project shared by the end-to-end modules (tests/shared_projects.py).
+pytest_plugins.append("tests.shared_projects")
 
 
 def write_countries_subset(dest: Path, per_class: int = 8, seed: int = 0) -> Path:

@@ -46,7 +46,7 @@ def tracked_files(leave_out: str = "data/raw/countries/") -> list[str]:
     return [f for f in out if f and not f.startswith(leave_out) and (REPO_ROOT / f).is_file()]
 
 
-def make_project(root: Path, per_class: int = 4) -> Path:
+def make_project(root: Path, per_class: int = 4, train: dict | None = None) -> Path:
     """The repo's files in a new, committed git repo, params pointing at a tiny countries slice."""
     for name in tracked_files():
         (root / name).parent.mkdir(parents=True, exist_ok=True)
@@ -54,9 +54,23 @@ def make_project(root: Path, per_class: int = 4) -> Path:
     write_countries_subset(root / "data" / "raw" / "small", per_class=per_class)
     params = yaml.safe_load((root / "params.yaml").read_text())
     params["dataset"]["dir"] = "data/raw/small"
-    params["train"].update(FAST_TRAIN)
+    params["train"].update(FAST_TRAIN if train is None else train)
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     (root / "dvc.lock").unlink(missing_ok=True)  # the committed lock is the countries run's
     for args in (["git", "init", "-q"], [*GIT, "add", "-A"], [*GIT, "commit", "-qm", "copy"]):
         subprocess.run(args, cwd=root, check=True, capture_output=True)
     return root
+
+
+def copy_project(source: Path, dest: Path) -> Path:
+    """A private copy of a project: its git history, DVC cache, outputs and MLflow store.
+
+    ``cp -a`` keeps the files' times, so DVC finds the outputs unchanged; DVC's own scratch
+    (``.dvc/tmp``: locks, the hash state keyed by inode) and the Prefect server's state
+    (``.prefect``) are left behind: the copy rebuilds the one and starts its own server.
+    """
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["cp", "-a", str(source), str(dest)], check=True)
+    for scratch in (dest / ".dvc" / "tmp", dest / ".prefect"):
+        shutil.rmtree(scratch, ignore_errors=True)
+    return dest

@@ -5,6 +5,10 @@ Where PostgreSQL is installed the stack is team mode (`graphfuse team up`: Postg
 MLflow tracking server and the Prefect server, a worker, a DVC remote), and the last test looks
 the champion up from another process; elsewhere it is the project's own Prefect server with MLflow
 on SQLite, and the team-mode test is skipped. One pipeline run serves every test.
+
+The project is a copy of the session's reproduced project (tests/shared_projects.py, whose own
+test checks that a fresh project's repro runs every stage) in which new train params have landed:
+the triggered run must retrain and re-evaluate, and the data stages stay as DVC cached them.
 """
 
 from __future__ import annotations
@@ -26,7 +30,8 @@ from mlflow import MlflowClient
 
 from pipeline.ops.processes import terminate
 from pipeline.ops.team import TeamPaths, postgres_available
-from tests.project_copy import BIN, make_project, project_env
+from tests.project_copy import BIN, copy_project, project_env
+from tests.shared_projects import Reproduced
 
 pytestmark = pytest.mark.slow
 DEPLOYMENT = "graphfuse-repro/nightly"
@@ -95,10 +100,21 @@ def _embedded_stack(root: Path) -> Iterator[Stack]:
         _ok([str(BIN / "graphfuse"), "prefect", "stop"], root, project_env())
 
 
+def _new_train_params_land(root: Path) -> None:
+    """The reproduced project with another training seed, and an empty MLflow store as on the day
+    the project was set up (team mode's tracking server is new anyway): the next run retrains."""
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    params["train"]["seed"] = params["train"]["seed"] + 1
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    (root / "mlflow.db").unlink(missing_ok=True)
+    shutil.rmtree(root / "mlartifacts", ignore_errors=True)
+
+
 @pytest.fixture(scope="module")
-def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def deployed(tmp_path_factory: pytest.TempPathFactory, reproduced_project: Reproduced) -> Iterator[Stack]:
     """A project with the deployment applied and a worker polling, on the best stack here."""
-    root = make_project(tmp_path_factory.mktemp("deployed") / "graphfuse")
+    root = copy_project(reproduced_project.root, tmp_path_factory.mktemp("deployed") / "graphfuse")
+    _new_train_params_land(root)
     yield from (_team_stack(root) if TEAM else _embedded_stack(root))
 
 
@@ -154,7 +170,8 @@ def test_a_triggered_run_reproduces_registers_and_links_both_ways(deployed: Stac
     registry = yaml.safe_load((root / "metrics" / "registry.json").read_text())
     assert registry["version"] == 1 and registry["promoted"]
     markdown = _artifact(run.id)
-    assert "`validate`" in markdown and "`evaluate`" in markdown and "| test |" in markdown
+    # DVC reran exactly what the new params touch, and the artifact says so.
+    assert "**Reran:** `train`, `evaluate`" in markdown and "| test |" in markdown
     assert "version 1" in markdown
     (mlflow_run,) = _mlflow_runs(deployed, run.id)  # the MLflow run names the Prefect flow run
     assert mlflow_run.data.tags["prefect.flow_run_url"].endswith(str(run.id))
@@ -285,7 +302,7 @@ def test_team_mode_serves_the_champion_to_another_process(deployed: Stack, tmp_p
     dataset = str(deployed.root / "data/raw/small")
     _ok([*predict, "--dataset", dataset, "--out", str(out)], elsewhere, deployed.client_env())
     predictions = pd.read_csv(out, keep_default_na=False)
-    assert len(predictions) == 20
+    assert len(predictions) == len(pd.read_csv(Path(dataset) / "nodes.csv"))
     assert set(predictions["predicted"]) <= {"Africa", "Americas", "Asia", "Europe", "Oceania"}
     assert not (elsewhere / "mlflow.db").exists()  # it used the server, not an embedded store
     logs = "".join(p.read_text(errors="replace") for p in (deployed.root / ".team").glob("*.log"))

@@ -1,54 +1,36 @@
-"""The user's path end to end: ``dvc repro`` in a fresh git copy of this repo, a registry lookup
-by alias, a prediction, and a second ``dvc repro`` that reruns nothing."""
+"""The user's path end to end: ``graphfuse repro`` (``dvc repro`` on one Prefect server, as
+``make run``) in a fresh git copy of this repo, a registry lookup by alias, a prediction, and a
+second ``dvc repro`` that reruns nothing. The reproduced project is the session's shared one
+(tests/shared_projects.py), which the deployment tests copy."""
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
 
-from tests.conftest import REPO_ROOT, write_countries_subset
+from pipeline.stages import STAGES
+from tests.conftest import write_countries_subset
+from tests.project_copy import BIN, project_env
 from tests.project_copy import run_ok as _run
-from tests.project_copy import tracked_files
+from tests.shared_projects import Reproduced
 
 pytestmark = pytest.mark.slow
-BIN = Path(sys.executable).parent
 
 
 @pytest.fixture(scope="module")
-def repo_copy(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
-    """The repo's files in a new git repo, with params pointing at a 30-country slice."""
-    root = tmp_path_factory.mktemp("repo") / "graphfuse"
-    for name in tracked_files(leave_out="data/raw/countries/images/"):
-        (root / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(REPO_ROOT / name, root / name)
-    shutil.rmtree(root / "data" / "raw" / "countries")
-    write_countries_subset(root / "data" / "raw" / "small", per_class=6)
-    params = yaml.safe_load((root / "params.yaml").read_text())
-    params["dataset"]["dir"] = "data/raw/small"
-    params["train"].update(max_epochs=60, patience=20)
-    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+def repo_copy(reproduced_project: Reproduced) -> tuple[Path, dict[str, str]]:
+    """The repo's files in a new git repo on a 30-country slice, after `graphfuse repro`."""
+    return reproduced_project.root, project_env()
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "PREFECT_"))}
-    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
-    env["CI"] = "1"
-    # Users' Pythons write __pycache__ next to the code that stages depend on; that must not
-    # count as a change (see .dvcignore), so the test lets bytecode be written.
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
-    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
-    _run(["git", "init", "-q"], root, env)
-    _run(git + ["add", "-A"], root, env)
-    _run(git + ["commit", "-qm", "copy"], root, env)
-    # What `make run` does: `dvc repro` with every stage on one Prefect server (`graphfuse repro`).
-    _run([str(BIN / "graphfuse"), "repro"], root, env)
-    return root, env
+
+def test_repro_runs_every_stage_of_a_fresh_project(reproduced_project: Reproduced) -> None:
+    ran = [line.split("'")[1] for line in reproduced_project.output.splitlines() if "Running stage '" in line]
+    assert sorted(ran) == sorted(STAGES)
+    assert ran[0] == "validate" and ran[-1] == "evaluate"
 
 
 def test_repro_produces_metrics_and_a_champion(repo_copy: tuple[Path, dict[str, str]]) -> None:
@@ -60,9 +42,9 @@ def test_repro_produces_metrics_and_a_champion(repo_copy: tuple[Path, dict[str, 
     assert "test" in summary and "now champion" in summary
 
 
-def test_predict_from_the_registry_by_alias(repo_copy: tuple[Path, dict[str, str]]) -> None:
+def test_predict_from_the_registry_by_alias(repo_copy: tuple[Path, dict[str, str]], tmp_path: Path) -> None:
     root, env = repo_copy
-    out = root / "preds.csv"
+    out = tmp_path / "preds.csv"  # the shared project stays as `graphfuse repro` left it
     _run(
         [
             str(BIN / "graphfuse"),

@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -162,6 +163,9 @@ def _start_mlflow(paths: TeamPaths, db_port: int, user: str, password: str) -> S
         **os.environ,
         "MLFLOW_BACKEND_STORE_URI": f"postgresql+psycopg://{user}@127.0.0.1:{db_port}/mlflow",
         "PGPASSWORD": password,
+        # MLflow's job runner (GenAI jobs, trace roll-ups; GraphFuse uses neither) starts seven
+        # huey consumer processes that each import mlflow and then poll: off unless asked for.
+        "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": os.environ.get("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false"),
     }
     command = [
         str(Path(sys.executable).with_name("mlflow")),
@@ -244,10 +248,16 @@ def up(root: str | Path = ".") -> dict[str, str]:
         write_state(paths.state("postgres"), pg)
         db_port = int(pg.url.rsplit(":", 1)[1])
         _prepare_databases(paths, db_port, user, password)
-        mlflow = running.get("mlflow") or _start_mlflow(paths, db_port, user, password)
-        write_state(paths.state("mlflow"), mlflow)
-        prefect = running.get("prefect") or _start_prefect(paths, db_port, user, password)
-        write_state(paths.state("prefect"), prefect)
+        # The two servers need only the database: they start side by side (each takes seconds).
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            starting = {
+                name: pool.submit(lambda n, start: running.get(n) or start(paths, db_port, user, password), name, start)
+                for name, start in (("mlflow", _start_mlflow), ("prefect", _start_prefect))
+            }
+        for name, future in starting.items():  # recorded before any failure is raised, so `down` stops it
+            if future.exception() is None:
+                write_state(paths.state(name), future.result())
+        mlflow, prefect = starting["mlflow"].result(), starting["prefect"].result()
         client_env = _client_env(prefect, mlflow)
         worker = running.get("worker") or _start_worker(paths, client_env)
         write_state(paths.state("worker"), worker)

@@ -1,0 +1,35 @@
+"""One reproduced project for the whole session, so the suite pays for one full ``dvc repro`` of
+the node-classification pipeline instead of one per end-to-end module.
+
+``reproduced_project`` is a private git copy of this repo on a 30-country slice after
+``graphfuse repro`` (what ``make run`` does: ``dvc repro`` with every stage on one Prefect server).
+Tests that only read it share it; a test that changes it (the deployment's stack) takes its own
+``copy_project`` copy, git history, DVC cache and outputs included.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.project_copy import BIN, make_project, project_env, run_ok
+
+SETTINGS = {"max_epochs": 60, "patience": 20}  # 30 countries, the repo's model otherwise
+
+
+@dataclass(frozen=True)
+class Reproduced:
+    root: Path
+    output: str  # what `graphfuse repro` printed (DVC names each stage it ran)
+
+
+@pytest.fixture(scope="session")
+def reproduced_project(tmp_path_factory: pytest.TempPathFactory) -> Reproduced:
+    """Read-only for tests: copy it (``copy_project``) before changing anything in it."""
+    # test_dvc_pipeline's own settings before it was shared: its predict test needs evaluate's numbers
+    # unsmoothed (`predict --dataset` has no training labels), which `smoothing: auto` picks on these.
+    root = make_project(tmp_path_factory.mktemp("reproduced") / "graphfuse", per_class=6, train=SETTINGS)
+    result = run_ok([str(BIN / "graphfuse"), "repro"], root, project_env())
+    return Reproduced(root, result.stdout + result.stderr)
