@@ -31,9 +31,10 @@ def test_repro_runs_every_stage_of_a_fresh_project(reproduced_project: Reproduce
     ran = [line.split("'")[1] for line in reproduced_project.output.splitlines() if "Running stage '" in line]
     assert sorted(ran) == sorted(STAGES)
     assert ran[0] == "validate" and ran[-1] == "evaluate"
-    # `graphfuse repro` ran each stage in a fork of its warm process (pipeline/ops/warm_stages.py)
+    # `graphfuse repro` ran the stages after its warm process's imports in forks of it
+    # (pipeline/ops/warm_stages.py); the first ones may run on their own while it imports.
     warm_log = (reproduced_project.root / ".prefect" / "warm-stages.log").read_text()
-    assert all(f"runs stage {name} in" in warm_log for name in STAGES), warm_log
+    assert "runs stage train in" in warm_log and "runs stage evaluate in" in warm_log, warm_log
 
 
 def test_repro_produces_metrics_and_a_champion(repo_copy: tuple[Path, dict[str, str]]) -> None:

@@ -19,7 +19,7 @@ import yaml
 
 from pipeline.ops.prefect_server import STATE_FILE
 from pipeline.ops.processes import alive
-from pipeline.ops.warm_stages import ENV_VAR, LOG_NAME, PRELOAD_ENV_VAR, supported, warm_server
+from pipeline.ops.warm_stages import ENV_VAR, LOG_NAME, PRELOAD_ENV_VAR, supported, wait_ready, warm_server
 from tests.project_copy import project_env
 
 BIN = Path(sys.executable).parent
@@ -38,6 +38,7 @@ def warm(prefect_api, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tupl
     env = project_env(PREFECT_API_URL=str(PREFECT_API_URL.value()), **{PRELOAD_ENV_VAR: "pipeline.stages.validate"})
     with warm_server(root, env, root) as pointer:
         assert set(pointer) == {ENV_VAR}
+        assert wait_ready(pointer[ENV_VAR]), (root / LOG_NAME).read_text()
         yield env | pointer, root / LOG_NAME
 
 
@@ -164,6 +165,7 @@ def test_a_stage_still_running_when_the_server_stops_is_stopped_with_it(
     own.mkdir()
     base = {k: v for k, v in env.items() if k != ENV_VAR}
     with warm_server(own, base, own) as pointer:
+        assert wait_ready(pointer[ENV_VAR])
         process, project = _blocked_stage(tmp_path / "project", small_countries, base | pointer)
         child = _child_pid(own / LOG_NAME, project)
         time.sleep(0.5)

@@ -11,8 +11,8 @@ and sees its output, its exit status and its outputs exactly as before.
 - A signal the command receives (Ctrl-C, SIGTERM, SIGHUP) goes on to the child's process group.
 - If the command dies, even by ``kill -9``, its socket closes and the child's process group is
   killed, so a killed stage stays killed.
-- Anything that goes wrong before the child starts (no server yet, a refused hand-over) falls back
-  to running in the command's own process: the server saves time, it is never needed. Plain
+- Anything that goes wrong before the child starts (the server still importing, a refused
+  hand-over) falls back to running in the command's own process: the server saves time, it is never needed. Plain
   ``dvc repro`` never uses it; ``orchestration.warm_stages: false`` turns it off.
 - Linux only (fork, ``SCM_RIGHTS``, pidfd); the socket lives in a private 0700 directory.
 """
@@ -61,6 +61,16 @@ PRELOAD = (
 _FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 _STARTED = b"S"  # the server has forked the child: from here on there is no falling back
 _CODE = struct.Struct("!i")
+
+
+def wait_ready(path: str | Path, timeout: float = 120.0) -> bool:
+    """Whether the server at ``path`` listens within ``timeout`` seconds (its imports done)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if Path(path).exists():
+            return True
+        time.sleep(0.1)
+    return False
 
 
 def supported() -> bool:
@@ -129,8 +139,8 @@ def _wait_for_child(conn: socket.socket) -> int:
 def warm_server(root: Path, env: Mapping[str, str], log_dir: Path) -> Iterator[dict[str, str]]:
     """Run the server for the length of the block; yields the variables that point stages at it.
 
-    The server is tied to this process (it dies with it, even on ``kill -9``). Stages that start
-    before it has finished importing wait for it rather than importing everything themselves."""
+    The server is tied to this process (it dies with it, even on ``kill -9``). It listens once its
+    imports are done; a stage that starts before then runs in its own process, as without it."""
     if not supported():
         yield {}
         return
@@ -141,11 +151,7 @@ def warm_server(root: Path, env: Mapping[str, str], log_dir: Path) -> Iterator[d
     command = [sys.executable, "-m", "pipeline.ops.warm_stages", str(path)]
     process = launch(command, env=dict(env), log=log_dir / LOG_NAME, tied=True, cwd=root)
     try:
-        for _ in range(100):  # the socket is bound before the imports, in well under a second
-            if path.exists() or process.poll() is not None:
-                break
-            time.sleep(0.05)
-        yield {ENV_VAR: str(path)} if path.exists() else {}
+        yield {ENV_VAR: str(path)}
     finally:
         terminate(process.pid, grace=5.0)
         shutil.rmtree(folder, ignore_errors=True)
@@ -153,14 +159,15 @@ def warm_server(root: Path, env: Mapping[str, str], log_dir: Path) -> Iterator[d
 
 def serve(path: str) -> None:
     """Accept stage commands on ``path`` and fork one warm child for each, until SIGTERM."""
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(path)
-    listener.listen(16)
     _preload()
     if threading.active_count() > 1:  # forking a process with threads is not safe: stay cold
         print(f"warm stages: a preloaded library started threads {threading.enumerate()}; stages run cold")
-        listener.close()
         return
+    # Bound only now: a stage that starts while the imports run (validate, first) runs cold beside
+    # them rather than waiting for them.
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    listener.listen(16)
     stop = False
 
     def request_stop(_signum: int, _frame: object) -> None:
