@@ -96,9 +96,9 @@ def test_a_failing_stage_in_a_warm_fork_fails_its_command_with_the_located_error
     assert _child_pid(log, project)
 
 
-def _blocked_stage(tmp_path: Path, dataset: Path, env: dict[str, str]) -> tuple[subprocess.Popen, Path]:
+def _blocked_stage(tmp_path: Path, dataset: Path, env: dict[str, str], log: Path) -> tuple[subprocess.Popen, int]:
     """A stage command whose warm child blocks: without an API URL it reads the project's Prefect
-    state file, which here is a FIFO nobody writes."""
+    state file, which here is a FIFO nobody writes. Returns the command and its warm child's pid."""
     tmp_path.mkdir(exist_ok=True)
     project = _project(tmp_path, dataset)
     home = tmp_path / "prefect-home"
@@ -107,7 +107,10 @@ def _blocked_stage(tmp_path: Path, dataset: Path, env: dict[str, str]) -> tuple[
     blocked_env = {k: v for k, v in env.items() if k != "PREFECT_API_URL"} | {"PREFECT_HOME": str(home)}
     command = [str(BIN / "graphfuse"), "stage", "validate"]
     process = subprocess.Popen(command, cwd=project, env=blocked_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    return process, project
+    child = _child_pid(log, project)
+    time.sleep(0.5)
+    assert alive(child) and not _zombie(child), "the warm child should be blocked, still running"
+    return process, child
 
 
 def _gone(pid: int, timeout: float = 20.0) -> bool:
@@ -130,10 +133,7 @@ def test_killing_a_stage_command_with_sigkill_kills_its_warm_child(
     warm: tuple[dict[str, str], Path], tmp_path: Path, small_countries: Path
 ) -> None:
     env, log = warm
-    process, project = _blocked_stage(tmp_path, small_countries, env)
-    child = _child_pid(log, project)
-    time.sleep(0.5)
-    assert alive(child) and not _zombie(child), "the warm child should be blocked, still running"
+    process, child = _blocked_stage(tmp_path, small_countries, env, log)
 
     process.kill()
     process.wait(timeout=30)
@@ -145,9 +145,7 @@ def test_ctrl_c_on_a_stage_command_reaches_its_warm_child(
     warm: tuple[dict[str, str], Path], tmp_path: Path, small_countries: Path
 ) -> None:
     env, log = warm
-    process, project = _blocked_stage(tmp_path, small_countries, env)
-    child = _child_pid(log, project)
-    time.sleep(0.5)
+    process, child = _blocked_stage(tmp_path, small_countries, env, log)
 
     process.send_signal(signal.SIGINT)
     process.communicate(timeout=60)  # without the forwarded signal the child would block for ever
@@ -166,10 +164,7 @@ def test_a_stage_still_running_when_the_server_stops_is_stopped_with_it(
     base = {k: v for k, v in env.items() if k != ENV_VAR}
     with warm_server(own, base, own) as pointer:
         assert wait_ready(pointer[ENV_VAR])
-        process, project = _blocked_stage(tmp_path / "project", small_countries, base | pointer)
-        child = _child_pid(own / LOG_NAME, project)
-        time.sleep(0.5)
-        assert alive(child) and not _zombie(child)
+        process, child = _blocked_stage(tmp_path / "project", small_countries, base | pointer, own / LOG_NAME)
 
     assert _gone(child)
     process.kill()
