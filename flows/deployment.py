@@ -10,7 +10,6 @@ reran, the metrics, and the MLflow run and model version.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import subprocess
@@ -123,11 +122,10 @@ def run_dvc(root: Path, overrides: dict[str, Any], timeout_s: float, warm: bool 
 
     With ``warm`` the stages fork from one process that imported their libraries once, as under
     ``graphfuse repro`` (``orchestration.warm_stages``)."""
-    from pipeline.ops.prefect_server import prefect_home
     from pipeline.ops.warm_stages import warm_server
 
     env = _stage_env(root)
-    with warm_server(root, env, prefect_home(root)) if warm else contextlib.nullcontext({}) as warm_env:
+    with warm_server(root, env, enabled=warm) as warm_env:
         return _stream_dvc(root, _dvc_command(overrides), env | warm_env, timeout_s)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import atexit
-import contextlib
 import os
 import sys
 import warnings
@@ -585,7 +584,7 @@ def repro(ctx: typer.Context, root: Annotated[Path, typer.Option(help="project r
 
     _embedded_defaults(root)
     from pipeline.config import load_params
-    from pipeline.ops.prefect_server import prefect_api, prefect_home
+    from pipeline.ops.prefect_server import prefect_api
     from pipeline.ops.warm_stages import warm_server
 
     params_file = root / "params.yaml"
@@ -593,8 +592,7 @@ def repro(ctx: typer.Context, root: Annotated[Path, typer.Option(help="project r
         warm = load_params(params_file).orchestration.warm_stages if params_file.is_file() else True
         with prefect_api(root) as api_url:
             env = {**os.environ, "PREFECT_API_URL": api_url}
-            server = warm_server(root, env, prefect_home(root)) if warm else contextlib.nullcontext({})
-            with server as warm_env:
+            with warm_server(root, env, enabled=warm) as warm_env:
                 code = subprocess.run([_dvc(), "repro", *ctx.args], cwd=root, env=env | warm_env).returncode
     except GraphFuseError as exc:
         _fail(exc)

@@ -136,15 +136,22 @@ def _wait_for_child(conn: socket.socket) -> int:
 
 
 @contextlib.contextmanager
-def warm_server(root: Path, env: Mapping[str, str], log_dir: Path) -> Iterator[dict[str, str]]:
-    """Run the server for the length of the block; yields the variables that point stages at it.
+def warm_server(
+    root: Path, env: Mapping[str, str], log_dir: Path | None = None, *, enabled: bool = True
+) -> Iterator[dict[str, str]]:
+    """Run the server for the length of the block; yields the variables that point stages at it
+    (none when ``enabled`` is false, ``orchestration.warm_stages``, or off Linux). Its log goes to
+    ``log_dir``, by default beside Prefect's (``.prefect/``).
 
     The server is tied to this process (it dies with it, even on ``kill -9``). It listens once its
     imports are done; a stage that starts before then runs in its own process, as without it."""
-    if not supported():
+    if not (enabled and supported()):
         yield {}
         return
+    from pipeline.ops.prefect_server import prefect_home
     from pipeline.ops.processes import launch, terminate
+
+    log_dir = prefect_home(root) if log_dir is None else log_dir
 
     folder = Path(tempfile.mkdtemp(prefix="graphfuse-stages-"))  # 0700: only this user can connect
     path = folder / SOCKET_NAME
