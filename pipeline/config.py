@@ -145,7 +145,16 @@ class EvaluateParams(_Section):
 
 
 class RegistryParams(_Section):
+    """When a new version takes the champion alias (pipeline/tracking/champion_rule.py)."""
+
     min_delta: float = Field(0.005, ge=0, description="the champion moves only on a val gain of at least this")
+    test: Literal["mcnemar", "none"] = Field(
+        "mcnemar", description="and only when McNemar's exact test on the same val nodes says it is not noise"
+    )
+    level: float = Field(0.05, gt=0, lt=1, description="the test's significance level (one-sided)")
+    auto_promote: bool = Field(
+        True, description="false: a new version never takes the alias by itself (deployment runs with overrides)"
+    )
 
 
 class TrackingParams(_Section):

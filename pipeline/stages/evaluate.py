@@ -19,9 +19,10 @@ from pipeline.evaluation.report import write_report
 from pipeline.evaluation.suite import EvaluationResult, evaluate_model, split_fingerprint
 from pipeline.graph import load_graph
 from pipeline.paths import Paths
-from pipeline.stages import show_progress
+from pipeline.stages import progress_lines
 from pipeline.stages.train import HISTORY_FILE, RUN_FILE
 from pipeline.tracking import configure_tracking, log_evaluation, register_and_promote
+from pipeline.tracking.champion_rule import ChampionRule
 from pipeline.tracking.health import ensure_tracking_reachable
 from pipeline.tracking.provenance import dvc_data_hash, file_hash, flow_run_id, git_commit, params_tag
 from pipeline.training import resolve_device
@@ -114,7 +115,7 @@ def run(params: Params, paths: Paths) -> dict:
         )
     run_info = read_json(paths.model / RUN_FILE)
     device = resolve_device(params.train.device)
-    say = print if show_progress() else None
+    say = progress_lines()
     result = evaluate_model(bundle.build(), bundle.config, data, meta, params, device, progress=say)
 
     spread = {"n_seeds": len(result.spread["seeds"])} | result.spread["summary"]
@@ -164,8 +165,9 @@ def run(params: Params, paths: Paths) -> dict:
         alias=tracking.champion_alias,
         metric=params.evaluate.champion_metric,
         value=result.metrics["val"][params.evaluate.champion_metric],
-        min_delta=params.registry.min_delta,
         tags=tags,
+        rule=ChampionRule(**params.registry.model_dump()),
+        val_correct=(result.probs.argmax(axis=1) == data.y.numpy())[data.val_mask.numpy()],
     )
     write_json(paths.metrics / REGISTRY_FILE, promotion.as_dict())
     headline = {s: {k: v for k, v in metrics[s].items() if k != "per_class"} for s in ("val", "test")}

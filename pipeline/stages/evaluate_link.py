@@ -11,18 +11,19 @@ from pipeline.evaluation.embeddings import embedding_map
 from pipeline.evaluation.plots import plot_embedding_map
 from pipeline.paths import Paths
 from pipeline.stages import evaluate as files  # the stage's output names and small writers
-from pipeline.stages import show_progress
+from pipeline.stages import progress_lines
 from pipeline.tasks.link.evaluate import evaluate_link_model, link_split_fingerprint
 from pipeline.tasks.link.outputs import confusion_rows, link_report, plot_link_curves, plot_link_outputs
 from pipeline.tasks.link.train import embed_nodes
 from pipeline.tracking import configure_tracking, log_evaluation, register_and_promote
+from pipeline.tracking.champion_rule import ChampionRule
 
 CHAMPION_METRIC = "mrr"
 
 
 def run_link(params: Params, paths: Paths, data, meta, bundle: ModelBundle, device) -> dict:
     """The evaluate stage for a link predictor; writes the files the stage declares in dvc.yaml."""
-    say = print if show_progress() else None
+    say = progress_lines()
     model = bundle.build()
     result = evaluate_link_model(model, bundle.config, data, meta, params, device, progress=say)
     spread = {"n_seeds": len(result.spread["seeds"])} | result.spread["summary"]
@@ -99,8 +100,8 @@ def run_link(params: Params, paths: Paths, data, meta, bundle: ModelBundle, devi
         alias=tracking.champion_alias,
         metric=CHAMPION_METRIC,
         value=result.metrics["val"][CHAMPION_METRIC],
-        min_delta=params.registry.min_delta,
         tags=tags,
+        rule=ChampionRule(**params.registry.model_dump()),  # no per-node correctness: the gain alone
     )
     write_json(paths.metrics / files.REGISTRY_FILE, promotion.as_dict())
     headline = {s: metrics[s] for s in ("val", "test")}
