@@ -44,7 +44,7 @@ def synth(
     """Write a synthetic dataset (format v1, or precomputed embeddings) with tunable signal per modality."""
     from pydantic import ValidationError
 
-    from pipeline.synth import SynthConfig, write_synthetic_dataset, write_synthetic_embeddings
+    from pipeline.synth import SynthConfig
 
     try:
         config = SynthConfig(
@@ -66,16 +66,22 @@ def synth(
         )
     except ValidationError as exc:
         raise GraphFuseError(f"invalid synth options:\n{exc}") from exc
+    _write(config, out, embeddings=embeddings, dims=dims)
+
+
+def _write(config, out: Path, *, embeddings: bool, dims: str) -> None:
+    from pipeline.synth import write_synthetic_dataset, write_synthetic_embeddings
+
     try:
         if embeddings:
             manifest = write_synthetic_embeddings(config, out, dims=_parse_dims(dims))
             edges = manifest["edges_undirected"]
-            typer.echo(f"wrote {nodes} nodes x {manifest['dims']} float16, {edges} edges to {out}")
+            typer.echo(f"wrote {config.nodes} nodes x {manifest['dims']} float16, {edges} edges to {out}")
         else:
             summary = write_synthetic_dataset(config, out)
             typer.echo(
                 f"wrote {summary['nodes']} nodes, {summary['edges']} edges ({summary['isolated_nodes']} isolated "
-                f"nodes, edge homophily {summary['edge_homophily']:.2f}), {classes} classes to {out}"
+                f"nodes, edge homophily {summary['edge_homophily']:.2f}), {config.classes} classes to {out}"
             )
     except KeyError as exc:
         raise GraphFuseError(f"--dims lacks modality {exc}") from exc
