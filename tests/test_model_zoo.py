@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import itertools
 import json
+import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -132,3 +134,16 @@ def test_every_model_gives_one_embedding_row_a_node_for_the_map(graph, fusion: s
     assert embedding_map(z).shape == (graph.num_nodes, 2)
     link = build_model(tiny_config(graph, fusion=fusion, backbone=backbone, decoder="dot"))
     assert node_embeddings(link, graph, CPU).shape == (graph.num_nodes, 2)  # what the decoder scores
+
+
+def test_pyg_code_generation_leaves_no_file_in_the_temp_folder(graph) -> None:
+    """Issue 16 item 12: PyG renders each layer class's propagate() into a temp file it never deletes."""
+    for backbone in sorted(BACKBONES):
+        model = build_model(tiny_config(graph, backbone=backbone, smoothing_alpha=0.5))
+        logits = predict_logits(model, graph, CPU)  # label smoothing builds PyG's LabelPropagation too
+        assert logits.shape == (graph.num_nodes, 2)
+    temp = Path(tempfile.gettempdir()).resolve()
+    generated = [m for name, m in sys.modules.items() if name.endswith(("_propagate", "_edge_updater"))]
+    sources = [Path(m.__file__) for m in generated if getattr(m, "__file__", None)]
+    assert any(p.parent.resolve() == temp for p in sources)  # PyG did generate them there
+    assert [p for p in sources if p.exists()] == []
