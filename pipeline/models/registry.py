@@ -18,6 +18,7 @@ from pipeline.models.fusion_base import BackboneFactory, FusionBase
 from pipeline.models.fusion_early import EarlyFusion
 from pipeline.models.fusion_gated import GatedFusion
 from pipeline.models.fusion_late import LateFusion
+from pipeline.models.generated_code import remove_generated_files
 from pipeline.models.label_smoothing import LabelSmoothing
 from pipeline.models.link_predictor import LinkPredictor
 
@@ -56,11 +57,18 @@ def backbone_factory(config: FusionModelConfig) -> BackboneFactory:
 
 def build_model(config: FusionModelConfig) -> FusionBase | LinkPredictor:
     """The model a config describes, freshly initialised (for training and for predict): a
-    fusion model, or with ``config.decoder`` a :class:`LinkPredictor` around one."""
+    fusion model, or with ``config.decoder`` a :class:`LinkPredictor` around one. PyG's code
+    generation for its layers leaves no file behind (:mod:`pipeline.models.generated_code`)."""
+    model = _build(config)
+    remove_generated_files()
+    return model
+
+
+def _build(config: FusionModelConfig) -> FusionBase | LinkPredictor:
     if config.fusion not in FUSIONS:  # pragma: no cover - the config's Literal already refuses
         raise ValueError(f"unknown fusion {config.fusion!r}; known: {sorted(FUSIONS)}")
     if config.decoder is not None:
-        encoder = build_model(config.model_copy(update={"decoder": None}))
+        encoder = _build(config.model_copy(update={"decoder": None}))
         decoder_cls = DECODERS[config.decoder]
         decoder = (
             decoder_cls(config.num_classes, config.hidden_dim, config.dropout)
