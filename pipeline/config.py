@@ -1,22 +1,30 @@
-"""Typed settings: one model per params.yaml section, so a typo fails loudly at load time."""
+"""Typed settings: one model per params.yaml section, so a typo fails loudly at load time.
+
+Types are strict (``lr: true`` is not 1.0, ``seeds: 2.5`` is not 2), keys that depend on each
+other are checked together here rather than deep inside a stage, an empty file is an error, and
+every error is one line naming the key, the value and what is allowed (:mod:`pipeline.config_errors`).
+"""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from pipeline.config_errors import error_lines
 from pipeline.errors import GraphFuseError
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: YAML's true is not a number and 2.5 is not a whole number; an int is still a float.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 class DatasetParams(_Section):
-    dir: Path = Path("data/raw/countries")
+    dir: Annotated[Path, Field(strict=False)] = Path("data/raw/countries")  # YAML gives text
     # Overrides dataset.yaml's task, so one folder serves both (e.g. countries' borders as links).
     task: Literal["node_classification", "link_prediction"] | None = None
 
@@ -31,7 +39,10 @@ class ValidateParams(_Section):
     @model_validator(mode="after")
     def _leave_room_for_training(self) -> ValidateParams:
         if self.val_fraction + self.test_fraction >= 1:
-            raise ValueError("val_fraction + test_fraction must be below 1")
+            raise ValueError(
+                f"val_fraction = {self.val_fraction} + test_fraction = {self.test_fraction}: "
+                "the sum must be below 1 (the rest is the training split)"
+            )
         return self
 
 
@@ -142,6 +153,16 @@ class TrainParams(_Section):
     search_rounds: int = Field(20, ge=1, description="greedy ensemble-selection rounds")
     search_storage: str = Field(".cache/graphfuse/search/studies.db", description="SQLite file or database URL")
 
+    @model_validator(mode="after")
+    def _heads_divide_hidden(self) -> TrainParams:
+        """GAT layers split hidden_dim over the heads (as FusionModelConfig checks, but at load time)."""
+        if self.backbone in ("gat", "gatv2") and self.hidden_dim % self.heads:
+            raise ValueError(
+                f"heads = {self.heads} must divide hidden_dim = {self.hidden_dim} for the {self.backbone} "
+                f"backbone (each head gets hidden_dim / heads channels)"
+            )
+        return self
+
 
 class EvaluateParams(_Section):
     champion_metric: Literal["accuracy", "macro_f1"] = "macro_f1"
@@ -188,7 +209,35 @@ class Params(_Section):
     registry: RegistryParams = RegistryParams()
     orchestration: OrchestrationParams = OrchestrationParams()
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, strict=True)
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML 1.1 reads ``1e-3`` (no dot) as text; params.yaml (and ``dvc exp run -S``) mean a number."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
+
+
+def _safe_load(text: str) -> object:
+    """``yaml.safe_load`` with the float rule above (the loader is a SafeLoader: no Python objects)."""
+    loader = _Loader(text)
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
+
+
+def _yaml_where(exc: yaml.YAMLError) -> str:
+    """`` at line L, column C: problem`` in one line (PyYAML's own message spans five)."""
+    mark, problem = getattr(exc, "problem_mark", None), getattr(exc, "problem", None)
+    if mark is None or problem is None:
+        return f": {' '.join(str(exc).split())}"
+    return f" at line {mark.line + 1}, column {mark.column + 1}: {problem}"
 
 
 def load_params(path: str | Path = "params.yaml") -> Params:
@@ -197,10 +246,14 @@ def load_params(path: str | Path = "params.yaml") -> Params:
     if not path.is_file():
         raise GraphFuseError(f"{path}: params file not found (check --params and --root)")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        raw = _safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
-        raise GraphFuseError(f"{path}: not valid YAML: {exc}") from exc
+        raise GraphFuseError(f"{path}: not valid YAML{_yaml_where(exc)}") from exc
+    if raw is None:
+        raise GraphFuseError(
+            f"{path}: the file is empty; write the sections you change, or '{{}}' to use every default on purpose"
+        )
     try:
         return Params.model_validate(raw)
     except ValidationError as exc:
-        raise GraphFuseError(f"{path}: invalid parameters:\n{exc}") from exc
+        raise GraphFuseError("\n".join(f"{path}: {line}" for line in error_lines(exc, Params))) from exc
