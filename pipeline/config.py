@@ -150,6 +150,15 @@ class TrainParams(_Section):
     # --- per-modality auxiliary classifiers (pipeline/models/modality_heads.py), training only ---
     modality_aux_weight: float = Field(0.0, ge=0, description="weight of the per-modality heads' loss; 0 = none")
     input_dropout: float = Field(0.0, ge=0, lt=1, description="dropout on each embedding before its projection")
+    # --- search over the zoo, selection on folds, greedy ensemble (pipeline/search, docs/search.md) ---
+    search: Literal["off", "auto"] = "off"
+    search_trials: int = Field(20, ge=1, description="trials (finished or pruned) the search may run")
+    search_seconds: float = Field(150.0, gt=0, description="wall-clock budget of the search")
+    search_folds: int = Field(5, ge=2, description="folds of train+val nodes when val is small")
+    search_cv_below: int = Field(1000, ge=0, description="fewer labelled val nodes than this: score by folds")
+    search_top: int = Field(8, ge=1, description="best trials the ensemble may draw from")
+    search_rounds: int = Field(20, ge=1, description="greedy ensemble-selection rounds")
+    search_storage: str = Field(".cache/graphfuse/search/studies.db", description="SQLite file or database URL")
 
     @model_validator(mode="after")
     def _heads_divide_hidden(self) -> TrainParams:
