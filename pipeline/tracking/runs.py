@@ -65,8 +65,9 @@ def _user_setting(name: str) -> str | None:
 
 
 def _set(name: str, setter, uri: str) -> None:
+    users = _user_setting(name)
     setter(uri)
-    if name in os.environ:
+    if name in os.environ and os.environ[name] != users:  # the user's own value stays the user's
         _EXPORTED_BY_US.setdefault(name, set()).add(os.environ[name])
 
 
