@@ -131,7 +131,7 @@ print(time.perf_counter() - start, peak_kib(), "|".join(dataset.notes))
 
 def test_a_million_self_loops_load_in_seconds_and_bounded_memory(tmp_path: Path) -> None:
     """1M self-loops here (the same vectorised code path); 10M are measured by
-    ``benchmarks/adversarial_edges.py`` (see the README's Reliability section)."""
+    ``benchmarks/adversarial_edges.py`` (see docs/reliability.md)."""
     n_edges = 1_000_000
     folder = tmp_path / "loops"
     make_loops_dataset(folder, n_edges)  # the benchmark's generator: 30 nodes, every edge a self-loop

@@ -134,11 +134,13 @@ def test_pyfunc_loads_by_alias_in_a_fresh_process_outside_the_repo(
         "out = m.predict(frame)\n"
         "print(json.dumps({'inputs': names, 'rows': out.to_dict(orient='records')}))\n"
     )
+    temp = tmp_path / "tmp"  # issue 16 item 12: PyG's generated propagate() files used to stay here
+    temp.mkdir()
     result = subprocess.run(
         [sys.executable, "-c", script],
         input=REQUEST.to_json(orient="split", index=False),
         cwd=tmp_path,
-        env=_clean_env(evaluated_project),
+        env=_clean_env(evaluated_project) | {"TMPDIR": str(temp)},
         capture_output=True,
         text=True,
         timeout=300,
@@ -149,6 +151,7 @@ def test_pyfunc_loads_by_alias_in_a_fresh_process_outside_the_repo(
     rows = answer["rows"]
     assert [r["node_id"] for r in rows] == ["NEW1", "NEW2"]
     assert all(abs(sum(v for k, v in r.items() if k.startswith("p_")) - 1) < 1e-4 for r in rows)
+    assert [p.name for p in temp.iterdir() if p.name.endswith(".py")] == []
 
 
 def _free_port() -> int:
