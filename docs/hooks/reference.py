@@ -145,16 +145,17 @@ def _section_rows(prefix: str, model: type, defaults: Any, project: dict) -> lis
         key = field.alias or name
         above = comments.get(name, [])
         for header in (c for c in above if c.startswith("---")):
-            rows.append(f"| **{header.strip('- ')}** | | | | |")
+            rows.append(f"| **{header.strip('- ')}** | | | |")
         default = getattr(defaults, name)
         if isinstance(default, BaseModel):  # a nested section: build_graph.knn
             rows += _section_rows(f"{prefix}{key}.", type(default), default, project.get(key) or {})
             continue
         description = field.description or " ".join(c for c in above if not c.startswith("---"))
         type_text = _type_text(field.annotation) + _constraints_text(field.metadata)
-        here = _value_text(project[key]) if key in project and project[key] != _plain(default) else ""
-        description = _cell(description)
-        rows.append(f"| `{prefix}{key}` | {type_text} | {_value_text(default)} | {here} | {description} |")
+        shown = _value_text(default)
+        if key in project and project[key] != _plain(default):
+            shown += f" (params.yaml: {_value_text(project[key])})"
+        rows.append(f"| `{prefix}{key}` | {type_text} | {shown} | {_cell(description)} |")
     return rows
 
 
@@ -170,8 +171,8 @@ def params_page() -> str:
         "",
         "Every key `params.yaml` may hold, one section per stage, generated from the settings models in",
         "`pipeline/config.py` when this site is built. A key missing from the file takes the default; an",
-        "unknown key or a value of the wrong type is an error naming it when the file is loaded. The column",
-        "*params.yaml* shows the value this repository's file sets where it differs from the default.",
+        "unknown key or a value of the wrong type is an error naming it when the file is loaded. Where this",
+        "repository's `params.yaml` sets another value than the default, the default column says so.",
         "Change a value and run `dvc repro` (only the stages that read it run again), or try it as an",
         "experiment: `dvc exp run -S train.lr=0.01`.",
         "",
@@ -184,7 +185,7 @@ def params_page() -> str:
         doc = _own_doc(section)
         if doc:
             out += [doc, ""]
-        out += ["| key | type | default | params.yaml | what it does |", "| --- | --- | --- | --- | --- |"]
+        out += ["| key | type | default | what it does |", "| --- | --- | --- | --- |"]
         out += _section_rows(f"{key}.", section, getattr(defaults, name), project.get(key) or {})
         out.append("")
     return "\n".join(out)

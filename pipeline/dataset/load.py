@@ -17,7 +17,8 @@ import pandas as pd
 from pipeline.dataset.dataset import IMAGES_DIR, STRING_DTYPE, Dataset
 from pipeline.dataset.embeddings import check_embeddings
 from pipeline.dataset.numbers import not_a_number, parse_numbers
-from pipeline.dataset.spec import SPEC_FILE, DatasetSpec, load_spec
+from pipeline.dataset.schema import load_spec
+from pipeline.dataset.spec import SPEC_FILE, DatasetSpec
 from pipeline.dataset.tables import ensure_inside, find_nodes_file, read_table
 from pipeline.errors import DatasetError
 from pipeline.images import load_rgb
@@ -39,7 +40,7 @@ def load_dataset(root: str | Path, *, require_labels: bool = True) -> Dataset:
     _check_spec_columns(spec, spec_path)
 
     nodes_path = find_nodes_file(root)
-    raw = read_table(nodes_path)
+    raw = read_table(nodes_path, sep=spec.sep, na_values=spec.na_values)
     _check_columns_present(spec, raw, nodes_path, require_labels=require_labels)
     nodes = _typed_nodes(spec, raw, nodes_path)
     notes: list[str] = []
@@ -240,7 +241,7 @@ def _load_edges(spec: DatasetSpec, root: Path, spec_path: Path, ids: set[str], n
         )
     if not path.is_file():
         raise DatasetError(path, f"file not found: edges.file in dataset.yaml names '{spec.edges.file}'")
-    raw = read_table(path)
+    raw = read_table(path, sep=spec.sep)
     for key, column in (("edges.source", spec.edges.source), ("edges.target", spec.edges.target)):
         if column not in raw.columns:
             raise DatasetError(

@@ -65,8 +65,9 @@ def _user_setting(name: str) -> str | None:
 
 
 def _set(name: str, setter, uri: str) -> None:
+    users = _user_setting(name)
     setter(uri)
-    if name in os.environ:
+    if name in os.environ and os.environ[name] != users:  # the user's own value stays the user's
         _EXPORTED_BY_US.setdefault(name, set()).add(os.environ[name])
 
 
@@ -104,10 +105,12 @@ def configure_tracking(root: str | Path = ".", experiment: str = "graphfuse") ->
 def start_run(run_id: str | None = None, run_name: str | None = None) -> Iterator[Run]:
     """An MLflow run owned by this process (so a crash is detected at the next start); a store
     that stays locked or unreachable becomes one clear error instead of MLflow's traceback."""
+    # The owner goes in with the run, in one call: a kill between creating a run and tagging it
+    # used to leave a RUNNING run without an owner, which the orphan sweep cannot judge. Under a
+    # scheduled/orchestrated flow run, the run also links back to it (orchestrator_tags).
+    tags = orchestrator_tags() | owner_tags()
     try:
-        # Under a scheduled/orchestrated flow run, the run links back to it (orchestrator_tags).
-        with mlflow.start_run(run_id=run_id, run_name=run_name, tags=orchestrator_tags() or None) as run:
-            mlflow.set_tags(owner_tags())
+        with mlflow.start_run(run_id=run_id, run_name=run_name, tags=tags) as run:
             yield run
     except MlflowException as exc:
         raise tracking_error(exc) from exc
