@@ -224,6 +224,20 @@ def _spec_rows(prefix: str, model: type) -> list[str]:
 
 
 def _extra_policy(model: type) -> str:
+    """What happens to a key the table does not list: the shipped JSON Schema decides when there is one."""
+    try:
+        from pipeline.dataset.schema import SCHEMA_FILE
+    except ImportError:
+        SCHEMA_FILE = None
+    if SCHEMA_FILE is not None and SCHEMA_FILE.is_file():
+        import json
+
+        if json.loads(SCHEMA_FILE.read_text(encoding="utf-8")).get("additionalProperties") is False:
+            return (
+                "Any other key is an error naming it, with the closest known key: the loader checks the file "
+                f"against the JSON Schema `{SCHEMA_FILE.relative_to(REPO).as_posix()}`, which is generated from "
+                "the same model."
+            )
     extra = model.model_config.get("extra")
     if extra == "forbid":
         return "Any other key is an error naming it."
