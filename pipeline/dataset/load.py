@@ -16,6 +16,7 @@ import pandas as pd
 
 from pipeline.dataset.dataset import IMAGES_DIR, STRING_DTYPE, Dataset
 from pipeline.dataset.embeddings import check_embeddings
+from pipeline.dataset.numbers import not_a_number, parse_numbers
 from pipeline.dataset.schema import load_spec
 from pipeline.dataset.spec import SPEC_FILE, DatasetSpec
 from pipeline.dataset.tables import ensure_inside, find_nodes_file, read_table
@@ -145,19 +146,9 @@ def _more(positions: np.ndarray, what: str) -> str:
 
 
 def _parse_numeric(cells: pd.Series, column: str, nodes_path: Path) -> pd.Series:
-    text = cells.to_numpy(dtype=object)
-    values = pd.to_numeric(text, errors="coerce").astype(np.float64)
-    bad = np.flatnonzero((text != "") & ~np.isfinite(values))
+    values, bad, texts = parse_numbers(cells)
     if bad.size:
-        first = int(bad[0])
-        more = _more(bad, "cells in this column are not numbers")
-        raise DatasetError(
-            nodes_path,
-            f"'{text[first]}' is not a number; numeric_columns cells must be finite numbers, "
-            f"or empty for a missing value{more}",
-            row=Dataset.file_row(first),
-            column=column,
-        )
+        raise DatasetError(nodes_path, not_a_number(texts, bad), row=Dataset.file_row(int(bad[0])), column=column)
     return pd.Series(values, index=cells.index, dtype=np.float64)
 
 

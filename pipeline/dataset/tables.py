@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 
 from pipeline.dataset.dataset import NODES_CSV, NODES_PARQUET
 from pipeline.errors import DatasetError
+from pipeline.limits import MAX_CELL_BYTES, mib
 
 
 def ensure_inside(path: Path, root: Path, blame: Path, what: str) -> None:
@@ -82,9 +83,8 @@ def read_table(path: Path, *, sep: str = ",", na_values: list[str] | None = None
 _ROW_PATTERNS = ((re.compile(r"\bline (\d+)"), 0), (re.compile(r"\brow (\d+)"), 1))
 
 
-#: No line of a csv file may be longer: a node's text is cut to the encoder's 256 tokens anyway,
-#: and a gigabyte cell (a corrupt or hostile file) must fail in milliseconds, not fill memory.
-MAX_LINE_BYTES = 8 * 1024 * 1024
+#: No line of a csv file may be longer than the largest cell (pipeline/limits.py).
+MAX_LINE_BYTES = MAX_CELL_BYTES
 _SCAN_CHUNK = 1024 * 1024
 
 
@@ -109,8 +109,8 @@ def check_line_lengths(path: Path, limit: int = MAX_LINE_BYTES) -> None:
                 if run > limit:
                     raise DatasetError(
                         path,
-                        f"line {line} is longer than {limit // (1024 * 1024)} MiB: no cell may be that large "
-                        "(a node's text is cut to 256 tokens anyway); is this the right file?",
+                        f"line {line} is longer than {mib(limit)}: no cell may be that large "
+                        "(a node's text is read as 256 tokens anyway); is this the right file?",
                         row=line,
                     )
     except OSError as exc:

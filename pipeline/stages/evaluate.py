@@ -160,7 +160,7 @@ def run(params: Params, paths: Paths) -> dict:
     promotion = register_and_promote(
         run_info["model_uri"],
         run_info["run_id"],
-        name=tracking.model_name,
+        name=tracking.registered_name(meta.dataset),
         alias=tracking.champion_alias,
         metric=params.evaluate.champion_metric,
         value=result.metrics["val"][params.evaluate.champion_metric],

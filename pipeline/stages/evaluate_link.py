@@ -95,7 +95,7 @@ def run_link(params: Params, paths: Paths, data, meta, bundle: ModelBundle, devi
     promotion = register_and_promote(
         run_info["model_uri"],
         run_info["run_id"],
-        name=tracking.model_name,
+        name=tracking.registered_name(meta.dataset),
         alias=tracking.champion_alias,
         metric=CHAMPION_METRIC,
         value=result.metrics["val"][CHAMPION_METRIC],
