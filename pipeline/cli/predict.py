@@ -117,11 +117,14 @@ def _predict_links(bundle, known, model: str, pairs: Path | None, nodes: list[st
 def _read_table(path: Path):
     import pandas as pd
 
+    from pipeline.dataset.tables import check_line_lengths
+
     if not path.is_file():
         raise GraphFuseError(f"{path}: file not found")
     try:
         if path.suffix == ".parquet":
             return pd.read_parquet(path)
+        check_line_lengths(path)  # the dataset's cap (pipeline/limits.py), before pandas reads a line
         frame = pd.read_csv(path, dtype=str, keep_default_na=False)
     except (OSError, ValueError) as exc:
         raise GraphFuseError(f"{path}: cannot be read as a table ({exc})") from exc

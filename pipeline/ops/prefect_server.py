@@ -163,4 +163,19 @@ def prefect_api(root: str | Path = ".", *, scheduler: bool = False) -> Iterator[
     try:
         yield service.url
     finally:
+        drain_prefect_workers()
         terminate(service.pid)
+
+
+def drain_prefect_workers(timeout: float = 10.0) -> None:
+    """Send the logs and events Prefect still queues (it batches them every ~2 s) while the server
+    is up. Left for the interpreter's exit, they meet a stopped server and Prefect's client retries
+    them with backoff for ~80 s before the process can end. ``prefect_test_harness`` does the same
+    before it stops its server."""
+    if "prefect" not in sys.modules:  # nothing of Prefect's ran, so nothing is queued
+        return
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    for worker in (APILogWorker, EventsWorker):
+        worker.drain_all(timeout=timeout)

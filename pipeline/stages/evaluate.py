@@ -114,6 +114,7 @@ def run(params: Params, paths: Paths) -> dict:
         params,
         paths,
         run_info,
+        dataset=meta.dataset,
         flat_metrics=flat,
         artifacts={"plots": plots, "report": [paths.root / "reports" / REPORT_FILE]},
         documents={

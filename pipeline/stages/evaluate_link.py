@@ -86,6 +86,7 @@ def run_link(params: Params, paths: Paths, data, meta, bundle: ModelBundle, devi
         params,
         paths,
         run_info,
+        dataset=meta.dataset,
         flat_metrics=flat,
         artifacts={"plots": plots, "report": [paths.root / "reports" / files.REPORT_FILE]},
         documents={"evaluation/metrics.json": metrics, "evaluation/ablation.json": files.clean(result.ablation)},

@@ -78,6 +78,7 @@ def publish(
     paths: Paths,
     run_info: dict,
     *,
+    dataset: str,
     flat_metrics: dict[str, float],
     artifacts: dict[str, list[Path]],
     documents: dict[str, Any],
@@ -93,7 +94,7 @@ def publish(
     promotion = register_and_promote(
         run_info["model_uri"],
         run_info["run_id"],
-        name=tracking.model_name,
+        name=tracking.registered_name(dataset),
         alias=tracking.champion_alias,
         metric=metric,
         value=value,
