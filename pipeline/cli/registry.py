@@ -11,11 +11,12 @@ from pipeline.cli.base import ParamsFile, Root, sub_app
 
 
 def _registry_params(params: Path, root: Path):
-    from pipeline.config import load_params
+    from pipeline.config import load_params, project_model_name
     from pipeline.tracking import connect_tracking
 
     connect_tracking(root)
-    return load_params(root / params).tracking
+    settings = load_params(root / params)  # model_name resolved: null derives it from the dataset's name
+    return settings.tracking.model_copy(update={"model_name": project_model_name(settings, root)})
 
 
 def registry_list(
