@@ -101,7 +101,10 @@ def _check_columns(nodes: pd.DataFrame, known: KnownGraph, where: Request, notes
     allowed = set(input_columns(known)) | {spec.label_column} | ({spec.split_column} if spec.split_column else set())
     unknown = [c for c in nodes.columns if c not in allowed]
     if unknown:
-        raise where.error(f"unknown column(s) {unknown}; this model reads {sorted(input_columns(known))}")
+        raise where.error(
+            f"unknown column(s) {unknown}; this model (trained on dataset '{spec.name}') reads "
+            f"{sorted(input_columns(known))}"
+        )
     if spec.id_column not in nodes.columns:
         raise where.error(f"the id column '{spec.id_column}' is missing", column=spec.id_column)
     absent = [c for c in spec.modality_columns() + list(spec.embedding_groups()) if c not in nodes.columns]

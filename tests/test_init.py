@@ -155,3 +155,27 @@ def test_one_model_name_per_dataset_unless_set() -> None:
     assert Params().tracking.registered_name("my shapes") == "graphfuse-my-shapes"
     assert TrackingParams(model_name="team-model").registered_name("my shapes") == "team-model"
     assert load_params(REPO_ROOT / "params.yaml").tracking.model_name is None  # derived by default
+
+
+def test_predict_refuses_a_model_of_another_dataset_that_does_not_fit(
+    evaluated_project: Path, editable_countries: Path, raw, tmp_path: Path
+) -> None:
+    from pipeline.bundle import load_bundle
+    from pipeline.paths import Paths
+    from pipeline.predict import predict_dataset
+
+    bundle = load_bundle(Paths(evaluated_project).model)  # trained on countries
+    nodes, edges, images = raw
+    request = InitRequest(out=tmp_path / "shapes", nodes=nodes, edges=edges, images=images)
+    apply_plan(request, plan_dataset(request), params_file=None, root=tmp_path)
+    with pytest.raises(GraphFuseError) as caught:
+        predict_dataset(bundle, request.out, device="cpu", progress=False)
+    message = str(caught.value)
+    assert "trained on dataset 'countries' and dataset 'shapes' does not fit it" in message
+    assert "column 'area_km2'" in message and "models:/graphfuse-shapes@champion" in message
+
+    spec = yaml.safe_load((editable_countries / "dataset.yaml").read_text())
+    spec |= {"name": "countries-2027", "image_column": None}  # another dataset, one modality short
+    (editable_countries / "dataset.yaml").write_text(yaml.safe_dump(spec))
+    with pytest.raises(GraphFuseError, match="it lacks the image modality. Predict with a model trained on"):
+        predict_dataset(bundle, editable_countries, device="cpu", progress=False)
