@@ -36,7 +36,7 @@ clean:
 	rm -rf data/processed models metrics plots .prefect mlflow.db mlartifacts
 
 # Benchmarks (issue 10): every speed and quality claim beside its baseline, measured in one run.
-# `bench` writes benchmarks/results/latest.json and the README table (51 min on 2 shared cores at load 6-12,
+# `bench` writes benchmarks/results/latest.json and the table in docs/benchmarks.md (51 min on 2 shared cores at load 6-12,
 # plus ~15 min for the 10^6-node scale row);
 # `bench-quick` (a few minutes) writes results/quick.json and reports rows >20% worse than latest.json.
 .PHONY: bench bench-quick

@@ -29,6 +29,7 @@ from torch_geometric.nn import SAGEConv
 from torch_geometric.nn.aggr import MeanAggregation
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from docs_tables import fmt, table, write_docs  # noqa: E402
 from table_data import DATASETS, prepared  # noqa: E402
 
 from pipeline.config import Params  # noqa: E402
@@ -202,11 +203,6 @@ DEFAULTS = "GraphFuse defaults (params.yaml)"
 DEFAULTS_ALONE = "GraphFuse defaults, model alone (smoothing off)"
 
 
-def fmt(values: list[float]) -> str:
-    sd = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{100 * statistics.mean(values):.1f} ± {100 * sd:.1f}"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", type=Path, required=True, help="cache folder for features (reused)")
@@ -228,6 +224,7 @@ def main() -> None:
         help="override train.* or knn.* params for every GraphFuse row, e.g. train.hidden_dim=64 knn.k=5",
     )
     parser.add_argument("--render", type=Path, nargs="+", help="only print the table of earlier --json files")
+    parser.add_argument("--docs", action="store_true", help="also write the table into docs/accuracy.md")
     parser.add_argument(
         "--rows",
         nargs="+",
@@ -244,7 +241,7 @@ def main() -> None:
         merged = {}
         for path in args.render:
             merged.update(json.loads(path.read_text()))
-        render(merged)
+        render(merged, args.docs)
         return
     seeds = list(range(2 if args.quick else args.seeds))
     ref_epochs = 100 if args.quick else 200
@@ -301,7 +298,7 @@ def main() -> None:
         print(f"{name}: {time.perf_counter() - start:.0f} s", flush=True)
         if args.json:  # after every dataset, so a long run leaves what it finished
             args.json.write_text(json.dumps(merge_results(earlier, results), indent=1))
-    render(merge_results(earlier, results))
+    render(merge_results(earlier, results), args.docs)
 
 
 def merge_results(earlier: dict[str, dict[str, dict]], now: dict[str, dict[str, dict]]) -> dict[str, dict[str, dict]]:
@@ -312,25 +309,11 @@ def merge_results(earlier: dict[str, dict[str, dict]], now: dict[str, dict[str, 
     return out
 
 
-def render(results: dict[str, dict[str, dict]]) -> None:
-    """The markdown table: one column per dataset, one row per model."""
-    names = list(results)
-    seeds = len(next(iter(next(iter(results.values())).values()))["test"])
-    print(f"\nTest accuracy (%), mean ± sd over {seeds} training seeds; split seed 42, stratified 60/20/20\n")
-    print("| model | " + " | ".join(names) + " |")
-    print("| --- | " + " | ".join("---" for _ in names) + " |")
-    labels = list(dict.fromkeys(r for rows in results.values() for r in rows))
-    for label in labels:
-        cells = [cell(results[n][label]) if label in results[n] else "" for n in names]
-        print(f"| {label} | " + " | ".join(cells) + " |")
-    if any(row.get("earlier") for rows in results.values() for row in rows.values()):
-        print("\n† from an earlier run, under the defaults of that time (the row's JSON says which)")
-
-
-def cell(row: dict) -> str:
-    """``mean ± sd``, the row's note in brackets, and † on a row kept from an earlier run."""
-    note = f" ({row['note']})" if "note" in row else ""
-    return fmt(row["test"]) + note + (" †" if row.get("earlier") else "")
+def render(results: dict[str, dict[str, dict]], docs: bool = False) -> None:
+    """Print the table; with ``docs``, also write it into docs/accuracy.md between its markers."""
+    print("\n" + table(results))
+    if docs:
+        print(f"updated the table in {write_docs(results)}")
 
 
 if __name__ == "__main__":

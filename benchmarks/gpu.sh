@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The encoding and training rows of the benchmark on CUDA (issue 10): rows 1, 2 and 5 with both
 # sides on the GPU, in under 8 minutes. Writes benchmarks/results/gpu.json and gpu.md; never
-# touches latest.json or the README. Fails at once, saying why, on a machine without CUDA.
+# touches latest.json or docs/benchmarks.md. Fails at once, saying why, on a machine without CUDA.
 #
 #     benchmarks/gpu.sh            # from the repository root, after `make setup`
 set -euo pipefail

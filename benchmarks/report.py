@@ -107,13 +107,14 @@ def markdown(result: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def splice(text: str, table: str) -> str:
-    """``text`` with everything between the markers replaced by ``table``."""
-    if BEGIN not in text or END not in text:
-        raise ValueError(f"the markers are missing: add {BEGIN!r} and {END!r} where the table goes")
-    head, rest = text.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    return f"{head}{BEGIN}\n{table}{END}{tail}"
+def splice(text: str, table: str, begin: str = BEGIN, end: str = END) -> str:
+    """``text`` with everything between the markers replaced by ``table`` (a generated table inside a
+    hand-written documentation page)."""
+    if begin not in text or end not in text:
+        raise ValueError(f"the markers are missing: add {begin!r} and {end!r} where the table goes")
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    return f"{head}{begin}\n{table}{end}{tail}"
 
 
 def regressions(new: dict[str, Any], old: dict[str, Any], threshold: float = THRESHOLD) -> list[dict[str, Any]]:

@@ -6,7 +6,7 @@ process's peak RSS is its own (``os.wait4``), collects their rows, and writes:
 - ``benchmarks/results/latest.json`` (full profile) or ``results/quick.json`` (``--quick``):
   the rows, the sizes used, the machine (cores, GPU, versions, git commit, load);
 - the same as a markdown table next to it (``latest.md`` / ``quick.md``); a full run also puts
-  it into ``README.md`` between the bench markers;
+  it into the documentation page ``docs/benchmarks.md`` between the bench markers;
 - a regression report: rows whose ratio got more than 20% worse than the committed
   ``latest.json`` (printed; never a failure: absolute times are noisy on a shared machine).
 
@@ -36,6 +36,8 @@ from report import markdown, regression_report, regressions, splice  # noqa: E40
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 RESULTS = HERE / "results"
+#: The documentation page whose table a full run rewrites (between report.BEGIN and report.END).
+DOCS_PAGE = REPO / "docs" / "benchmarks.md"
 
 #: (issue row number, name, script, arguments per profile). The issue's rows 1-8, in its order.
 #: Full sizes were chosen for ~20-25 min on 2 cores; under load 6-12 from other jobs the run took 51 min,
@@ -212,7 +214,9 @@ def main() -> None:
     parser.add_argument("--device", default="cpu", help="cuda: the encoding and training rows on the GPU")
     parser.add_argument("--out", type=Path, help="where the JSON goes (default: results/latest.json or quick.json)")
     parser.add_argument("--against", type=Path, default=RESULTS / "latest.json", help="the run to compare with")
-    parser.add_argument("--no-readme", action="store_true", help="do not rewrite README.md's table")
+    parser.add_argument(
+        "--no-docs", "--no-readme", dest="no_docs", action="store_true", help="leave docs/benchmarks.md's table alone"
+    )
     parser.add_argument("--work", type=Path, default=REPO / ".cache" / "graphfuse" / "bench", help="feature cache")
     parser.add_argument(
         "--sizes",
@@ -247,10 +251,9 @@ def main() -> None:
     print("\n" + table)
     print(f"wrote {out} and {out.with_suffix('.md')}")
     full_run = not (args.quick or sizes) and args.device == "cpu" and out == RESULTS / "latest.json"
-    if full_run and not args.no_readme:
-        readme = REPO / "README.md"
-        readme.write_text(splice(readme.read_text(), table))
-        print(f"updated the table in {readme}")
+    if full_run and not args.no_docs:
+        DOCS_PAGE.write_text(splice(DOCS_PAGE.read_text(), table))
+        print(f"updated the table in {DOCS_PAGE}")
     if previous is not None:
         print(regression_report(regressions(result, previous), str(args.against)))
     else:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -32,6 +31,8 @@ from flows.run_report import markdown, read_json, results
 from pipeline.config import load_params
 from pipeline.errors import GraphFuseError
 from pipeline.ops import dvc_experiment
+from pipeline.ops.repro import dvc_command, dvc_environment
+from pipeline.run_context import ENV_FLOW_RUN_ID, ENV_FLOW_RUN_URL
 from pipeline.stages import STAGES
 
 LOCK_NAME = "graphfuse-pipeline"
@@ -85,14 +86,11 @@ def project_lock(wait_s: float) -> Iterator[None]:
         lock.__exit__(None, None, None)
 
 
-def _stage_env(root: Path) -> dict[str, str]:
+def _flow_env() -> dict[str, str]:
     """The stage processes talk to this run's Prefect API and tag their MLflow runs with it."""
     from prefect.settings import PREFECT_API_URL
 
-    from pipeline.tracking.orchestrator_tags import ENV_FLOW_RUN_ID, ENV_FLOW_RUN_URL
-
-    bin_dir = str(Path(sys.executable).parent)  # graphfuse and dvc live beside this Python
-    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
+    env = dict(os.environ)
     if api_url := PREFECT_API_URL.value():
         env["PREFECT_API_URL"] = api_url
     env[ENV_FLOW_RUN_ID] = str(flow_run.get_id() or "")
@@ -105,12 +103,11 @@ def _stage_env(root: Path) -> dict[str, str]:
 
 
 def _dvc_command(root: Path, overrides: dict[str, Any], experiment: str | None) -> list[str]:
-    dvc = str(Path(sys.executable).with_name("dvc"))
     if experiment is None:
-        return [dvc, "repro"]
+        return dvc_command("repro")
     dataset_dir = overrides.get("dataset.dir") or load_params(root / "params.yaml").dataset.dir
     copy = dvc_experiment.untracked_inputs(root, dataset_dir)  # the temp workspace has git's files only
-    return dvc_experiment.exp_run_command(dvc, overrides, experiment, copy)
+    return dvc_experiment.exp_run_command(dvc_command()[0], overrides, experiment, copy)
 
 
 def _locate_error(lines: list[str], failed_at: int) -> str:
@@ -133,14 +130,11 @@ def run_dvc(
     """Run DVC (``dvc exp run --temp`` named ``experiment`` when one is given, else ``dvc repro``),
     streaming its output to the flow run's log, and say what reran or what failed.
 
-    With ``warm`` the stages fork from one process that imported their libraries once, as under
-    ``graphfuse repro`` (``orchestration.warm_stages``). ``store_env`` points stages that run in a
+    The environment and the warm stage server are set up as for ``graphfuse repro``
+    (:func:`pipeline.ops.repro.dvc_environment`); ``store_env`` points stages that run in a
     temporary workspace at the project's own MLflow store."""
-    from pipeline.ops.warm_stages import warm_server
-
-    env = _stage_env(root) | (store_env or {})
-    with warm_server(root, env, enabled=warm) as warm_env:
-        return _stream_dvc(root, _dvc_command(root, overrides, experiment), env | warm_env, timeout_s)
+    with dvc_environment(root, _flow_env() | (store_env or {}), warm=warm) as env:
+        return _stream_dvc(root, _dvc_command(root, overrides, experiment), env, timeout_s)
 
 
 def _stream_dvc(root: Path, command: list[str], env: dict[str, str], timeout_s: float) -> ReproOutcome:
@@ -183,8 +177,7 @@ def _restore_workspace(root: Path, snapshot: dict[Path, bytes]) -> None:
         if path.read_bytes() != content:
             path.write_bytes(content)
     if root / "dvc.lock" in snapshot:
-        dvc = str(Path(sys.executable).with_name("dvc"))
-        result = subprocess.run([dvc, "checkout", "--force"], cwd=root, capture_output=True, text=True)
+        result = subprocess.run(dvc_command("checkout", "--force"), cwd=root, capture_output=True, text=True)
         get_run_logger().info("restored the outputs of the last good run: %s", (result.stdout + result.stderr).strip())
 
 
@@ -241,8 +234,7 @@ def _backoff() -> dict[str, Any]:
 
 def _dvc_push(root: Path) -> None:
     """Send the outputs to the DVC remote (network I/O: safe to retry)."""
-    dvc = str(Path(sys.executable).with_name("dvc"))
-    result = subprocess.run([dvc, "push"], cwd=root, capture_output=True, text=True)
+    result = subprocess.run(dvc_command("push"), cwd=root, capture_output=True, text=True)
     get_run_logger().info("%s", result.stdout + result.stderr)
     if result.returncode != 0:
         raise RuntimeError(f"dvc push failed: {result.stderr.strip()}")
@@ -287,3 +279,11 @@ def _record_failure(root: Path, experiment: str, outcome: ReproOutcome, retries:
 
     run_id = task(name="mlflow-record-failure", cache_policy=NO_CACHE, retries=retries, **_backoff())(record)()
     get_run_logger().error("MLflow run %s marked FAILED (stage %s)", run_id, outcome.failed_stage)
+
+
+def serve_on_schedule(name: str, cron: str, timezone: str, push: bool, root: Path) -> None:
+    """Serve :func:`repro_flow` on ``cron`` from this process (one box, no worker) until Ctrl-C;
+    the caller provides the Prefect API (with its scheduler)."""
+    from prefect.schedules import Cron
+
+    repro_flow.serve(name=name, schedules=[Cron(cron, timezone=timezone)], parameters={"push": push, "root": str(root)})

@@ -1,4 +1,4 @@
-"""The benchmark runner's bookkeeping: ratios, targets, the table, the README splice, regressions.
+"""The benchmark runner's bookkeeping: ratios, targets, the table, the docs splice, regressions.
 
 Made-up rows for the logic (no timing is asserted anywhere), and one tiny real run of the runner
 over the kNN benchmark to check the plumbing: a script's ``--json`` rows, the process' peak RSS,
@@ -87,6 +87,37 @@ def test_splice_replaces_only_between_the_markers():
         splice("no markers here", "| t |\n")
 
 
+def test_the_docs_pages_hold_the_tables_the_scripts_write_from_the_committed_results(tmp_path):
+    """docs/benchmarks.md, accuracy.md and link-prediction.md carry their generated table between markers, and it is
+    the table the scripts render from the committed raw results: nobody edited a figure by hand, and
+    a full run (which writes both) finds its markers."""
+    from benchmarks.docs_tables import BEGIN as ACC_BEGIN
+    from benchmarks.docs_tables import END as ACC_END
+    from benchmarks.docs_tables import LINK_BEGIN, LINK_END, link_table, table, write_docs, write_link_docs
+
+    bench_page = (REPO / "docs" / "benchmarks.md").read_text(encoding="utf-8")
+    assert bench_page.count(BEGIN) == bench_page.count(END) == 1
+    latest = json.loads((REPO / "benchmarks" / "results" / "latest.json").read_text())
+    assert splice(bench_page, markdown(latest)) == bench_page
+
+    accuracy_page = (REPO / "docs" / "accuracy.md").read_text(encoding="utf-8")
+    assert accuracy_page.count(ACC_BEGIN) == accuracy_page.count(ACC_END) == 1
+    results = json.loads((REPO / "benchmarks" / "results" / "accuracy_table.json").read_text())
+    copy = tmp_path / "accuracy.md"
+    copy.write_text(accuracy_page, encoding="utf-8")
+    write_docs(results, copy)
+    assert copy.read_text(encoding="utf-8") == accuracy_page
+    assert "| GraphFuse defaults (params.yaml) | 86.9 ± 2.3 |" in table(results)
+
+    link_page = (REPO / "docs" / "link-prediction.md").read_text(encoding="utf-8")
+    assert link_page.count(LINK_BEGIN) == link_page.count(LINK_END) == 1
+    payload = json.loads((REPO / "benchmarks" / "results" / "link_prediction.json").read_text())
+    copy.write_text(link_page, encoding="utf-8")
+    write_link_docs(payload, copy)
+    assert copy.read_text(encoding="utf-8") == link_page
+    assert "| countries | mlp | **0.405 ± 0.009** |" in link_table(payload)
+
+
 def test_regressions_are_rows_more_than_20_percent_worse():
     old = fake_result(
         [
@@ -135,7 +166,7 @@ def test_runner_runs_a_real_benchmark_and_reports_a_regression(tmp_path):
     assert result["machine"]["cores"] >= 1 and "torch" in result["machine"]["versions"]
     assert out.with_suffix(".md").read_text().startswith("| # | what |")
     assert "knn_vs_faiss: ratio 0.001 ->" in proc.stdout  # reported as more than 20% worse
-    assert "updated the table" not in proc.stdout  # a partial run never rewrites the README
+    assert "updated the table" not in proc.stdout  # a partial run never rewrites docs/benchmarks.md
 
 
 def test_rerunning_one_benchmark_replaces_only_its_rows_and_says_when():

@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import zipfile
 from pathlib import Path
 
@@ -182,3 +183,71 @@ def test_image_bytes_stream_through_a_cap_whatever_the_header_claims(tmp_path: P
     target = tmp_path / "x.jpg"
     assert _copy_capped(lambda: io.BytesIO(b"a" * 5000), target, 4096) is None and not target.exists()
     assert _copy_capped(lambda: io.BytesIO(b"a" * 100), target, 4096) == 100
+
+
+def test_image_names_that_are_not_plain_indices_are_skipped_with_why(tmp_path: Path) -> None:
+    """int() reads 1_0 as 10, +5 as 5 and Arabic-Indic ٧ as 7: none of them may land on a node."""
+    import tarfile
+
+    from tests.benchmark_layouts import _add, _jpeg
+
+    src = write_mm_graph_nc(tmp_path / "src" / "plain")
+    (src / "node_mapping.pt").unlink()  # no mapping: image names are the node indices themselves
+    (src / "plain-images.tar").unlink()
+    with tarfile.open(src / "plain-images.tar", "w") as archive:
+        for name in ("0", "12", "1_0", "+5", "\u0667", "007", " 8"):
+            _add(archive, f"images/{name}.jpg", _jpeg((10, 20, 30)))
+    report = import_mm_graph(src, tmp_path / "out")
+    images = _nodes(tmp_path / "out").set_index("node_id")["image"]
+    assert {n for n, cell in images.items() if cell} == {"0", "12"}
+    assert "5 member(s) skipped: its name is not a plain node index (ASCII digits 0-9" in " ".join(report.notes)
+
+
+@pytest.mark.parametrize(
+    ("cell", "message"),
+    [
+        ("[1, 1e999]", "neighbour '1e999' is not a plain node index"),
+        ("[12345678901234567890123]", "neighbour 12345678901234567890... is outside 0..35"),
+        ("[1.7, 2]", "neighbour '1.7' is not a plain node index"),
+        ("[2, True]", "neighbour 'True' is not a plain node index"),
+        ("1_0", "neighbour '1_0' is not a plain node index"),  # int() and Python literals read 10
+        ("[+5, 3]", "neighbour '+5' is not a plain node index"),
+        ("[5, '3'; 4]", None),
+    ],
+)
+def test_magb_neighbour_cells_are_ids_or_a_located_error(tmp_path: Path, cell: str, message: str | None) -> None:
+    src = write_magb(tmp_path / "src" / "Toys")
+    table = pd.read_csv(src / "Toys.csv", dtype=str, keep_default_na=False)
+    position = int(np.flatnonzero(table["id"] == "3")[0])
+    table.loc[position, "neighbour"] = cell
+    table.to_csv(src / "Toys.csv", index=False)
+    if message is None:
+        import_magb(src, tmp_path / "out")
+        return
+    with pytest.raises(DatasetError, match=re.escape(message)) as error:
+        import_magb(src, tmp_path / "out")
+    assert error.value.file.endswith("Toys.csv") and error.value.column == "neighbour"
+    assert error.value.row == position + 2  # the row as the file has it, not the node's index
+
+
+@pytest.mark.parametrize(
+    ("write", "message", "row"),
+    [
+        (lambda p: np.save(p, np.array([[0, 1], [2, np.nan]])), "expected whole numbers", None),
+        (lambda p: np.save(p, np.array([[0, 1.5], [2, 3]])), "expected whole numbers", None),
+        (lambda p: np.save(p, np.array([[True, False]])), "got booleans", None),
+        (lambda p: np.save(p, np.array([[0, 99]])), "node index 99 is outside 0..35", None),
+        (lambda p: p.with_suffix(".csv").write_text("s,t\n0,1\n2,1.5\n"), "edge cell '1.5' is not a plain", 3),
+        (lambda p: p.with_suffix(".csv").write_text("s,t\n0,1\n,2\n"), "edge cell '' is not a plain", 3),
+    ],
+)
+def test_magb_edge_files_are_checked_and_named(tmp_path: Path, write, message: str, row: int | None) -> None:
+    src = write_magb(tmp_path / "src" / "Toys")
+    table = pd.read_csv(src / "Toys.csv", dtype=str, keep_default_na=False)
+    table.drop(columns="neighbour").to_csv(src / "Toys.csv", index=False)
+    path = tmp_path / "edges.npy"
+    write(path)
+    edges = path if path.exists() else path.with_suffix(".csv")
+    with pytest.raises(DatasetError, match=re.escape(message)) as error:
+        import_magb(src, tmp_path / "out", edges_file=edges)
+    assert error.value.file == str(edges) and error.value.row == row  # the edges file, never Toys.csv

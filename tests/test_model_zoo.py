@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import itertools
 import json
+import sys
+import tempfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from safetensors.torch import save_file
 
 from pipeline.bundle import ModelBundle, load_bundle, save_bundle
 from pipeline.errors import GraphFuseError
+from pipeline.evaluation.embeddings import embedding_map, node_embeddings
 from pipeline.models import BACKBONES, FUSIONS, build_model
 from pipeline.models.modality_dropout import drop_modalities
 from pipeline.training import TrainOptions, predict_logits, seed_everything, train_node_classifier
@@ -118,3 +122,28 @@ def test_a_bundle_saves_its_zoo_config_and_rebuilds_the_same_model(tmp_path: Pat
     (tmp_path / "model.json").write_text(json.dumps(meta))
     with pytest.raises(GraphFuseError, match="model.json"):
         load_bundle(tmp_path)
+
+
+@pytest.mark.parametrize(("fusion", "backbone"), list(itertools.product(sorted(FUSIONS), sorted(BACKBONES))))
+def test_every_model_gives_one_embedding_row_a_node_for_the_map(graph, fusion: str, backbone: str) -> None:
+    """Issue 16 item 2: late fusion had no embedding (IndexError) and sign gave [N, K+1, F] (t-SNE refused)."""
+    seed_everything(0)
+    model = build_model(tiny_config(graph, fusion=fusion, backbone=backbone, jk="cat" if fusion == "gated" else "none"))
+    z = node_embeddings(model, graph, CPU)
+    assert z.ndim == 2 and z.shape[0] == graph.num_nodes and np.isfinite(z).all()
+    assert embedding_map(z).shape == (graph.num_nodes, 2)
+    link = build_model(tiny_config(graph, fusion=fusion, backbone=backbone, decoder="dot"))
+    assert node_embeddings(link, graph, CPU).shape == (graph.num_nodes, 2)  # what the decoder scores
+
+
+def test_pyg_code_generation_leaves_no_file_in_the_temp_folder(graph) -> None:
+    """Issue 16 item 12: PyG renders each layer class's propagate() into a temp file it never deletes."""
+    for backbone in sorted(BACKBONES):
+        model = build_model(tiny_config(graph, backbone=backbone, smoothing_alpha=0.5))
+        logits = predict_logits(model, graph, CPU)  # label smoothing builds PyG's LabelPropagation too
+        assert logits.shape == (graph.num_nodes, 2)
+    temp = Path(tempfile.gettempdir()).resolve()
+    generated = [m for name, m in sys.modules.items() if name.endswith(("_propagate", "_edge_updater"))]
+    sources = [Path(m.__file__) for m in generated if getattr(m, "__file__", None)]
+    assert any(p.parent.resolve() == temp for p in sources)  # PyG did generate them there
+    assert [p for p in sources if p.exists()] == []

@@ -93,3 +93,30 @@ def test_a_killed_stage_takes_its_prefect_server_with_it(tmp_path: Path, small_c
         stage.send_signal(signal.SIGKILL)
         stage.wait()
     assert _wait_for(lambda: not server.is_running() or server.status() == psutil.STATUS_ZOMBIE, timeout=10)
+
+
+def test_a_lone_stage_exits_as_soon_as_its_work_is_done(tmp_path: Path, small_countries: Path) -> None:
+    """Issue 16.1: Prefect batches its logs every ~2 s; the last batch used to be sent at the
+    interpreter's exit to the command's own server, already stopped, and retried for ~80 s. Plain
+    `dvc repro` runs every stage this way. The bar is 2 s (~0.5 s measured on a loaded box)."""
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump({"dataset": {"dir": str(small_countries)}}))
+    stage = subprocess.Popen(
+        [str(BIN / "graphfuse"), "stage", "validate"],
+        cwd=tmp_path,
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert stage.stdout is not None
+    lines, last_line_at = [], time.monotonic()
+    for line in stage.stdout:
+        lines.append(line)
+        last_line_at = time.monotonic()
+    stage.wait(timeout=300)
+    gap = time.monotonic() - last_line_at
+    output = "".join(lines)
+    assert stage.returncode == 0, output
+    assert "Finished in state Completed" in output
+    assert "Error logging to API" not in output
+    assert gap < 5.0, f"exited {gap:.1f} s after its last line:\n{output[-2000:]}"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 import tempfile
 from collections import Counter
 from pathlib import Path
@@ -173,6 +174,45 @@ def test_every_bad_dataset_ends_in_a_load_or_our_own_error(case: tuple[list[str]
     for m in mutations:
         TALLY[(m, outcome)] += 1
     TALLY[("all cases", outcome)] += 1
+
+
+#: Tokens a benchmark's neighbour cell or image name might hold: plain ids and int()'s traps.
+ID_TRAPS = ["0", "7", "35", "36", "007", "1_0", "+5", "-1", "\u0667", "\uff17", "1.7", "1e999", "True", "nan", "9" * 23]
+
+
+@settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=True, database=None)
+@given(
+    tokens=st.lists(st.one_of(st.sampled_from(ID_TRAPS), st.text(max_size=4)), max_size=5),
+    separator=st.sampled_from([", ", ";", " ", ","]),
+    brackets=st.booleans(),
+)
+def test_a_neighbour_cell_gives_plain_ids_or_our_own_error(tokens: list[str], separator: str, brackets: bool) -> None:
+    """MAGB neighbour cells: every id returned is written plainly in the cell and inside the graph,
+    anything else is a DatasetError naming the file, row and column, never int()'s silent reading."""
+    from pipeline.errors import DatasetError
+    from pipeline.importers.magb import _neighbours
+
+    cell = separator.join(tokens)
+    cell = f"[{cell}]" if brackets else cell
+    try:
+        ids = _neighbours(cell, Path("Toys.csv"), 5, "neighbour", 36)
+    except DatasetError as exc:
+        assert (exc.file, exc.row, exc.column) == ("Toys.csv", 5, "neighbour")
+        return
+    written = {t.strip("'\"") for t in re.split(r"[,;\s]+", cell.strip("[]()"))}
+    assert all(0 <= i < 36 and str(i) in written for i in ids)
+
+
+@settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=True, database=None)
+@given(value=st.one_of(st.sampled_from(ID_TRAPS), st.text(max_size=6), st.integers(), st.floats(), st.booleans()))
+def test_a_node_index_is_only_what_it_plainly_says(value: object) -> None:
+    from pipeline.importers.node_ids import index_or_reason
+
+    index = index_or_reason(value, 36)
+    if isinstance(index, str):
+        return
+    assert not isinstance(value, bool) and 0 <= index < 36
+    assert value == index if not isinstance(value, str) else value.strip() == str(index)
 
 
 def test_zz_report_the_fuzz_tally() -> None:

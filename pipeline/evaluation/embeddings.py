@@ -1,7 +1,8 @@
 """The learned node representation, and a 2-D map of it (t-SNE from scikit-learn).
 
-Any model works: the representation is what the model's last top-level layer receives (the
-hidden GraphSAGE output for the early-fusion model), or ``model.embed(...)`` when it has one.
+Every model of the zoo says what its node embedding is through ``model.embed(xs, masks,
+edge_index)``, one :math:`(N, d)` row a node (see :meth:`pipeline.models.FusionBase.embed`),
+so evaluation needs no case per fusion or backbone.
 """
 
 from __future__ import annotations
@@ -14,25 +15,16 @@ from torch_geometric.data import Data
 
 
 def node_embeddings(model: nn.Module, data: Data, device: torch.device) -> np.ndarray:
+    """The model's node embeddings in eval mode, :math:`(N, d)`."""
     model = model.to(device).eval()
     names = list(model.modalities)
     xs = {m: data[f"x_{m}"].to(device) for m in names}
     masks = {m: data[f"mask_{m}"].to(device) for m in names}
-    edge_index = data.edge_index.to(device)
     with torch.inference_mode():
-        embed = getattr(model, "embed", None)
-        if callable(embed):
-            return embed(xs, masks, edge_index).cpu().numpy()
-        seen: list[torch.Tensor] = []
-        hooks = [
-            child.register_forward_hook(lambda _m, inputs, _out: seen.append(inputs[0])) for child in model.children()
-        ]
-        try:
-            model(xs, masks, edge_index)
-        finally:
-            for hook in hooks:
-                hook.remove()
-    return seen[-1].detach().cpu().numpy()
+        z = model.embed(xs, masks, data.edge_index.to(device))
+    if z.dim() != 2 or z.size(0) != masks[names[0]].size(0):
+        raise ValueError(f"{type(model).__name__}.embed gave {tuple(z.shape)}, not one row a node")
+    return z.float().cpu().numpy()
 
 
 def embedding_map(embeddings: np.ndarray, seed: int = 0) -> np.ndarray:

@@ -21,6 +21,7 @@ from typing import IO
 
 from pipeline.errors import DatasetError
 from pipeline.images import load_rgb
+from pipeline.importers.node_ids import NotANode
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp", ".tif", ".tiff")
 ARCHIVE_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".zip")
@@ -100,10 +101,11 @@ def _copy_capped(opener: Callable[[], IO[bytes]], target: Path, cap: int) -> int
 def import_images(
     source: Path,
     images_dir: Path,
-    node_for: Callable[[str], str | None],
+    node_for: Callable[[str], str | NotANode | None],
     limits: ArchiveLimits = DEFAULT_LIMITS,
 ) -> tuple[dict[str, str], ImageReport]:
-    """Write each image whose file stem ``node_for`` maps to a node; return node id -> file name."""
+    """Write each image whose file stem ``node_for`` maps to a node; return node id -> file name.
+    ``node_for`` gives None (no such node) or :class:`NotANode` (the reason) for a name it refuses."""
     images_dir.mkdir(parents=True, exist_ok=True)
     found: dict[str, str] = {}
     report = ImageReport()
@@ -121,8 +123,8 @@ def import_images(
                 report.skipped["not an image file name"] += 1
                 continue
             node = node_for(PurePosixPath(base).stem)
-            if node is None:
-                report.skipped["its name is no node of the graph"] += 1
+            if node is None or isinstance(node, NotANode):
+                report.skipped[node.reason if node else "its name is no node of the graph"] += 1
                 continue
             if node in found:
                 report.skipped["a second image for the same node"] += 1
@@ -155,7 +157,7 @@ def image_column(
     sources: list[Path],
     images_dir: Path,
     num_nodes: int,
-    node_for: Callable[[str], str | None],
+    node_for: Callable[[str], str | NotANode | None],
     limits: ArchiveLimits,
 ) -> tuple[list[str], dict[str, int], list[str]]:
     """The image cell of each node (index = node id) from every source; counts and notes per source."""

@@ -20,7 +20,6 @@ GraphFuse draws its own seeded, stratified split (params.yaml ``validate``).
 
 from __future__ import annotations
 
-import ast
 import re
 from pathlib import Path
 
@@ -29,6 +28,8 @@ import pandas as pd
 
 from pipeline.errors import DatasetError, GraphFuseError
 from pipeline.importers.archives import DEFAULT_LIMITS, ArchiveLimits, image_column, is_archive
+from pipeline.importers.node_ids import PLAIN_RULE, NotANode, index_or_reason, is_plain_index
+from pipeline.importers.safe_torch import as_index_array
 from pipeline.importers.writer import (
     DST,
     EMBEDDINGS_DIR,
@@ -48,6 +49,7 @@ from pipeline.importers.writer import (
 FEATURE_DIRS = {"TextFeature": "text", "ImageFeature": "image", "MMFeature": "mm"}
 NEIGHBOUR_COLUMNS = ("neighbour", "neighbors", "neighbours", "neighbor")
 TEXT_COLUMNS = (("text",), ("title", "description"), ("caption",))
+FILE_ROWS = "file_rows"
 
 
 def import_magb(
@@ -123,6 +125,7 @@ def _read_csv(path: Path) -> pd.DataFrame:
         if not np.array_equal(ids.to_numpy()[order], np.arange(len(table))):
             raise DatasetError(path, "ids must be the node indices 0..N-1, each once", column="id")
         table = table.iloc[order].reset_index(drop=True)
+        table.attrs[FILE_ROWS] = (order + 2).tolist()  # messages name the row as the file has it
     return table
 
 
@@ -141,19 +144,21 @@ def _text(table: pd.DataFrame) -> list[str] | None:
     return None
 
 
-def _neighbours(cell: str, path: Path, row: int, column: str) -> list[int]:
+def _neighbours(cell: str, path: Path, row: int | None, column: str, num_nodes: int) -> list[int]:
+    """The node ids of one neighbour cell (``[12, 40]``, ``12;40``...); anything that is not a
+    plain node index (``1.7``, ``True``, ``1e999``, ``1_0``, a 23-digit number) is an error naming the cell."""
     cell = cell.strip()
     if not cell:
         return []
-    try:
-        value = ast.literal_eval(cell)  # a literal only (numbers, lists): never code
-    except (ValueError, SyntaxError):
-        value = [v for v in re.split(r"[,;\s]+", cell.strip("[]")) if v]
-    items = value if isinstance(value, list | tuple) else [value]
-    try:
-        return [int(v) for v in items]
-    except (TypeError, ValueError) as exc:
-        raise DatasetError(path, f"not a list of node ids: {cell[:80]!r}", row=row + 2, column=column) from exc
+    # Tokens, not ast.literal_eval: Python's literals read 1_0 as 10, +5 as 5 and 1e999 as inf.
+    items = [t.strip("'\"") for t in re.split(r"[,;\s]+", cell.strip("[]()")) if t]
+    ids = []
+    for item in items:
+        index = index_or_reason(item, num_nodes)
+        if isinstance(index, str):
+            raise DatasetError(path, f"neighbour {index} (cell {cell[:80]!r})", row=row, column=column)
+        ids.append(index)
+    return ids
 
 
 def _edges(
@@ -161,10 +166,11 @@ def _edges(
 ) -> pd.DataFrame:
     graph_files = sorted(src.glob("*Graph.pt"))
     if edges_file is not None:
-        pairs = _edges_from_file(Path(edges_file))
+        pairs = _edges_from_file(Path(edges_file), num_nodes)
         report.counts["edges from"] = str(edges_file)
     else:
         column = next((c for c in NEIGHBOUR_COLUMNS if c in table.columns), None)
+        rows = table.attrs.get(FILE_ROWS) or [i + 2 for i in range(len(table))]
         if column is None:
             where = graph_files[0] if graph_files else csv_path
             raise DatasetError(
@@ -174,7 +180,11 @@ def _edges(
                 "src, dst = dgl.load_graphs(path)[0][0].edges()) as a csv of two id columns and pass --edges",
             )
         pairs = np.array(
-            [(row, n) for row, cell in enumerate(table[column]) for n in _neighbours(cell, csv_path, row, column)],
+            [
+                (node, n)
+                for node, (cell, row) in enumerate(zip(table[column], rows, strict=True))
+                for n in _neighbours(cell, csv_path, row, column, num_nodes)
+            ],
             dtype=np.int64,
         ).reshape(-1, 2)
         report.counts["edges from"] = f"{csv_path.name}, column '{column}'"
@@ -182,14 +192,13 @@ def _edges(
             report.notes.append(
                 f"{graph_files[0].name} (a DGL graph) not read: the edges come from the neighbour lists"
             )
-    bad = np.flatnonzero((pairs < 0).any(axis=1) | (pairs >= num_nodes).any(axis=1))
-    if bad.size:
-        raise DatasetError(csv_path, f"edge {pairs[bad[0]].tolist()} names a node outside 0..{num_nodes - 1}")
     report.counts["edges"] = int(pairs.shape[0])
     return pd.DataFrame({SRC: pairs[:, 0].astype(str), DST: pairs[:, 1].astype(str)})
 
 
-def _edges_from_file(path: Path) -> np.ndarray:
+def _edges_from_file(path: Path, num_nodes: int) -> np.ndarray:
+    """[E, 2] node indices from an .npy array or a csv of two id columns; a NaN, a fraction or an
+    index outside the graph is an error naming this file (and, for a csv, the row and column)."""
     if not path.is_file():
         raise DatasetError(path, "file not found")
     if path.suffix == ".npy":
@@ -201,12 +210,17 @@ def _edges_from_file(path: Path) -> np.ndarray:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False)
         if frame.shape[1] < 2:
             raise DatasetError(path, "expected two columns: source and target node ids")
-        pairs = frame.iloc[:, :2].apply(pd.to_numeric, errors="coerce").to_numpy()
-        if np.isnan(pairs).any():
-            raise DatasetError(path, "every edge cell must be a node index")
+        for column in frame.columns[:2]:
+            cells = frame[column].str.strip()
+            bad = np.flatnonzero(~cells.str.fullmatch(r"0|[1-9][0-9]{0,17}").to_numpy(dtype=bool))
+            if bad.size:
+                reason = index_or_reason(cells.iloc[bad[0]], num_nodes)
+                raise DatasetError(path, f"edge cell {reason}", row=int(bad[0]) + 2, column=str(column))
+        pairs = frame.iloc[:, :2].to_numpy(dtype=np.int64)
     if pairs.ndim != 2 or 2 not in pairs.shape:
         raise DatasetError(path, f"expected [E, 2] node pairs, got shape {list(pairs.shape)}")
-    return (pairs if pairs.shape[1] == 2 else pairs.T).astype(np.int64)
+    pairs = pairs if pairs.shape[1] == 2 else pairs.T
+    return as_index_array(pairs, path, "edges", ndim=2, num_nodes=num_nodes)
 
 
 def _feature_files(src: Path, name: str, wanted: list[str] | None) -> dict[str, Path]:
@@ -243,8 +257,10 @@ def _images(src: Path, name: str, staged: Path, nodes: pd.DataFrame, report: Imp
         report.notes.append(f"no {name}Images.tar.gz or {name}Images/ folder: the dataset has no image column")
         return
 
-    def node_for(stem: str) -> str | None:
-        return stem if stem.isdigit() and int(stem) < len(nodes) and str(int(stem)) == stem else None
+    def node_for(stem: str) -> str | NotANode | None:
+        if not is_plain_index(stem):  # 1_0.jpg, +5.jpg, ٧.jpg: never node 10, 5, 7
+            return NotANode(f"its name is not {PLAIN_RULE}")
+        return stem if int(stem) < len(nodes) else None
 
     cells, counts, notes = image_column(sources[:1], staged / IMAGES_DIR, len(nodes), node_for, limits)
     nodes[IMAGE] = cells

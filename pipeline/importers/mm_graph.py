@@ -31,6 +31,7 @@ import pandas as pd
 
 from pipeline.errors import DatasetError, GraphFuseError
 from pipeline.importers.archives import DEFAULT_LIMITS, ArchiveLimits, image_column, is_archive
+from pipeline.importers.node_ids import PLAIN_RULE, NotANode, index_or_reason, is_plain_index
 from pipeline.importers.safe_torch import as_index_array, as_mapping, as_matrix, load_pt
 from pipeline.importers.writer import (
     DST,
@@ -291,11 +292,8 @@ def _texts(src: Path, nodes: pd.DataFrame, mapping: dict[str, int], report: Impo
 def _index_of(raw_id, mapping: dict[str, int], num_nodes: int) -> int | None:
     if mapping:
         return mapping.get(str(raw_id))
-    try:
-        index = int(raw_id)
-    except (TypeError, ValueError):
-        return None
-    return index if 0 <= index < num_nodes else None
+    index = index_or_reason(raw_id, num_nodes)
+    return index if isinstance(index, int) else None
 
 
 def _images(
@@ -306,7 +304,9 @@ def _images(
         report.notes.append("no image archive (*images*.tar/.zip) or folder: the dataset has no image column")
         return
 
-    def node_for(stem: str) -> str | None:
+    def node_for(stem: str) -> str | NotANode | None:
+        if not mapping and not is_plain_index(stem):  # 1_0.jpg, +5.jpg, ٧.jpg: never node 10, 5, 7
+            return NotANode(f"its name is not {PLAIN_RULE}")
         index = _index_of(stem, mapping, len(nodes))
         return None if index is None else str(index)
 

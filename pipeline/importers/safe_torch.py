@@ -80,6 +80,8 @@ def as_index_array(value: Any, path: Path, what: str, *, ndim: int, num_nodes: i
     array = as_array(value, path, what)
     if array.ndim != ndim:
         raise DatasetError(path, f"{what}: expected {ndim} dimension(s), got shape {list(array.shape)}")
+    if array.dtype == np.bool_:
+        raise DatasetError(path, f"{what}: expected node indices, got booleans")
     if array.size and not np.issubdtype(array.dtype, np.integer):
         if not np.all(np.isfinite(array)) or not np.all(np.mod(array, 1) == 0):
             raise DatasetError(path, f"{what}: expected whole numbers (node indices), got {array.dtype} values")

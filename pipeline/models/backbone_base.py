@@ -86,7 +86,9 @@ class GNNStack(nn.Module, ABC):
             if module is not None and hasattr(module, "reset_parameters"):
                 module.reset_parameters()
 
-    def forward(self, x: Tensor, edge_index: Tensor | None = None) -> Tensor:
+    def embed(self, x: Tensor, edge_index: Tensor | None = None) -> Tensor:
+        """The node representation the output layer reads, :math:`(N, d)`: the last hidden
+        layer (the jumping-knowledge mix with ``jk``; the input itself with one layer)."""
         h = self.dropout(x)
         hidden: list[Tensor] = []
         for conv, norm in zip(self.convs, self.norms, strict=False):
@@ -96,8 +98,17 @@ class GNNStack(nn.Module, ABC):
             hidden.append(out)
             h = out
         if self.lin is None:
+            return h
+        return hidden[-1] if self.jk is None else self.jk(hidden)
+
+    def readout(self, h: Tensor, edge_index: Tensor | None = None) -> Tensor:
+        """The output layer on :meth:`embed`'s representation."""
+        if self.lin is None:
             return self.convs[-1](h, edge_index)
-        return self.lin(hidden[-1] if self.jk is None else self.jk(hidden))
+        return self.lin(h)
+
+    def forward(self, x: Tensor, edge_index: Tensor | None = None) -> Tensor:
+        return self.readout(self.embed(x, edge_index), edge_index)
 
     def __repr__(self) -> str:
         return (

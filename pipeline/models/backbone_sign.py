@@ -65,13 +65,22 @@ class SIGNBackbone(nn.Module):
             self.norm.reset_parameters()
         self.head.reset_parameters()
 
-    def forward(self, x: Tensor, edge_index: Tensor | None = None) -> Tensor:  # noqa: ARG002
+    def embed(self, x: Tensor, edge_index: Tensor | None = None) -> Tensor:  # noqa: ARG002
+        """The node representation the output layer reads, :math:`(N, d)` (the head's last hidden
+        layer): one row per node, like every backbone's, although the input has a hop axis."""
         if x.dim() != 3 or x.size(1) != self.hops + 1:
             raise ValueError(f"SIGN expects [N, {self.hops + 1}, F] hop features, got {tuple(x.shape)}")
         x = self.dropout(x)
         h = torch.cat([lin(x[:, k]) for k, lin in enumerate(self.hop_lins)], dim=-1)
         h = torch.relu(self.norm(h))  # the head's first dropout follows
-        return self.head(h)
+        return self.head.embed(h)
+
+    def readout(self, h: Tensor, edge_index: Tensor | None = None) -> Tensor:  # noqa: ARG002
+        """The output layer on :meth:`embed`'s representation."""
+        return self.head.readout(h)
+
+    def forward(self, x: Tensor, edge_index: Tensor | None = None) -> Tensor:
+        return self.readout(self.embed(x, edge_index))
 
     def __repr__(self) -> str:
         return f"{self.__class__.__name__}({self.in_channels}, {self.out_channels}, hops={self.hops})"

@@ -22,7 +22,7 @@ class FusionModelConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    architecture: Literal["fusion_gnn", "early_fusion_sage"] = "fusion_gnn"
+    architecture: Literal["fusion_gnn", "early_fusion_sage", "ensemble"] = "fusion_gnn"
     modality_dims: dict[str, int]
     num_classes: int = Field(gt=0)
     projection_dim: int = Field(gt=0)
@@ -49,11 +49,37 @@ class FusionModelConfig(BaseModel):
     smoothing_alpha: float = Field(0.0, ge=0, lt=1)
     smoothing_layers: int = Field(50, ge=1)
     smoothing_correct: bool = False
+    # ``architecture="ensemble"``: a weighted mean of these members' class probabilities (the
+    # search's choice, pipeline/search); the smoothing above then applies to the mean.
+    members: tuple[EnsembleMember, ...] = ()
 
     @model_validator(mode="after")
     def _heads_divide_hidden(self) -> FusionModelConfig:
+        if (self.architecture == "ensemble") != bool(self.members):
+            raise ValueError("an ensemble (architecture='ensemble') and only an ensemble has members")
+        for member in self.members:
+            extra = set(member.config.modality_dims) - set(self.modality_dims)
+            if extra or member.config.num_classes != self.num_classes:
+                raise ValueError(
+                    f"an ensemble member must predict the same classes from a subset of {sorted(self.modality_dims)}"
+                )
         if self.backbone in ("gat", "gatv2") and self.hidden_dim % self.heads:
             raise ValueError(f"hidden_dim ({self.hidden_dim}) must be a multiple of heads ({self.heads})")
         if not self.modality_dims:
             raise ValueError("a fusion model needs at least one modality")
         return self
+
+
+class EnsembleMember(BaseModel):
+    """One model of an ensemble: its architecture, its weight in the mean, and the training
+    settings it was chosen with (``lr``, ``weight_decay``), so a retraining (spread) repeats them."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    config: FusionModelConfig
+    weight: float = Field(gt=0)
+    recipe: dict[str, float] = Field(default_factory=dict)
+    name: str = ""
+
+
+FusionModelConfig.model_rebuild()

@@ -117,6 +117,11 @@ class FusionBase(nn.Module):
         self._projected = None
         return self.modality_heads(projections, masks, rows, y, class_weights, denominator)
 
+    def embed(self, xs: Mapping[str, Tensor], masks: Mapping[str, Tensor], edge_index: Tensor) -> Tensor:
+        """Node embeddings, :math:`(N, d)` for every fusion and backbone: the representation the
+        output layer reads (the t-SNE map and anything else that wants one vector a node)."""
+        raise NotImplementedError(f"{type(self).__name__} does not say what its node embedding is")
+
     def stacked_masks(self, masks: Mapping[str, Tensor], dtype: torch.dtype) -> Tensor:
         """The masks as features, :math:`(*, M)`."""
         return torch.stack([masks[m].to(dtype) for m in self.modalities], dim=-1)

@@ -40,5 +40,9 @@ class EarlyFusion(FusionBase):
         xs, masks = self.prepare(xs, masks, edge_index)
         return self.backbone(self.fuse(xs, masks), edge_index)
 
+    def embed(self, xs: Mapping[str, Tensor], masks: Mapping[str, Tensor], edge_index: Tensor) -> Tensor:
+        xs, masks = self.prepare(xs, masks, edge_index)
+        return self.backbone.embed(self.fuse(xs, masks), edge_index)
+
     def backbone_repr(self) -> str:
         return repr(self.backbone)

@@ -41,11 +41,18 @@ class GatedFusion(FusionBase):
         scores = scores.masked_fill(~(present | none), float("-inf"))
         return z, torch.softmax(scores, dim=-1)
 
+    def fuse(self, xs: Mapping[str, Tensor], masks: Mapping[str, Tensor]) -> Tensor:
+        """The fused node representation :math:`\\mathbf{h}^{(0)}` before the backbone."""
+        z, alpha = self.attention(xs, masks)
+        return torch.cat([(alpha.unsqueeze(-1) * z).sum(dim=-2), self.stacked_masks(masks, z.dtype)], dim=-1)
+
     def forward(self, xs: Mapping[str, Tensor], masks: Mapping[str, Tensor], edge_index: Tensor) -> Tensor:
         xs, masks = self.prepare(xs, masks, edge_index)
-        z, alpha = self.attention(xs, masks)
-        h = torch.cat([(alpha.unsqueeze(-1) * z).sum(dim=-2), self.stacked_masks(masks, z.dtype)], dim=-1)
-        return self.backbone(h, edge_index)
+        return self.backbone(self.fuse(xs, masks), edge_index)
+
+    def embed(self, xs: Mapping[str, Tensor], masks: Mapping[str, Tensor], edge_index: Tensor) -> Tensor:
+        xs, masks = self.prepare(xs, masks, edge_index)
+        return self.backbone.embed(self.fuse(xs, masks), edge_index)
 
     def modality_weights(self, xs: Mapping[str, Tensor], masks: Mapping[str, Tensor], edge_index: Tensor) -> Tensor:
         """:math:`\\alpha` per node, :math:`(N, M)` (a node's own features, hop 0, for sign)."""

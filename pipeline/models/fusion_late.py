@@ -34,15 +34,28 @@ class LateFusion(FusionBase):
         super().reset_parameters()
         nn.init.zeros_(self.mix)
 
+    def branch_inputs(self, xs: Mapping[str, Tensor], masks: Mapping[str, Tensor]) -> dict[str, Tensor]:
+        """Each branch's input :math:`[\\mathbf{z}^{(m)} \\Vert \\mathbf{m}^{(m)}]`."""
+        zs = zip(self.modalities, self.project(xs, masks), strict=True)
+        return {m: torch.cat([z, masks[m].to(z.dtype).unsqueeze(-1)], dim=-1) for m, z in zs}
+
     def forward(self, xs: Mapping[str, Tensor], masks: Mapping[str, Tensor], edge_index: Tensor) -> Tensor:
         xs, masks = self.prepare(xs, masks, edge_index)
         weights = torch.softmax(self.mix, dim=0)
         logits = None
-        for j, (m, z) in enumerate(zip(self.modalities, self.project(xs, masks), strict=True)):
-            branch_input = torch.cat([z, masks[m].to(z.dtype).unsqueeze(-1)], dim=-1)
+        for j, (m, branch_input) in enumerate(self.branch_inputs(xs, masks).items()):
             out = weights[j] * self.branches[m](branch_input, edge_index)
             logits = out if logits is None else logits + out
         return logits
+
+    def embed(self, xs: Mapping[str, Tensor], masks: Mapping[str, Tensor], edge_index: Tensor) -> Tensor:
+        r"""The branches' embeddings, each scaled by its weight and concatenated,
+        :math:`\Vert_m w_m \mathbf{e}^{(m)}`: with linear output layers the logits are one linear
+        map of it, and a branch the mix ignores does not shape the map."""
+        xs, masks = self.prepare(xs, masks, edge_index)
+        weights = torch.softmax(self.mix, dim=0)
+        parts = self.branch_inputs(xs, masks).items()
+        return torch.cat([weights[j] * self.branches[m].embed(h, edge_index) for j, (m, h) in enumerate(parts)], dim=-1)
 
     def modality_weights(self, xs: Mapping[str, Tensor], masks: Mapping[str, Tensor], edge_index: Tensor) -> Tensor:
         """The learned mix :math:`\\mathbf{w}`, the same for every node: :math:`(N, M)`."""

@@ -15,6 +15,8 @@ import torch
 from torch import Tensor
 from torch_geometric.nn.models import CorrectAndSmooth
 
+from pipeline.models.generated_code import remove_generated_files
+
 #: The smoothing strengths ``auto`` chooses from on the validation split (0 = no smoothing).
 ALPHA_GRID = (0.0, 0.5, 0.7, 0.8, 0.9)
 
@@ -47,6 +49,7 @@ class LabelSmoothing:
         if self.alpha <= 0 or not bool(train_mask.any()) or edge_index.numel() == 0:
             return logits
         cs = CorrectAndSmooth(self.layers, 0.8, self.layers, self.alpha, autoscale=True)
+        remove_generated_files()  # PyG's LabelPropagation wrote its propagate() to /tmp once
         probs = torch.softmax(logits.float(), dim=-1)
         y_train = y.to(logits.device)[train_mask]
         if self.correct:

@@ -45,6 +45,11 @@ class LinkPredictor(nn.Module):
         """Node embeddings :math:`(N, D)`."""
         return self.encoder(xs, masks, edge_index)
 
+    def embed(self, xs: Mapping[str, Tensor], masks: Mapping[str, Tensor], edge_index: Tensor) -> Tensor:
+        """Node embeddings :math:`(N, D)` as every model of the zoo gives them: here, what the
+        decoder scores (:meth:`encode`)."""
+        return self.encode(xs, masks, edge_index)
+
     def decode(self, z: Tensor, pairs: Tensor) -> Tensor:
         """Logits of the :math:`(2, P)` pairs from embeddings :math:`(N, D)`."""
         return self.decoder(z[pairs[0]], z[pairs[1]])

@@ -14,10 +14,12 @@ from pipeline.models.config import FusionModelConfig
 from pipeline.models.decoder_distmult import DistMultDecoder
 from pipeline.models.decoder_dot import DotDecoder
 from pipeline.models.decoder_mlp import MLPDecoder
+from pipeline.models.ensemble import WeightedEnsemble
 from pipeline.models.fusion_base import BackboneFactory, FusionBase
 from pipeline.models.fusion_early import EarlyFusion
 from pipeline.models.fusion_gated import GatedFusion
 from pipeline.models.fusion_late import LateFusion
+from pipeline.models.generated_code import remove_generated_files
 from pipeline.models.label_smoothing import LabelSmoothing
 from pipeline.models.link_predictor import LinkPredictor
 
@@ -54,13 +56,26 @@ def backbone_factory(config: FusionModelConfig) -> BackboneFactory:
     return build
 
 
-def build_model(config: FusionModelConfig) -> FusionBase | LinkPredictor:
+def build_model(config: FusionModelConfig) -> FusionBase | LinkPredictor | WeightedEnsemble:
     """The model a config describes, freshly initialised (for training and for predict): a
-    fusion model, or with ``config.decoder`` a :class:`LinkPredictor` around one."""
+    fusion model, with ``config.decoder`` a :class:`LinkPredictor` around one, or with
+    ``config.members`` the :class:`WeightedEnsemble` of theirs. PyG's code generation for its
+    layers leaves no file behind (:mod:`pipeline.models.generated_code`)."""
+    model = _build(config)
+    remove_generated_files()
+    return model
+
+
+def _build(config: FusionModelConfig) -> FusionBase | LinkPredictor | WeightedEnsemble:
+    if config.members:
+        ensemble = WeightedEnsemble([_build(m.config) for m in config.members], [m.weight for m in config.members])
+        if config.smoothing_alpha > 0:
+            ensemble.smoothing = smoothing_of(config)
+        return ensemble
     if config.fusion not in FUSIONS:  # pragma: no cover - the config's Literal already refuses
         raise ValueError(f"unknown fusion {config.fusion!r}; known: {sorted(FUSIONS)}")
     if config.decoder is not None:
-        encoder = build_model(config.model_copy(update={"decoder": None}))
+        encoder = _build(config.model_copy(update={"decoder": None}))
         decoder_cls = DECODERS[config.decoder]
         decoder = (
             decoder_cls(config.num_classes, config.hidden_dim, config.dropout)

@@ -40,6 +40,13 @@ PROFILE_NAME = "graphfuse"
 PORT_ENV = "GRAPHFUSE_PREFECT_PORT"
 
 
+def embedded_defaults(root: str | Path) -> None:
+    """Prefect's state lives in the project (git-ignored) unless the user points elsewhere."""
+    os.environ.setdefault("PREFECT_HOME", str((Path(root) / ".prefect").resolve()))
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+
+
 def prefect_home(root: str | Path) -> Path:
     """Prefect's state (its SQLite database, logs) lives in the project unless the user says otherwise."""
     return Path(os.environ.get("PREFECT_HOME") or Path(root).resolve() / ".prefect")
@@ -195,4 +202,19 @@ def prefect_api(root: str | Path = ".", *, scheduler: bool = False) -> Iterator[
     try:
         yield service.url
     finally:
+        drain_prefect_workers()
         terminate(service.pid)
+
+
+def drain_prefect_workers(timeout: float = 10.0) -> None:
+    """Send the logs and events Prefect still queues (it batches them every ~2 s) while the server
+    is up. Left for the interpreter's exit, they meet a stopped server and Prefect's client retries
+    them with backoff for ~80 s before the process can end. ``prefect_test_harness`` does the same
+    before it stops its server."""
+    if "prefect" not in sys.modules:  # nothing of Prefect's ran, so nothing is queued
+        return
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    for worker in (APILogWorker, EventsWorker):
+        worker.drain_all(timeout=timeout)
