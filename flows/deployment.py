@@ -1,7 +1,7 @@
 """The deployable pipeline: DVC decides what reruns, Prefect schedules it, and each side links
 to the other.
 
-``prefect.yaml`` deploys :func:`repro_flow` on a nightly cron; ``graphfuse serve`` serves it on
+``prefect.yaml`` deploys :func:`repro_flow` on a nightly cron; ``graphfuse schedule`` runs it on
 one box. A run takes the project lock (a Prefect global concurrency limit), runs ``dvc repro``
 (or, given overrides, ``dvc exp run --temp -S key=value ...``: a DVC experiment in a temporary
 workspace, so the project's params.yaml, dvc.lock and outputs stay as they were and the next

@@ -4,6 +4,7 @@ test on constructed validation predictions (noise, a clear win, auto_promote off
 
 from __future__ import annotations
 
+import json
 import tempfile
 from pathlib import Path
 
@@ -201,3 +202,16 @@ def test_mlflow_runs_side_by_side_for_graphfuse_compare(tracking_root: Path) -> 
         runs_to_compare(["0" * 32], "cmp")
     with pytest.raises(GraphFuseError, match="no MLflow experiment 'nope'"):
         runs_to_compare([], "nope")
+
+
+def test_registry_list_json(tracking_root: Path) -> None:
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+
+    _register(tracking_root, 31, 0.5, name="gf-json")
+    (tracking_root / "params.yaml").write_text("tracking:\n  model_name: gf-json\n")
+    result = CliRunner().invoke(app, ["registry", "list", "--json", "--root", str(tracking_root)])
+    assert result.exit_code == 0, result.output
+    (row,) = json.loads(result.output)
+    assert row["version"] == "1" and row["aliases"] == "champion" and row["dataset"] == "toy"

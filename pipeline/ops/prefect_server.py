@@ -191,7 +191,7 @@ def stop(root: str | Path = ".") -> Service | None:
 def prefect_api(root: str | Path = ".", *, scheduler: bool = False) -> Iterator[str]:
     """The API URL to use for one command: the user's, the background server's, or one of our own
     that lives only while the command does (no UI; background services such as the scheduler only
-    when ``scheduler`` is asked for, as `graphfuse serve` needs)."""
+    when ``scheduler`` is asked for, as `graphfuse schedule` needs)."""
     if url := os.environ.get("PREFECT_API_URL"):
         yield url
         return

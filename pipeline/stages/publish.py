@@ -18,19 +18,23 @@ import numpy as np
 from pipeline.atomic import read_json, write_json
 from pipeline.config import Params
 from pipeline.paths import Paths
+from pipeline.stages.outputs import (  # noqa: F401 - the output names, also read from here
+    ABLATION_FILE,
+    CONFUSION_CSV,
+    CONFUSION_PNG,
+    CURVES_PNG,
+    EMBEDDINGS_CSV,
+    EMBEDDINGS_PNG,
+    METRICS_FILE,
+    REGISTRY_FILE,
+    RELIABILITY_CSV,
+    RELIABILITY_PNG,
+    REPORT_FILE,
+)
 from pipeline.stages.train import HISTORY_FILE, RUN_FILE
 from pipeline.tracking import configure_tracking, log_evaluation, register_and_promote
 from pipeline.tracking.champion_rule import ChampionRule
 from pipeline.tracking.provenance import dvc_data_hash, file_hash, flow_run_id, git_commit, params_tag
-
-METRICS_FILE = "metrics.json"
-ABLATION_FILE = "ablation.json"
-REGISTRY_FILE = "registry.json"
-REPORT_FILE = "evaluation.html"
-CONFUSION_CSV, CONFUSION_PNG = "confusion_test.csv", "confusion_test.png"
-CURVES_PNG = "training_curves.png"
-RELIABILITY_CSV, RELIABILITY_PNG = "reliability_test.csv", "reliability_test.png"
-EMBEDDINGS_CSV, EMBEDDINGS_PNG = "embeddings.csv", "embeddings.png"
 
 
 def clean(value):
