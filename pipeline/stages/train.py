@@ -144,6 +144,13 @@ def _searched_fit(config: FusionModelConfig, settings: TrainParams, data, device
     from pipeline.search.train_entry import search_and_fit
     from pipeline.tracking.search_runs import log_search_report, log_trial_run
 
+    bar = tqdm(total=settings.search_trials, desc="search", unit="trial", disable=not show_progress())
+
+    def on_trial(number: int, params: dict, metrics: dict, state: str) -> None:
+        log_trial_run(number, params, metrics, state)
+        bar.set_postfix({"last": f"{metrics.get('selection_score', float('nan')):.3f} {state.lower()}"}, refresh=False)
+        bar.update(1)
+
     return functools.partial(
         search_and_fit,
         config,
@@ -151,8 +158,8 @@ def _searched_fit(config: FusionModelConfig, settings: TrainParams, data, device
         data,
         device=device,
         graph_digest=graph_digest,
-        on_trial=log_trial_run,
-        on_report=log_search_report,
+        on_trial=on_trial,
+        on_report=lambda report: (bar.close(), log_search_report(report)),
     )
 
 
