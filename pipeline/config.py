@@ -24,15 +24,16 @@ class _Section(BaseModel):
 
 
 class DatasetParams(_Section):
-    dir: Annotated[Path, Field(strict=False)] = Path("data/raw/countries")  # YAML gives text
+    # YAML gives text: not strict
+    dir: Annotated[Path, Field(strict=False, description="the dataset folder (format v1)")] = Path("data/raw/countries")
     # Overrides dataset.yaml's task, so one folder serves both (e.g. countries' borders as links).
     task: Literal["node_classification", "link_prediction"] | None = None
 
 
 class ValidateParams(_Section):
-    seed: int = 42
-    val_fraction: float = Field(0.2, gt=0, lt=1)
-    test_fraction: float = Field(0.2, gt=0, lt=1)
+    seed: int = Field(42, description="seed of the stratified split (when the dataset has no split column)")
+    val_fraction: float = Field(0.2, gt=0, lt=1, description="share of labelled nodes held out for validation")
+    test_fraction: float = Field(0.2, gt=0, lt=1, description="share of labelled nodes held out for testing")
     # link prediction (task: link_prediction): the fractions above are of edges (random) or of linked nodes (inductive)
     edge_split: Literal["random", "inductive"] = "random"
 
@@ -51,45 +52,45 @@ class PreprocessParams(_Section):
 
     cache_dir: str = Field(".cache/graphfuse/embeddings", description="embedding cache; '' turns it off")
     shard_size: int = Field(1024, gt=0, description="items encoded (and cached) per shard")
-    float16: bool = False
+    float16: bool = Field(False, description="store the features (x.npy) as float16")
     strict: bool = Field(False, description="any skipped item fails the stage")
     allow_download: bool = Field(False, description="may encoders download weights")
-    runner: Literal["local", "dask"] = "local"
+    runner: Literal["local", "dask"] = Field("local", description="dask: shards over a Dask cluster (prefect-dask)")
     dask_address: str | None = Field(None, description="tcp://host:8786 of a Dask scheduler; None: a LocalCluster")
     dask_workers: int = Field(2, gt=0, description="LocalCluster workers when dask_address is None")
 
 
 class TextParams(_Section):
-    encoder: str = "all-MiniLM-L6-v2"
-    batch_size: int = Field(64, gt=0)
-    device: str = "auto"
+    encoder: str = Field("all-MiniLM-L6-v2", description="a sentence-transformers name or folder, or tfidf")
+    batch_size: int = Field(64, gt=0, description="texts per forward pass")
+    device: str = Field("auto", description="auto (CUDA when there is one), cpu or cuda")
     tfidf_dim: int = Field(256, gt=0, description="components of the tfidf encoder's truncated SVD")
 
 
 class ImageParams(_Section):
-    encoder: str = "efficientnet-lite0"
-    batch_size: int = Field(32, gt=0)
-    image_size: int = Field(224, gt=0)
-    device: str = "auto"
+    encoder: str = Field("efficientnet-lite0", description="or torchvision/<arch>, timm/<name>, color-histogram")
+    batch_size: int = Field(32, gt=0, description="images per forward pass")
+    image_size: int = Field(224, gt=0, description="side in pixels the images are resized to")
+    device: str = Field("auto", description="auto (CUDA when there is one), cpu or cuda")
     decode_workers: int | None = Field(None, ge=0, description="DataLoader decoding processes; None: half the cores")
     weights: str | None = Field(None, description="local weights file for torchvision/<arch> or timm/<name>")
-    histogram_bins: int = Field(8, ge=2, le=32)
+    histogram_bins: int = Field(8, ge=2, le=32, description="bins per channel of color-histogram (bins^3 dims)")
 
 
 class TabularParams(_Section):
     clip: float = Field(5.0, gt=0, description="standardised values are clipped to [-clip, clip]")
     max_onehot: int = Field(32, gt=0, description="categorical columns with more categories get hashed embeddings")
-    category_embedding_dim: int = Field(8, gt=0)
+    category_embedding_dim: int = Field(8, gt=0, description="dims of the hashed embedding of such a column")
 
 
 class KnnParams(_Section):
     """kNN edges added to the dataset's own (see pipeline/graph/knn.py)."""
 
-    enabled: bool = False
+    enabled: bool = Field(False, description="add kNN edges to the dataset's own")
     # text, image, tabular, fused, or a precomputed embedding of the dataset (emb_<name>)
     modality: Literal["text", "image", "tabular", "fused"] | Annotated[str, Field(pattern=r"^emb_\w+$")] = "text"
-    k: int = Field(10, gt=0)
-    mutual: bool = False
+    k: int = Field(10, gt=0, description="neighbours per node, by cosine similarity (exact search)")
+    mutual: bool = Field(False, description="keep a pair only when each node is among the other's k")
     cap: int | None = Field(None, gt=0, description="most kNN edges per node; null = no cap")
 
 
@@ -97,47 +98,53 @@ class BuildGraphParams(_Section):
     knn: KnnParams = KnnParams()
     # link prediction: fixed evaluation candidates, stored with the graph
     eval_negatives: int = Field(100, gt=0, description="corrupted targets ranked against each val/test positive")
-    negatives_seed: int = 0
+    negatives_seed: int = Field(0, description="seed of those fixed candidates")
 
 
 class TrainParams(_Section):
-    seed: int = 0
-    projection_dim: int = Field(64, gt=0)
-    hidden_dim: int = Field(128, gt=0)
+    seed: int = Field(0, description="the registered model's seed; the spread trains seed, seed+1, ...")
+    projection_dim: int = Field(64, gt=0, description="size of each modality's projection")
+    hidden_dim: int = Field(128, gt=0, description="hidden size of the backbone")
     dropout: float = Field(0.5, ge=0, lt=1)
-    lr: float = Field(0.005, gt=0)
-    weight_decay: float = Field(5e-4, ge=0)
+    lr: float = Field(0.005, gt=0, description="AdamW learning rate")
+    weight_decay: float = Field(5e-4, ge=0, description="AdamW weight decay")
     max_epochs: int = Field(300, gt=0)
-    patience: int = Field(40, gt=0)
-    monitor: Literal["val_loss", "val_accuracy", "val_macro_f1"] = "val_loss"
-    device: str = "auto"
+    patience: int = Field(40, gt=0, description="epochs without a better monitor value before stopping")
+    monitor: Literal["val_loss", "val_accuracy", "val_macro_f1"] = Field("val_loss", description="picks the best epoch")
+    device: str = Field("auto", description="auto (CUDA when there is one), cpu or cuda")
     # --- model zoo (pipeline/models): what to build ---
-    fusion: Literal["early", "late", "gated"] = "early"
-    backbone: Literal["mlp", "gcn", "sage", "gat", "gatv2", "sign"] = "sage"
+    fusion: Literal["early", "late", "gated"] = Field("early", description="how the modalities are combined")
+    backbone: Literal["mlp", "gcn", "sage", "gat", "gatv2", "sign"] = Field("sage", description="mlp ignores the graph")
     num_layers: int = Field(2, ge=1)
     norm: Literal["none", "batch", "layer"] = "none"
-    residual: bool = False
-    jk: Literal["none", "last", "cat", "max"] = "none"
+    residual: bool = Field(False, description="residual connections between layers")
+    jk: Literal["none", "last", "cat", "max"] = Field("none", description="jumping knowledge over the layers")
     heads: int = Field(4, ge=1, description="attention heads of gat/gatv2 hidden layers")
     hops: int = Field(2, ge=0, description="precomputed propagation steps of the sign backbone")
-    missing_token: bool = True
-    modality_dropout: float = Field(0.1, ge=0, lt=1)
+    missing_token: bool = Field(True, description="a learned token stands in for a missing modality")
+    modality_dropout: float = Field(0.1, ge=0, lt=1, description="chance training hides a node's modality")
     # --- training (pipeline/training): how to fit it ---
-    scheduler: Literal["none", "plateau", "cosine"] = "plateau"
-    class_weights: Literal["none", "balanced"] = "none"
+    scheduler: Literal["none", "plateau", "cosine"] = Field(
+        "plateau", description="plateau halves the LR when val loss stalls"
+    )
+    class_weights: Literal["none", "balanced"] = Field("none", description="balanced: inverse class frequency")
     grad_clip: float = Field(1.0, ge=0, description="max gradient norm; 0 turns clipping off")
-    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
-    batching: Literal["auto", "full", "sign", "neighbor"] = "auto"
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
+        "auto", description="auto: fp32 on CPU, bf16/fp16 on CUDA"
+    )
+    batching: Literal["auto", "full", "sign", "neighbor"] = Field("auto", description="see minibatch_threshold")
     minibatch_threshold: int = Field(200_000, gt=0, description="auto batching: nodes above this train in mini-batches")
-    batch_size: int = Field(4096, gt=0)
+    batch_size: int = Field(4096, gt=0, description="nodes per mini-batch")
     fanout: int = Field(10, gt=0, description="neighbours sampled per node and layer (neighbor batching)")
     checkpoint_every: int = Field(10, ge=0, description="epochs between resumable checkpoints; 0 turns them off")
     # --- link prediction (pipeline/tasks/link): the encoder above, then a decoder on node pairs ---
-    decoder: Literal["dot", "mlp", "distmult"] = "dot"
+    decoder: Literal["dot", "mlp", "distmult"] = Field("dot", description="how a node pair is scored")
     embedding_dim: int = Field(64, gt=0, description="node embedding size the decoder scores")
     train_negatives: int = Field(1, gt=0, description="uniform negative pairs per training positive, fresh each epoch")
     # --- label smoothing after training (C&S over the training labels; README "Accuracy") ---
-    smoothing: Literal["auto", "off"] | Annotated[float, Field(ge=0, lt=1)] = "auto"
+    smoothing: Literal["auto", "off"] | Annotated[float, Field(ge=0, lt=1)] = Field(
+        "auto", description="auto: chosen on val"
+    )
     smoothing_layers: int = Field(50, ge=1, description="label-propagation steps of the smoothing")
     smoothing_correct: bool = Field(False, description="also C&S's correct step (training residuals)")
     # --- per-modality auxiliary classifiers (pipeline/models/modality_heads.py), training only ---
@@ -167,23 +174,45 @@ class TrainParams(_Section):
 
 
 class EvaluateParams(_Section):
-    champion_metric: Literal["accuracy", "macro_f1"] = "macro_f1"
+    champion_metric: Literal["accuracy", "macro_f1"] = Field(
+        "macro_f1", description="the val metric the registry compares"
+    )
     # Spread over training seeds (issue 7): seeds train.seed, train.seed+1, ...; fewer on big graphs.
-    seeds: int = Field(5, ge=1)
+    seeds: int = Field(5, ge=1, description="training seeds of the spread (mean ± sd)")
     seeds_node_limit: int = Field(20000, ge=1, description="above this many nodes, use seeds_large seeds")
-    seeds_large: int = Field(1, ge=1)
-    retrain_ablation: bool = False
-    embedding_map: bool = True
+    seeds_large: int = Field(1, ge=1, description="training seeds above seeds_node_limit nodes")
+    retrain_ablation: bool = Field(False, description="also train without each modality, and without edges")
+    embedding_map: bool = Field(True, description="draw the t-SNE map of the node embeddings")
 
 
 class RegistryParams(_Section):
     min_delta: float = Field(0.005, ge=0, description="the champion moves only on a val gain of at least this")
 
 
+#: Registry names of the datasets shipped with GraphFuse: countries keeps the name the docs and every
+#: existing registry use (``models:/graphfuse@champion``); any other dataset gets its own name.
+SHIPPED_MODEL_NAMES = {"countries": "graphfuse"}
+
+
+def default_model_name(dataset_name: str) -> str:
+    """``graphfuse-<dataset>``: one registered model per dataset, so training on your data never
+    files a version beside (and compared with) another dataset's champion."""
+    if dataset_name in SHIPPED_MODEL_NAMES:
+        return SHIPPED_MODEL_NAMES[dataset_name]
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", dataset_name).strip("-.") or "dataset"
+    return f"graphfuse-{slug}"
+
+
 class TrackingParams(_Section):
     experiment: str = "graphfuse"
-    model_name: str = "graphfuse"
+    model_name: str | None = Field(
+        None, description="registered model name; null: graphfuse-<dataset name> (countries: graphfuse)"
+    )
     champion_alias: str = "champion"
+
+    def registered_name(self, dataset_name: str) -> str:
+        """The model name to register under and read from: ``model_name``, else derived from the dataset."""
+        return self.model_name or default_model_name(dataset_name)
 
 
 class OrchestrationParams(_Section):
@@ -259,3 +288,13 @@ def load_params(path: str | Path = "params.yaml") -> Params:
         return Params.model_validate(raw)
     except ValidationError as exc:
         raise GraphFuseError("\n".join(f"{path}: {line}" for line in error_lines(exc, Params))) from exc
+
+
+def project_model_name(params: Params, root: str | Path = ".") -> str:
+    """The registered model name of a project: ``tracking.model_name``, else derived from the name in
+    its dataset's dataset.yaml (so ``registry list`` reads the same name evaluate registers under)."""
+    if params.tracking.model_name:
+        return params.tracking.model_name
+    from pipeline.dataset.schema import load_spec  # only when the name is derived
+
+    return default_model_name(load_spec(Path(root) / params.dataset.dir).name)

@@ -159,3 +159,50 @@ def test_a_run_left_running_by_kill_9_is_marked_killed_at_the_next_start(
 
 def test_tracking_errors_are_graphfuse_errors() -> None:
     assert issubclass(TrackingUnavailable, GraphFuseError)
+
+
+_KILLED_AT_CREATE = """
+import os, signal, sys
+import mlflow
+from mlflow import MlflowClient
+from pipeline.tracking.runs import start_run
+real_create = MlflowClient.create_run
+
+def create_then_die(self, *args, **kwargs):  # kill -9 the moment the run exists in the store
+    run = real_create(self, *args, **kwargs)
+    print(run.info.run_id, flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+MlflowClient.create_run = create_then_die
+mlflow.set_tracking_uri(sys.argv[1])
+mlflow.set_experiment("graphfuse-test")
+with start_run(run_name="doomed"):
+    pass
+"""
+
+
+def test_a_kill_right_after_the_run_is_created_leaves_a_run_the_sweep_closes(
+    tmp_path: Path, clean_tracking_env: None
+) -> None:
+    """Issue 16.5: the owner tags were set in a second call, so a kill between the two left a
+    RUNNING run without an owner, which the sweep skips as not its own, forever."""
+    import mlflow
+
+    from pipeline.tracking import configure_tracking
+
+    configure_tracking(tmp_path, "graphfuse-test")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    child = subprocess.run(
+        [sys.executable, "-c", _KILLED_AT_CREATE, f"sqlite:///{tmp_path / 'mlflow.db'}"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert child.returncode == -signal.SIGKILL, child.stderr[-3000:]
+    run_id = child.stdout.strip()
+    assert mlflow.get_run(run_id).info.status == "RUNNING"
+    configure_tracking(tmp_path, "graphfuse-test")
+    run = mlflow.get_run(run_id)
+    assert run.info.status == "KILLED", run.data.tags
+    assert "ended without closing the run" in run.data.tags["graphfuse.closed_because"]

@@ -133,6 +133,20 @@ def test_a_second_root_in_the_same_process_gets_its_own_store(tmp_path: Path, tr
     )
 
 
+def test_the_users_tracking_uri_holds_for_every_stage_of_one_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A user's MLFLOW_TRACKING_URI was taken for our own export after the first connect, so the
+    next stage in the same process (train then evaluate) fell back to ROOT/mlflow.db."""
+    store = f"sqlite:///{tmp_path.resolve() / 'team.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", store)
+    monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
+    for _stage in ("train", "evaluate"):
+        assert configure_tracking(tmp_path / "project", "graphfuse-test") == store
+        assert mlflow.get_tracking_uri() == mlflow.get_registry_uri() == store
+    assert not (tmp_path / "project" / "mlflow.db").exists()
+
+
 def test_epoch_rows_are_written_in_batches_and_all_arrive(tracking_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Epoch rows wait for the next batch write (at most EPOCH_FLUSH_SECONDS apart), and the run's
     end writes the rest, also when training fails: every epoch of every figure reaches MLflow."""

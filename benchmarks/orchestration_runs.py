@@ -1,0 +1,87 @@
+"""Running the project the ways a user does, in fresh temporary copies, for ``orchestration.py``.
+
+Kept apart from the benchmark's rows so each file stays small: copying a checkout into a new git
+repo, the user's environment, and timing a repro stage by stage from DVC's own output.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+BIN = Path(sys.executable).parent
+
+
+def env(root: Path) -> dict[str, str]:
+    """A user's shell: no developer MLflow/Prefect settings, the venv on PATH, ``root``'s code first."""
+    out = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "PREFECT_"))}
+    out.update(PATH=f"{BIN}{os.pathsep}{out.get('PATH', '')}", CI="1", PYTHONPATH=str(root))
+    out.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", DO_NOT_TRACK="1")
+    return out
+
+
+def run(args: list[str], root: Path) -> tuple[float, str]:
+    """Wall seconds of one command and its output; a failure ends the benchmark with its output."""
+    start = time.perf_counter()
+    result = subprocess.run(args, cwd=root, env=env(root), capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if result.returncode != 0:
+        raise SystemExit(f"{' '.join(args)} failed in {root}:\n{result.stdout}\n{result.stderr}")
+    return seconds, result.stdout + result.stderr
+
+
+def copy_project(source: Path, dest: Path, dataset: str | None) -> Path:
+    """``source``'s files as git sees them, in a new committed git repo (nothing shared, no outputs)."""
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        cwd=source,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    for name in listed:
+        if (source / name).is_file():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source / name, dest / name)
+    if dataset:
+        params = yaml.safe_load((dest / "params.yaml").read_text())
+        params["dataset"]["dir"] = dataset
+        (dest / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    git = ["git", "-c", "user.name=bench", "-c", "user.email=bench@example.com"]
+    for args in (["git", "init", "-q"], git + ["add", "-A"], git + ["commit", "-qm", "copy"]):
+        subprocess.run(args, cwd=dest, check=True, capture_output=True)
+    return dest
+
+
+def has_repro_command(root: Path) -> bool:
+    """Whether the checkout has ``graphfuse repro`` (older ones only have plain ``dvc repro``)."""
+    command = [str(BIN / "graphfuse"), "repro", "--help"]
+    return subprocess.run(command, cwd=root, env=env(root), capture_output=True).returncode == 0
+
+
+def timed_repro(root: Path, command: list[str]) -> tuple[float, dict[str, float]]:
+    """Run a repro command, timing each stage from its 'Running stage' line to the next one."""
+    start = time.perf_counter()
+    marks: list[tuple[str, float]] = []
+    with subprocess.Popen(
+        command, cwd=root, env=env(root), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    ) as process:
+        assert process.stdout is not None
+        lines = []
+        for line in process.stdout:
+            lines.append(line)
+            found = re.search(r"Running stage '([^']+)'", line)
+            if found:
+                marks.append((found.group(1), time.perf_counter()))
+    total = time.perf_counter() - start
+    if process.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed:\n{''.join(lines)}")
+    ends = [t for _, t in marks[1:]] + [start + total]
+    return total, {name: end - begin for (name, begin), end in zip(marks, ends, strict=True)}
