@@ -23,6 +23,7 @@ from pathlib import Path
 
 from pipeline.atomic import write_text
 from pipeline.errors import GraphFuseError
+from pipeline.ops.tools import child_env
 
 _PR_SET_PDEATHSIG = 1
 
@@ -91,12 +92,13 @@ def launch(
     tied: bool,
     cwd: Path | None = None,
 ) -> subprocess.Popen:
-    """Start ``command`` with its output in ``log``; tied to this process, or in its own session."""
+    """Start ``command`` with its output in ``log``; tied to this process, or in its own session.
+    The child finds the project's programs first on its PATH (:func:`pipeline.ops.tools.child_env`)."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:
         return subprocess.Popen(
             list(command),
-            env=dict(env),
+            env=child_env(env),
             cwd=cwd,
             stdin=subprocess.DEVNULL,
             stdout=out,
