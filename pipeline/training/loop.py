@@ -20,13 +20,13 @@ from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 from torch_geometric.data import Data
 
-from pipeline.models import LabelSmoothing
+from pipeline.device import autocast_dtype, threads_for_data, to_device
+from pipeline.models import CorrectAndSmooth
 from pipeline.training.batching import FullBatch, NeighborBatches, SignBatches, resolve_batching
 from pipeline.training.checkpoint import TrainState, clear_checkpoint, load_checkpoint, save_checkpoint
-from pipeline.training.device import autocast_dtype, threads_for_data, to_device
+from pipeline.training.correct_and_smooth import choose_smoothing
 from pipeline.training.distributed import current
 from pipeline.training.epoch_metrics import accuracy_macro_f1_tensor
-from pipeline.training.label_smoothing import choose_smoothing
 from pipeline.training.options import MONITORS, TrainOptions
 
 EpochCallback = Callable[[int, dict[str, float]], None]
@@ -55,7 +55,7 @@ class TrainResult:
     resumed_from: int = 0
     trained_nodes: int = 0  # training nodes this process scored per epoch (a share under DDP)
     prepare_seconds: float = 0.0  # moving data to the device, and precomputing hops for sign
-    smoothing: LabelSmoothing | None = None  # chosen after training (options.smoothing); None: none
+    smoothing: CorrectAndSmooth | None = None  # chosen after training (options.smoothing); None: none
     smoothing_scores: dict[str, float] = field(default_factory=dict)  # val accuracy per strength tried
 
     def config_update(self) -> dict:
@@ -67,7 +67,7 @@ class TrainResult:
 def predict_logits(model: nn.Module, data: Data, device: torch.device) -> Tensor:
     """Logits for every node, in eval mode, on CPU.
 
-    A model with label smoothing (``model.smoothing``) gets it applied when ``data`` carries
+    A model with Correct & Smooth (``model.smoothing``) gets it applied when ``data`` carries
     training labels (``y`` and ``train_mask``); without them the model's own logits are returned.
     """
     logits = model_logits(model, data, device)
@@ -79,7 +79,7 @@ def predict_logits(model: nn.Module, data: Data, device: torch.device) -> Tensor
 
 
 def model_logits(model: nn.Module, data: Data, device: torch.device) -> Tensor:
-    """The model's own logits for every node (no label smoothing), in eval mode, on CPU."""
+    """The model's own logits for every node (no Correct & Smooth), in eval mode, on CPU."""
     model = model.to(device).eval()
     names = model.modalities
     xs = {m: data[f"x_{m}"].to(device) for m in names}
@@ -89,7 +89,7 @@ def model_logits(model: nn.Module, data: Data, device: torch.device) -> Tensor:
 
 
 def has_train_labels(data: Data) -> bool:
-    """Whether ``data`` names labelled training nodes (what label smoothing propagates)."""
+    """Whether ``data`` names labelled training nodes (what Correct & Smooth propagates)."""
     train_mask = data.get("train_mask")
     y = data.get("y")
     return train_mask is not None and y is not None and bool((train_mask.bool() & (y >= 0)).any())
@@ -134,7 +134,7 @@ def train_node_classifier(
     fingerprint: str = "",
 ) -> TrainResult:
     """Train on ``train_mask``, monitor ``val_mask``; return the best weights (on CPU) and the
-    label smoothing ``options.smoothing`` chose (set it on the model: ``model.smoothing``).
+    Correct & Smooth ``options.smoothing`` chose (set it on the model: ``model.smoothing``).
 
     Under ``torchrun`` (a process group is initialised) the model is wrapped in DDP and each
     process trains on its share of the training nodes. With ``checkpoint_dir`` and

@@ -16,11 +16,11 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch_geometric.data import Data
 
+from pipeline.device import threads_for_data
 from pipeline.models import LinkPredictor
 from pipeline.tasks.link.metrics import ranking_metrics
 from pipeline.tasks.link.negatives import train_negatives
 from pipeline.training import TrainOptions, TrainResult
-from pipeline.training.device import threads_for_data
 
 EpochCallback = Callable[[int, dict[str, float]], None]
 MONITOR = "val_mrr"
