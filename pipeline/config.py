@@ -119,6 +119,7 @@ class TrainParams(_Section):
     norm: Literal["none", "batch", "layer"] = "none"
     residual: bool = Field(False, description="residual connections between layers")
     jk: Literal["none", "last", "cat", "max"] = Field("none", description="jumping knowledge over the layers")
+    skip: bool = Field(False, description="a linear path from the fused input to the output (own features)")
     heads: int = Field(4, ge=1, description="attention heads of gat/gatv2 hidden layers")
     hops: int = Field(2, ge=0, description="precomputed propagation steps of the sign backbone")
     missing_token: bool = Field(True, description="a learned token stands in for a missing modality")

@@ -34,6 +34,7 @@ class FusionModelConfig(BaseModel):
     norm: NormName = "none"
     residual: bool = False
     jk: JumpingKnowledgeName = "none"
+    skip: bool = Field(False, description="a linear path from each backbone's input to its output")
     heads: int = Field(4, ge=1, description="attention heads of gat/gatv2 hidden layers")
     hops: int = Field(2, ge=0, description="propagation steps precomputed by the sign backbone")
     missing_token: bool = False

@@ -54,6 +54,7 @@ MODEL_KEYS = (
     "norm",
     "residual",
     "jk",
+    "skip",
     "heads",
     "hops",
     "missing_token",
