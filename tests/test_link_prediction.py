@@ -245,3 +245,11 @@ def test_an_unknown_node_is_an_error_naming_row_and_column() -> None:
         toy_scorer().predict(
             pd.DataFrame({"source": ["a", "b"], "target": ["c", "zz"]}), where="pairs.csv", first_row=2
         )
+
+
+def test_mrr_of_negative_logits_is_their_rank() -> None:
+    """Scores are logits; torchmetrics' MRR counted a positive scored <= 0 as absent (MRR 0 at rank 1)."""
+    out = ranking_metrics(torch.tensor([-1.0, -3.0]), torch.tensor([[-5.0, -6.0], [-2.0, -4.0]]))
+    assert out["mrr"] == pytest.approx((1 + 1 / 2) / 2) and out["hits_at_1"] == pytest.approx(0.5)
+    tied = ranking_metrics(torch.zeros(3), torch.zeros(3, 10))  # a collapsed model: every score equal
+    assert 1 / 11 <= tied["mrr"] <= 1

@@ -303,6 +303,13 @@ def test_cli_predicts_new_nodes_to_csv_and_refuses_edges_to_unknown_nodes(
     assert result.exit_code == 1 and f"{nodes}, row 3, column 'latitude': 'inf' is not a number" in result.output
     assert not missing.exists()
 
+    nodes.write_text("node_id,text\nNEW1," + "x" * (9 << 20) + "\n")  # the dataset's cap, before pandas reads it
+    result = _graphfuse(
+        ["predict", "--model", "models:/graphfuse@champion", "--nodes", str(nodes), "--out", str(missing)],
+        evaluated_project,
+    )
+    assert result.exit_code == 1 and f"{nodes}, row 2: line 2 is longer than 8 MiB" in result.output
+
 
 def test_cli_registry_list_and_a_missing_version(evaluated_project: Path) -> None:
     listed = _graphfuse(["registry", "list"], evaluated_project)

@@ -29,6 +29,7 @@ PAGES = {"reference/params.md": "params_page", "reference/cli.md": "cli_page"}
 BLOCKS = {
     "<!-- reference:dataset-yaml -->": "dataset_yaml_block",
     "<!-- results:countries-metrics -->": "metrics_block",
+    "<!-- reference:code-map -->": "code_map_block",
 }
 
 
@@ -294,6 +295,36 @@ def metrics_block() -> str:
 
 
 _HEADLINE = ("accuracy", "macro_f1", "weighted_f1", "roc_auc_ovr", "ece")
+
+
+# --- the code map ----------------------------------------------------------------------------------
+
+
+def _summary(path: Path) -> str:
+    """The first paragraph of a module's docstring, read without importing it."""
+    import ast
+
+    try:
+        doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
+    except (OSError, SyntaxError, UnicodeDecodeError):
+        return ""
+    return " ".join(doc.split("\n\n")[0].split())
+
+
+def code_map_block() -> str:
+    """One row per package and module of ``pipeline/`` and ``flows/``, from its own docstring, so the
+    map follows the code as files move."""
+    rows = ["| place | what it is for |", "| --- | --- |"]
+    for root in ("pipeline", "flows"):
+        for entry in sorted((REPO / root).iterdir()):
+            source = entry / "__init__.py" if entry.is_dir() else entry
+            if entry.name.startswith("_") and entry.name != "__init__.py" or source.suffix != ".py":
+                continue
+            if not source.is_file():
+                continue
+            name = f"{root}/" if entry.name == "__init__.py" else f"{root}/{entry.name}{'/' if entry.is_dir() else ''}"
+            rows.append(f"| `{name}` | {_cell(_summary(source).replace('``', '`'))} |")
+    return "\n".join(rows) + "\n"
 
 
 # --- the graphfuse command -------------------------------------------------------------------------

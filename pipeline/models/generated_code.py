@@ -22,9 +22,11 @@ def generated_files() -> list[Path]:
     """The temp files behind the generated modules this process has imported that still exist."""
     temp = Path(tempfile.gettempdir()).resolve()
     found = []
-    for name, module in list(sys.modules.items()):
-        source = getattr(module, "__file__", None)
-        if not name.endswith(GENERATED_SUFFIXES) or not source:
+    # tuple() copies the names in one step: another thread (Prefect's workers) may import meanwhile,
+    # and a Python-level loop over sys.modules then fails with 'dictionary changed size during iteration'.
+    for name in [n for n in tuple(sys.modules) if n.endswith(GENERATED_SUFFIXES)]:
+        source = getattr(sys.modules.get(name), "__file__", None)
+        if not source:
             continue
         path = Path(source)
         if path.name.startswith(f"{name}_") and path.parent.resolve() == temp and path.is_file():

@@ -44,6 +44,7 @@ def backbone_factory(config: FusionModelConfig) -> BackboneFactory:
         "norm": config.norm,
         "residual": config.residual,
         "jk": config.jk,
+        "skip": config.skip,
     }
     if config.backbone in ("gat", "gatv2"):
         options["heads"] = config.heads
