@@ -249,7 +249,8 @@ def test_the_stages_register_a_late_sign_classifier_that_predict_and_mlflow_load
 ) -> None:
     """A pair that crashed the evaluate stage, through the stages, the registry, the CLI and MLflow."""
     root, params = node_project
-    uri = _stages(root, _with(params, fusion="late", backbone="sign", smoothing="auto"))
+    uri = _stages(root, _with(params, fusion="late", backbone="sign", smoothing="auto", skip=True))
+    assert load_bundle(Paths(root).model).config.skip  # train.skip reaches the saved model
     nodes, edges, out = root / "new_nodes.csv", root / "new_edges.csv", root / "predictions.csv"
     NEW_NODES.drop(columns="neighbors").to_csv(nodes, index=False)
     edges.write_text(NEW_EDGES)

@@ -8,16 +8,9 @@ import os
 import sys
 from collections.abc import Callable
 
-STAGES = (
-    "validate",
-    "preprocess_text",
-    "preprocess_image",
-    "preprocess_tabular",
-    "preprocess_embedding",
-    "build_graph",
-    "train",
-    "evaluate",
-)
+from pipeline.stages.registry import STAGES  # noqa: E402 - the names, from the one stage registry
+
+__all__ = ["STAGES", "show_progress"]
 
 
 def show_progress() -> bool:

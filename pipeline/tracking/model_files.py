@@ -12,9 +12,9 @@ import mlflow
 import yaml
 from mlflow.exceptions import MlflowException
 
-from pipeline.bundle import ModelBundle, load_bundle
 from pipeline.errors import GraphFuseError
-from pipeline.known_graph import KnownGraph, load_known_graph
+from pipeline.inference.bundle import ModelBundle, load_bundle
+from pipeline.inference.known_graph import KnownGraph, load_known_graph
 from pipeline.redact import redact_text, redact_uri
 
 

@@ -23,11 +23,11 @@ import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.pyfunc import PythonModel, PythonModelContext
 
-from pipeline.bundle import ModelBundle, load_bundle
 from pipeline.errors import GraphFuseError
-from pipeline.inductive import EncoderCache, predict_new_nodes
-from pipeline.known_graph import KnownGraph, load_known_graph
-from pipeline.tasks.link.predict import LinkScorer
+from pipeline.inference.bundle import ModelBundle, load_bundle
+from pipeline.inference.inductive import EncoderCache, predict_new_nodes
+from pipeline.inference.known_graph import KnownGraph, load_known_graph
+from pipeline.inference.links import LinkScorer
 
 DEFAULT_K = 10  # top-k candidate links per source when a request row has no target
 
