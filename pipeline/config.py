@@ -142,7 +142,7 @@ class TrainParams(_Section):
     decoder: Literal["dot", "mlp", "distmult"] = Field("dot", description="how a node pair is scored")
     embedding_dim: int = Field(64, gt=0, description="node embedding size the decoder scores")
     train_negatives: int = Field(1, gt=0, description="uniform negative pairs per training positive, fresh each epoch")
-    # --- label smoothing after training (C&S over the training labels; README "Accuracy") ---
+    # --- Correct & Smooth after training (C&S over the training labels; README "Accuracy") ---
     smoothing: Literal["auto", "off"] | Annotated[float, Field(ge=0, lt=1)] = Field(
         "auto", description="auto: chosen on val"
     )
