@@ -81,9 +81,17 @@ def _imports(path: Path, module: str, modules: set[str]) -> set[str]:
 
 
 def _graph() -> dict[str, set[str]]:
+    """module -> the modules it imports; an import of a deprecated name counts as one of its new home."""
     paths = {_module(p): p for root in ("pipeline", "flows") for p in sorted((REPO / root).rglob("*.py"))}
-    aliases = {m for m, p in paths.items() if "sys.modules[__name__]" in p.read_text(encoding="utf-8")}
-    return {m: _imports(p, m, set(paths)) for m, p in paths.items() if m not in aliases}
+    aliases = {}
+    for module, path in paths.items():
+        text = path.read_text(encoding="utf-8")
+        if "sys.modules[__name__]" in text:
+            (target,) = (t for t in _imports(path, module, set(paths)) if t != "sys")
+            aliases[module] = target
+    return {
+        m: {aliases.get(t, t) for t in _imports(p, m, set(paths))} - {m} for m, p in paths.items() if m not in aliases
+    }
 
 
 def test_no_import_points_up_a_layer() -> None:

@@ -76,7 +76,7 @@ REGISTRY: tuple[StageSpec, ...] = (
         "train",
         "pipeline.stages.train:run",
         ("train", "tracking.experiment"),
-        ("models", "metrics/training_history.csv"),
+        ("models", "metrics/search.json", "metrics/training_history.csv"),
     ),
     StageSpec(
         "evaluate",

@@ -11,7 +11,7 @@ a path that leaves the root is refused. The model never reads any other path a r
 
 The model is logged without an input schema on purpose: MLflow's schema enforcement silently drops
 a column the schema lacks (a misspelt ``Text`` or ``latitud``) and the answer would come from no
-features; :func:`pipeline.inductive.predict_new_nodes` refuses it instead, with the CLI's message.
+features; :func:`pipeline.inference.inductive.predict_new_nodes` refuses it instead, with the CLI's message.
 """
 
 from __future__ import annotations
