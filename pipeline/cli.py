@@ -68,7 +68,10 @@ def stage(
     """Run one pipeline stage as a Prefect flow (this is what dvc.yaml calls)."""
     if name not in STAGES:
         _fail(GraphFuseError(f"unknown stage {name!r}; stages: {', '.join(STAGES)}"))
+    from pipeline.ops.processes import die_with_parent_if_asked
     from pipeline.ops.warm_stages import run_in_server
+
+    die_with_parent_if_asked()  # under `graphfuse repro`: when dvc dies, so does this stage
 
     if (code := run_in_server(sys.argv)) is not None:  # under `graphfuse repro`: a warm fork runs it
         raise typer.Exit(code=code)
@@ -580,11 +583,10 @@ def prefect_status(root: Annotated[Path, typer.Option(help="project root")] = Pa
 def repro(ctx: typer.Context, root: Annotated[Path, typer.Option(help="project root")] = Path(".")) -> None:
     """`dvc repro [ARGS]` with every stage on one Prefect server: the running one, or one that
     lives exactly as long as this command."""
-    import subprocess
-
     _embedded_defaults(root)
     from pipeline.config import load_params
     from pipeline.ops.prefect_server import prefect_api
+    from pipeline.ops.processes import run_tied
     from pipeline.ops.warm_stages import warm_server
 
     params_file = root / "params.yaml"
@@ -593,7 +595,8 @@ def repro(ctx: typer.Context, root: Annotated[Path, typer.Option(help="project r
         with prefect_api(root) as api_url:
             env = {**os.environ, "PREFECT_API_URL": api_url}
             with warm_server(root, env, enabled=warm) as warm_env:
-                code = subprocess.run([_dvc(), "repro", *ctx.args], cwd=root, env=env | warm_env).returncode
+                # Tied: `kill -9` of this command takes dvc and its stages with it.
+                code = run_tied([_dvc(), "repro", *ctx.args], cwd=root, env=env | warm_env)
     except GraphFuseError as exc:
         _fail(exc)
     raise typer.Exit(code=code)

@@ -41,6 +41,7 @@ from pathlib import Path
 ENV_VAR = "GRAPHFUSE_WARM_STAGES"
 PRELOAD_ENV_VAR = "GRAPHFUSE_WARM_PRELOAD"  # comma-separated modules instead of PRELOAD (e.g. your own encoder)
 SOCKET_NAME = "stages.sock"
+FOLDER_PREFIX = "graphfuse-stages-"
 LOG_NAME = "warm-stages.log"
 
 #: Imported once by the server; each is what a stage process would otherwise import on its own.
@@ -153,10 +154,12 @@ def warm_server(
 
     log_dir = prefect_home(root) if log_dir is None else log_dir
 
-    folder = Path(tempfile.mkdtemp(prefix="graphfuse-stages-"))  # 0700: only this user can connect
+    folder = Path(tempfile.mkdtemp(prefix=FOLDER_PREFIX))  # 0700: only this user can connect
     path = folder / SOCKET_NAME
     command = [sys.executable, "-m", "pipeline.ops.warm_stages", str(path)]
-    process = launch(command, env=dict(env), log=log_dir / LOG_NAME, tied=True, cwd=root)
+    log = log_dir / LOG_NAME
+    # SIGTERM, not SIGKILL, when we die: the server then stops its stages and removes the folder.
+    process = launch(command, env=dict(env), log=log, tied=True, cwd=root, death_signal=signal.SIGTERM)
     try:
         yield {ENV_VAR: str(path)}
     finally:
@@ -165,7 +168,25 @@ def warm_server(
 
 
 def serve(path: str) -> None:
-    """Accept stage commands on ``path`` and fork one warm child for each, until SIGTERM."""
+    """Accept stage commands on ``path`` and fork one warm child for each, until SIGTERM.
+
+    The socket's private folder goes with the server however it stops: our SIGTERM, or the death
+    of the command that started it (``warm_server`` asks for SIGTERM as the parent-death signal,
+    so that a ``kill -9`` of ``graphfuse repro`` leaves no folder in /tmp)."""
+
+    def leave(_signum: int, _frame: object) -> None:  # while importing: stop there
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, leave)
+    try:
+        _serve(path)
+    finally:
+        folder = Path(path).parent
+        if folder.name.startswith(FOLDER_PREFIX):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _serve(path: str) -> None:
     _preload()
     if threading.active_count() > 1:  # forking a process with threads is not safe: stay cold
         print(f"warm stages: a preloaded library started threads {threading.enumerate()}; stages run cold")
