@@ -21,7 +21,14 @@ from pipeline.graph import load_graph
 from pipeline.paths import Paths
 from pipeline.stages import show_progress
 from pipeline.stages.train import HISTORY_FILE, RUN_FILE
-from pipeline.tracking import configure_tracking, log_evaluation, register_and_promote
+from pipeline.tracking import (
+    Lineage,
+    PromotionResult,
+    configure_tracking,
+    log_evaluation,
+    register_and_promote,
+    training_lineage,
+)
 from pipeline.tracking.health import ensure_tracking_reachable
 from pipeline.tracking.provenance import dvc_data_hash, file_hash, flow_run_id, git_commit, params_tag
 from pipeline.training import resolve_device
@@ -98,6 +105,22 @@ def registry_tags(params: Params, paths: Paths, dataset: str, fingerprint: str) 
     return tags
 
 
+def tracked_lineage(params: Params, paths: Paths) -> Lineage:
+    """Tracking first: the store set up and the model's training run found in it (or, for a model
+    that came through a shared DVC cache, logged here anew) before any output is overwritten."""
+    configure_tracking(paths.root, params.tracking.experiment)
+    run_info = read_json(paths.model / RUN_FILE)
+    lineage = training_lineage(run_info, paths.model, paths.graph, paths.dataset, params.tracking.experiment)
+    if lineage.note:
+        print(f"note: {lineage.note}", flush=True)
+    return lineage
+
+
+def registry_record(promotion: PromotionResult, lineage: Lineage) -> dict:
+    """What registry.json holds: the registry's decision, and how the model's run was found."""
+    return promotion.as_dict() | ({"lineage": lineage.note} if lineage.note else {})
+
+
 def run(params: Params, paths: Paths) -> dict:
     ensure_tracking_reachable(paths.root)  # before any output is overwritten
     data, meta = load_graph(paths.graph)
@@ -107,12 +130,14 @@ def run(params: Params, paths: Paths) -> dict:
             raise GraphFuseError(f"{paths.model}: trained for another task than the graph's ({meta.task}); rerun train")
         from pipeline.stages.evaluate_link import run_link
 
-        return run_link(params, paths, data, meta, bundle, resolve_device(params.train.device))
+        return run_link(
+            params, paths, data, meta, bundle, resolve_device(params.train.device), tracked_lineage(params, paths)
+        )
     if bundle.classes != meta.classes:
         raise GraphFuseError(
             f"{paths.model}: trained on classes {bundle.classes}, graph has {meta.classes}; rerun train"
         )
-    run_info = read_json(paths.model / RUN_FILE)
+    lineage = tracked_lineage(params, paths)
     device = resolve_device(params.train.device)
     say = print if show_progress() else None
     result = evaluate_model(bundle.build(), bundle.config, data, meta, params, device, progress=say)
@@ -140,14 +165,13 @@ def run(params: Params, paths: Paths) -> dict:
     write_text(paths.root / "reports" / REPORT_FILE, report)
 
     tracking = params.tracking
-    configure_tracking(paths.root, tracking.experiment)
     flat = {f"{s}_{k}": v for s in ("train", "val", "test") for k, v in metrics[s].items() if k not in ("per_class",)}
     flat |= {
         f"spread_{s}_{k}_{stat}": v for s in ("val", "test") for k, st in spread[s].items() for stat, v in st.items()
     }
     flat |= {f"ablation_{c}_{k}": v for c, row in ablation["inference"].items() for k, v in row.items()}
     log_evaluation(
-        run_info["run_id"],
+        lineage.run_id,
         flat,
         {"plots": plots, "report": [paths.root / "reports" / REPORT_FILE]},
         {
@@ -158,8 +182,8 @@ def run(params: Params, paths: Paths) -> dict:
     )
     tags = registry_tags(params, paths, meta.dataset, fingerprint)
     promotion = register_and_promote(
-        run_info["model_uri"],
-        run_info["run_id"],
+        lineage.model_uri,
+        lineage.run_id,
         name=tracking.model_name,
         alias=tracking.champion_alias,
         metric=params.evaluate.champion_metric,
@@ -167,6 +191,6 @@ def run(params: Params, paths: Paths) -> dict:
         min_delta=params.registry.min_delta,
         tags=tags,
     )
-    write_json(paths.metrics / REGISTRY_FILE, promotion.as_dict())
+    write_json(paths.metrics / REGISTRY_FILE, registry_record(promotion, lineage))
     headline = {s: {k: v for k, v in metrics[s].items() if k != "per_class"} for s in ("val", "test")}
-    return {"metrics": headline | {"spread": spread}, "registry": promotion.as_dict()}
+    return {"metrics": headline | {"spread": spread}, "registry": registry_record(promotion, lineage)}

@@ -4,7 +4,7 @@ report, then the registry (champion on validation MRR). Same output files as nod
 
 from __future__ import annotations
 
-from pipeline.atomic import read_json, write_json, write_text
+from pipeline.atomic import write_json, write_text
 from pipeline.bundle import ModelBundle
 from pipeline.config import Params
 from pipeline.evaluation.embeddings import embedding_map
@@ -15,12 +15,12 @@ from pipeline.stages import show_progress
 from pipeline.tasks.link.evaluate import evaluate_link_model, link_split_fingerprint
 from pipeline.tasks.link.outputs import confusion_rows, link_report, plot_link_curves, plot_link_outputs
 from pipeline.tasks.link.train import embed_nodes
-from pipeline.tracking import configure_tracking, log_evaluation, register_and_promote
+from pipeline.tracking import Lineage, log_evaluation, register_and_promote
 
 CHAMPION_METRIC = "mrr"
 
 
-def run_link(params: Params, paths: Paths, data, meta, bundle: ModelBundle, device) -> dict:
+def run_link(params: Params, paths: Paths, data, meta, bundle: ModelBundle, device, lineage: Lineage) -> dict:
     """The evaluate stage for a link predictor; writes the files the stage declares in dvc.yaml."""
     say = print if show_progress() else None
     model = bundle.build()
@@ -75,8 +75,6 @@ def run_link(params: Params, paths: Paths, data, meta, bundle: ModelBundle, devi
     write_text(paths.root / "reports" / files.REPORT_FILE, report)
 
     tracking = params.tracking
-    configure_tracking(paths.root, tracking.experiment)
-    run_info = read_json(paths.model / files.RUN_FILE)
     flat = {f"{s}_{k}": v for s in ("val", "test") for k, v in metrics[s].items()}
     for prefix, table in (("spread", spread), ("baseline", baseline)):
         flat |= {
@@ -86,15 +84,15 @@ def run_link(params: Params, paths: Paths, data, meta, bundle: ModelBundle, devi
             for stat, v in st.items()
         }
     log_evaluation(
-        run_info["run_id"],
+        lineage.run_id,
         flat,
         {"plots": plots, "report": [paths.root / "reports" / files.REPORT_FILE]},
         {"evaluation/metrics.json": metrics, "evaluation/ablation.json": files._clean(result.ablation)},
     )
     tags = files.registry_tags(params, paths, meta.dataset, fingerprint) | {"task": "link_prediction"}
     promotion = register_and_promote(
-        run_info["model_uri"],
-        run_info["run_id"],
+        lineage.model_uri,
+        lineage.run_id,
         name=tracking.model_name,
         alias=tracking.champion_alias,
         metric=CHAMPION_METRIC,
@@ -102,9 +100,12 @@ def run_link(params: Params, paths: Paths, data, meta, bundle: ModelBundle, devi
         min_delta=params.registry.min_delta,
         tags=tags,
     )
-    write_json(paths.metrics / files.REGISTRY_FILE, promotion.as_dict())
+    write_json(paths.metrics / files.REGISTRY_FILE, files.registry_record(promotion, lineage))
     headline = {s: metrics[s] for s in ("val", "test")}
-    return {"metrics": headline | {"spread": spread, BASELINE_KEY: baseline}, "registry": promotion.as_dict()}
+    return {
+        "metrics": headline | {"spread": spread, BASELINE_KEY: baseline},
+        "registry": files.registry_record(promotion, lineage),
+    }
 
 
 BASELINE_KEY = "no_graph_mlp"

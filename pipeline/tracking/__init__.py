@@ -1,5 +1,6 @@
 """The only part of the library that talks to MLflow: runs, models, the registry."""
 
+from pipeline.tracking.lineage import Lineage, training_lineage
 from pipeline.tracking.registry import (
     PromotionResult,
     list_versions,
@@ -20,6 +21,7 @@ from pipeline.tracking.runs import (
 )
 
 __all__ = [
+    "Lineage",
     "PromotionResult",
     "TrainingRun",
     "configure_tracking",
@@ -33,5 +35,6 @@ __all__ = [
     "register_and_promote",
     "rollback",
     "start_run",
+    "training_lineage",
     "training_run",
 ]
