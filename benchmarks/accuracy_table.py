@@ -29,7 +29,7 @@ from torch_geometric.nn import SAGEConv
 from torch_geometric.nn.aggr import MeanAggregation
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from accuracy_docs import fmt, table, write_docs  # noqa: E402
+from docs_tables import fmt, table, write_docs  # noqa: E402
 from table_data import DATASETS, prepared  # noqa: E402
 
 from pipeline.config import Params  # noqa: E402

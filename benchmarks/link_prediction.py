@@ -16,14 +16,18 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import time
 from pathlib import Path
 
 import yaml
 
-from pipeline.config import Params
-from pipeline.paths import Paths
-from pipeline.stages import build_graph, evaluate, preprocess, train, validate
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from docs_tables import link_table, write_link_docs  # noqa: E402
+
+from pipeline.config import Params  # noqa: E402
+from pipeline.paths import Paths  # noqa: E402
+from pipeline.stages import build_graph, evaluate, preprocess, train, validate  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 DATASETS = {"countries": REPO / "data" / "raw" / "countries", "emoji": REPO / "data" / "raw" / "emoji"}
@@ -83,7 +87,15 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--image-size", type=int, default=112, help="pixels fed to the image encoder")
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--docs", action="store_true", help="also write the table into docs/link-prediction.md")
+    parser.add_argument("--render", type=Path, help="only print (and with --docs write) the table of an earlier --json")
     args = parser.parse_args()
+    if args.render:
+        payload = json.loads(args.render.read_text())
+        print(link_table(payload))
+        if args.docs:
+            print(f"updated the table in {write_link_docs(payload)}")
+        return
     os.environ.setdefault("CI", "1")
     os.environ.pop("MLFLOW_TRACKING_URI", None)
     results = {name: run_dataset(name, args) for name in args.datasets}
@@ -94,9 +106,11 @@ def main() -> None:
             cells = [_cell(row["test"]["mrr"]), _cell(row["test"]["hits_at_10"])]
             cells += [_cell(row["no_graph_mlp_test"]["mrr"]), _cell(row["no_graph_mlp_test"]["hits_at_10"])]
             print(f"{name:<10} {decoder:<9} " + " ".join(f"{c:<15}" for c in cells))
+    settings = {"split": args.split, "seeds": args.seeds, "image_size": args.image_size}
     if args.json:
-        settings = {"split": args.split, "seeds": args.seeds, "image_size": args.image_size}
         args.json.write_text(json.dumps({"settings": settings, "results": results}, indent=2) + "\n")
+    if args.docs:
+        print(f"updated the table in {write_link_docs({'settings': settings, 'results': results})}")
 
 
 if __name__ == "__main__":

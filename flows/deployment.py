@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,6 +28,8 @@ from prefect.tasks import exponential_backoff
 
 from pipeline.config import load_params
 from pipeline.errors import GraphFuseError
+from pipeline.ops.repro import dvc_command, dvc_environment
+from pipeline.run_context import ENV_FLOW_RUN_ID, ENV_FLOW_RUN_URL
 from pipeline.stages import STAGES
 
 LOCK_NAME = "graphfuse-pipeline"
@@ -82,14 +83,11 @@ def project_lock(wait_s: float) -> Iterator[None]:
         lock.__exit__(None, None, None)
 
 
-def _stage_env(root: Path) -> dict[str, str]:
+def _flow_env() -> dict[str, str]:
     """The stage processes talk to this run's Prefect API and tag their MLflow runs with it."""
     from prefect.settings import PREFECT_API_URL
 
-    from pipeline.tracking.orchestrator_tags import ENV_FLOW_RUN_ID, ENV_FLOW_RUN_URL
-
-    bin_dir = str(Path(sys.executable).parent)  # graphfuse and dvc live beside this Python
-    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
+    env = dict(os.environ)
     if api_url := PREFECT_API_URL.value():
         env["PREFECT_API_URL"] = api_url
     env[ENV_FLOW_RUN_ID] = str(flow_run.get_id() or "")
@@ -102,10 +100,9 @@ def _stage_env(root: Path) -> dict[str, str]:
 
 
 def _dvc_command(overrides: dict[str, Any]) -> list[str]:
-    dvc = str(Path(sys.executable).with_name("dvc"))
     if not overrides:
-        return [dvc, "repro"]
-    return [dvc, "exp", "run", *(f"--set-param={key}={value}" for key, value in sorted(overrides.items()))]
+        return dvc_command("repro")
+    return dvc_command("exp", "run", *(f"--set-param={key}={value}" for key, value in sorted(overrides.items())))
 
 
 def _locate_error(lines: list[str], failed_at: int) -> str:
@@ -120,13 +117,10 @@ def _locate_error(lines: list[str], failed_at: int) -> str:
 def run_dvc(root: Path, overrides: dict[str, Any], timeout_s: float, warm: bool = True) -> ReproOutcome:
     """Run DVC, streaming its output to the flow run's log, and say what reran or what failed.
 
-    With ``warm`` the stages fork from one process that imported their libraries once, as under
-    ``graphfuse repro`` (``orchestration.warm_stages``)."""
-    from pipeline.ops.warm_stages import warm_server
-
-    env = _stage_env(root)
-    with warm_server(root, env, enabled=warm) as warm_env:
-        return _stream_dvc(root, _dvc_command(overrides), env | warm_env, timeout_s)
+    The environment and the warm stage server are set up as for ``graphfuse repro``
+    (:func:`pipeline.ops.repro.dvc_environment`)."""
+    with dvc_environment(root, _flow_env(), warm=warm) as env:
+        return _stream_dvc(root, _dvc_command(overrides), env, timeout_s)
 
 
 def _stream_dvc(root: Path, command: list[str], env: dict[str, str], timeout_s: float) -> ReproOutcome:
@@ -201,8 +195,7 @@ def _restore_workspace(root: Path, snapshot: dict[Path, bytes]) -> None:
         if path.read_bytes() != content:
             path.write_bytes(content)
     if root / "dvc.lock" in snapshot:
-        dvc = str(Path(sys.executable).with_name("dvc"))
-        result = subprocess.run([dvc, "checkout", "--force"], cwd=root, capture_output=True, text=True)
+        result = subprocess.run(dvc_command("checkout", "--force"), cwd=root, capture_output=True, text=True)
         get_run_logger().info("restored the outputs of the last good run: %s", (result.stdout + result.stderr).strip())
 
 
@@ -249,8 +242,7 @@ def _backoff() -> dict[str, Any]:
 
 def _dvc_push(root: Path) -> None:
     """Send the outputs to the DVC remote (network I/O: safe to retry)."""
-    dvc = str(Path(sys.executable).with_name("dvc"))
-    result = subprocess.run([dvc, "push"], cwd=root, capture_output=True, text=True)
+    result = subprocess.run(dvc_command("push"), cwd=root, capture_output=True, text=True)
     get_run_logger().info("%s", result.stdout + result.stderr)
     if result.returncode != 0:
         raise RuntimeError(f"dvc push failed: {result.stderr.strip()}")
@@ -292,3 +284,11 @@ def _record_failure(root: Path, experiment: str, outcome: ReproOutcome, retries:
 
     run_id = task(name="mlflow-record-failure", cache_policy=NO_CACHE, retries=retries, **_backoff())(record)()
     get_run_logger().error("MLflow run %s marked FAILED (stage %s)", run_id, outcome.failed_stage)
+
+
+def serve_on_schedule(name: str, cron: str, timezone: str, push: bool, root: Path) -> None:
+    """Serve :func:`repro_flow` on ``cron`` from this process (one box, no worker) until Ctrl-C;
+    the caller provides the Prefect API (with its scheduler)."""
+    from prefect.schedules import Cron
+
+    repro_flow.serve(name=name, schedules=[Cron(cron, timezone=timezone)], parameters={"push": push, "root": str(root)})

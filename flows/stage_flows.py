@@ -8,17 +8,21 @@ from __future__ import annotations
 
 import importlib
 import logging
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from prefect.runtime import flow_run
 from prefect.states import Failed, State
 
 from pipeline.config import Params, load_params
 from pipeline.errors import GraphFuseError
 from pipeline.paths import Paths
+from pipeline.run_context import ENV_FLOW_RUN_ID
 
 StageFn = Callable[[Params, Paths], dict]
 
@@ -91,6 +95,20 @@ def _quiet_empty_tracebacks() -> None:
             logger.addFilter(_NoEmptyTraceback())
 
 
+@contextmanager
+def _flow_run_in_env() -> Iterator[None]:
+    """The stage sees the flow run it belongs to under the one variable tracking reads: the outer
+    run's when an orchestrator (the deployment) set it, else this stage flow's own."""
+    if os.environ.get(ENV_FLOW_RUN_ID):
+        yield
+        return
+    os.environ[ENV_FLOW_RUN_ID] = str(flow_run.get_id() or "")
+    try:
+        yield
+    finally:
+        os.environ.pop(ENV_FLOW_RUN_ID, None)
+
+
 def _run_stage(name: str, params_file: str, root: str) -> dict | State:
     """Run the stage as a task (no caching: DVC decides what reruns; no retries: a stage's
     failures are in its data or code, and a retry would only repeat them) and log its summary."""
@@ -101,7 +119,8 @@ def _run_stage(name: str, params_file: str, root: str) -> dict | State:
         return Failed(message=str(exc), data=exc)
     timeout = params.orchestration.stage_timeout_s
     stage_task = task(name=name, cache_policy=NO_CACHE, retries=0, timeout_seconds=timeout)(_guarded(name, params))
-    state = stage_task(Path(root), return_state=True)
+    with _flow_run_in_env():
+        state = stage_task(Path(root), return_state=True)
     if state.is_failed():
         return state  # the flow ends Failed with the stage's message
     summary = state.result()

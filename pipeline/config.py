@@ -187,10 +187,30 @@ class RegistryParams(_Section):
     min_delta: float = Field(0.005, ge=0, description="the champion moves only on a val gain of at least this")
 
 
+#: Registry names of the datasets shipped with GraphFuse: countries keeps the name the docs and every
+#: existing registry use (``models:/graphfuse@champion``); any other dataset gets its own name.
+SHIPPED_MODEL_NAMES = {"countries": "graphfuse"}
+
+
+def default_model_name(dataset_name: str) -> str:
+    """``graphfuse-<dataset>``: one registered model per dataset, so training on your data never
+    files a version beside (and compared with) another dataset's champion."""
+    if dataset_name in SHIPPED_MODEL_NAMES:
+        return SHIPPED_MODEL_NAMES[dataset_name]
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", dataset_name).strip("-.") or "dataset"
+    return f"graphfuse-{slug}"
+
+
 class TrackingParams(_Section):
     experiment: str = "graphfuse"
-    model_name: str = "graphfuse"
+    model_name: str | None = Field(
+        None, description="registered model name; null: graphfuse-<dataset name> (countries: graphfuse)"
+    )
     champion_alias: str = "champion"
+
+    def registered_name(self, dataset_name: str) -> str:
+        """The model name to register under and read from: ``model_name``, else derived from the dataset."""
+        return self.model_name or default_model_name(dataset_name)
 
 
 class OrchestrationParams(_Section):
@@ -266,3 +286,13 @@ def load_params(path: str | Path = "params.yaml") -> Params:
         return Params.model_validate(raw)
     except ValidationError as exc:
         raise GraphFuseError("\n".join(f"{path}: {line}" for line in error_lines(exc, Params))) from exc
+
+
+def project_model_name(params: Params, root: str | Path = ".") -> str:
+    """The registered model name of a project: ``tracking.model_name``, else derived from the name in
+    its dataset's dataset.yaml (so ``registry list`` reads the same name evaluate registers under)."""
+    if params.tracking.model_name:
+        return params.tracking.model_name
+    from pipeline.dataset.schema import load_spec  # only when the name is derived
+
+    return default_model_name(load_spec(Path(root) / params.dataset.dir).name)

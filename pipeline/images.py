@@ -1,9 +1,9 @@
 """Decoding an image file: one function, so what `graphfuse validate` accepts the image stage accepts.
 
 Validation decodes every image exactly as the encoder will (full decode, same library, same
-limits), so a truncated, empty, non-image or oversized file (more pixels than Pillow's
-decompression-bomb limit, ``PIL.Image.MAX_IMAGE_PIXELS``) fails validation with its row instead
-of failing the image stage later.
+limits), so a truncated, empty, non-image or oversized file (more pixels than
+``pipeline.limits.MAX_IMAGE_PIXELS``, read from the header before decoding) fails validation
+with its row instead of failing the image stage later.
 
 Every valid variant becomes an upright 8-bit RGB image, and :func:`decode_image` says what it
 had to do (the image stage counts these in its summary):
@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.errors import DatasetError
+from pipeline.limits import MAX_IMAGE_PIXELS
 
 _ALPHA_MODES = ("RGBA", "LA", "PA", "La", "RGBa")
 _WIDE_GRAY = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")
@@ -61,6 +62,10 @@ def decode_image(path: str | Path, *, draft_size: int | None = None) -> tuple[An
     notes: list[str] = []
     try:
         with Image.open(path) as image:
+            width, height = image.size
+            if width * height > MAX_IMAGE_PIXELS:  # from the header: refused before any decoding
+                limit = f"more than the {MAX_IMAGE_PIXELS} allowed"
+                raise DatasetError(path, f"image of {width} x {height} pixels: {limit}")
             if getattr(image, "is_animated", False):
                 notes.append("animated: first frame used")
                 image.seek(0)

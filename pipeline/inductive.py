@@ -29,12 +29,14 @@ from torch_geometric.data import Data
 from torch_geometric.utils import coalesce, to_undirected
 
 from pipeline.bundle import ModelBundle
+from pipeline.dataset.numbers import not_a_number, parse_numbers
 from pipeline.encoders.registry import rebuild_encoder
 from pipeline.encoders.tabular import TabularEncoder, _categorical
 from pipeline.errors import DatasetError, GraphFuseError
 from pipeline.features import PRECOMPUTED
 from pipeline.images import load_rgb
 from pipeline.known_graph import KnownGraph
+from pipeline.request_limits import check_request, note_cut_texts
 from pipeline.training import predict_logits
 
 #: Optional input column: the ids a new node is linked to, separated by ``;``.
@@ -99,7 +101,10 @@ def _check_columns(nodes: pd.DataFrame, known: KnownGraph, where: Request, notes
     allowed = set(input_columns(known)) | {spec.label_column} | ({spec.split_column} if spec.split_column else set())
     unknown = [c for c in nodes.columns if c not in allowed]
     if unknown:
-        raise where.error(f"unknown column(s) {unknown}; this model reads {sorted(input_columns(known))}")
+        raise where.error(
+            f"unknown column(s) {unknown}; this model (trained on dataset '{spec.name}') reads "
+            f"{sorted(input_columns(known))}"
+        )
     if spec.id_column not in nodes.columns:
         raise where.error(f"the id column '{spec.id_column}' is missing", column=spec.id_column)
     absent = [c for c in spec.modality_columns() + list(spec.embedding_groups()) if c not in nodes.columns]
@@ -232,6 +237,17 @@ def unseen_categories(frame: pd.DataFrame, encoder: TabularEncoder) -> list[tupl
     return found
 
 
+def _numbers(nodes: pd.DataFrame, columns: list[str], where: Request) -> pd.DataFrame:
+    """Numeric columns as float64, by validate's rule (finite numbers or empty; ``inf`` refused)."""
+    nodes = nodes.copy()
+    for column in (c for c in columns if c in nodes.columns):
+        values, bad, texts = parse_numbers(nodes[column])
+        if bad.size:
+            raise where.error(not_a_number(texts, bad), row=int(bad[0]), column=column)
+        nodes[column] = values
+    return nodes
+
+
 def _tabular(nodes: pd.DataFrame, state: dict, row_notes: dict[int, list[str]]) -> tuple[torch.Tensor, torch.Tensor]:
     encoder = TabularEncoder.from_dict(state)
     frame = nodes.copy()
@@ -240,12 +256,6 @@ def _tabular(nodes: pd.DataFrame, state: dict, row_notes: dict[int, list[str]]) 
             frame[column] = float("nan") if column in encoder.numeric else pd.NA
     for row, column, value in unseen_categories(frame, encoder):
         row_notes[row].append(f"{column}={value!r} was never seen in training: encoded as no category (all zeros)")
-    for column in encoder.numeric:
-        values = pd.to_numeric(frame[column], errors="coerce")
-        bad = values.isna() & frame[column].notna() & (frame[column].astype("string").str.strip() != "")
-        if bool(bad.any()):
-            row = int(bad.to_numpy().nonzero()[0][0])
-            raise DatasetError("request", f"{frame[column].iloc[row]!r} is not a number", row=row, column=column)
     return encoder.transform(frame)
 
 
@@ -300,6 +310,8 @@ def predict_new_nodes(
     notes: list[str] = []
     _check_columns(nodes, known, where, notes)
     nodes = nodes.reset_index(drop=True)
+    check_request(nodes, where)  # before any encoding: a 50 MB cell never reaches a tokenizer
+    nodes = _numbers(nodes, list(spec.numeric_columns), where)
     ids = _ids(nodes, known, where)
     n = len(ids)
     if n == 0:
@@ -317,6 +329,7 @@ def predict_new_nodes(
         if modality == "text":
             items = _texts(nodes, list(spec.text_columns))
             encoder = encoders.text(settings, bundle.encoder_states.get(modality)) if items else None
+            note_cut_texts(items, getattr(encoder, "max_chars", None), row_notes)
             xs[modality], masks[modality] = _encode(items, encoder, n, dim)
         elif modality == "image":
             items = _images(nodes, spec.image_column, root, where)

@@ -13,6 +13,7 @@ import pandas as pd
 import torch
 
 from pipeline.bundle import ModelBundle
+from pipeline.config import default_model_name
 from pipeline.dataset import Dataset, load_dataset
 from pipeline.dataset.embeddings import read_embedding
 from pipeline.dataset.spec import EMBEDDING_PREFIX, SPEC_FILE
@@ -90,11 +91,40 @@ def _precomputed(dataset: Dataset, modality: str, dim: int, notes: list[str]) ->
     return ModalityFeatures(modality, x, mask, ids_fingerprint(dataset.ids), {"encoder": PRECOMPUTED})
 
 
+def check_model_fits(bundle: ModelBundle, dataset: Dataset) -> None:
+    """Refuse a model trained on another dataset whose columns this one lacks.
+
+    On its own dataset (same name) a model treats an absent modality as missing, which it was
+    trained for. A model of another dataset with none of the same columns would only ever answer
+    from its bias (countries' model says "Asia" to every shape), so that is an error naming both.
+    """
+    spec = dataset.spec
+    if bundle.dataset_name == spec.name:
+        return
+    present = spec.modality_groups("text") | spec.modality_groups("image") | spec.embedding_groups()
+    lacking: list[str] = []
+    for modality in bundle.config.modality_dims:
+        if modality == "tabular":
+            tabular = TabularEncoder.from_dict(bundle.encoders[modality]["state"])
+            have = set(spec.numeric_columns) | set(spec.categorical_columns)
+            lacking += [f"column '{c}'" for c in tabular.numeric + tabular.categorical if c not in have]
+        elif modality not in present:
+            lacking.append(f"the {modality} modality")
+    if lacking:
+        raise GraphFuseError(
+            f"{dataset.root}: this model was trained on dataset '{bundle.dataset_name}' and dataset "
+            f"'{spec.name}' does not fit it; it lacks " + ", ".join(lacking) + ". Predict with a model "
+            f"trained on '{spec.name}' (models:/{default_model_name(spec.name)}@champion after "
+            f"`graphfuse repro` with dataset.dir pointing at it)"
+        )
+
+
 def predict_dataset(
     bundle: ModelBundle, dataset_dir: str | Path, *, device: str = "auto", progress: bool = True
 ) -> tuple[pd.DataFrame, list[str]]:
     """One row per node: id, given label (may be empty), predicted label, confidence, class probabilities."""
     dataset = load_dataset(dataset_dir, require_labels=False)
+    check_model_fits(bundle, dataset)
     torch_device = resolve_device(device)
     features, notes = featurize_for_bundle(dataset, bundle, device=str(torch_device), progress=progress)
     edge_index, report = build_edge_index(dataset.edges, dataset.ids, directed=dataset.spec.edges.directed)

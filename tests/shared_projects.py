@@ -9,6 +9,7 @@ Tests that only read it share it; a test that changes it (the deployment's stack
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +24,7 @@ SETTINGS = {"max_epochs": 60, "patience": 20}  # 30 countries, the repo's model 
 class Reproduced:
     root: Path
     output: str  # what `graphfuse repro` printed (DVC names each stage it ran)
+    shell_path: str  # the PATH it ran under: without the venv's bin
 
 
 @pytest.fixture(scope="session")
@@ -31,5 +33,9 @@ def reproduced_project(tmp_path_factory: pytest.TempPathFactory) -> Reproduced:
     # test_dvc_pipeline's own settings before it was shared: its predict test needs evaluate's numbers
     # unsmoothed (`predict --dataset` has no training labels), which `smoothing: auto` picks on these.
     root = make_project(tmp_path_factory.mktemp("reproduced") / "graphfuse", per_class=6, train=SETTINGS)
-    result = run_ok([str(BIN / "graphfuse"), "repro"], root, project_env())
-    return Reproduced(root, result.stdout + result.stderr)
+    # As from a plain shell: `.venv/bin/graphfuse repro` with the venv NOT on PATH (DVC's stages
+    # run a bare `graphfuse`, which must still find this install).
+    env = project_env()
+    env["PATH"] = os.pathsep.join(p for p in env["PATH"].split(os.pathsep) if p and Path(p) != BIN)
+    result = run_ok([str(BIN / "graphfuse"), "repro"], root, env)
+    return Reproduced(root, result.stdout + result.stderr, env["PATH"])

@@ -88,12 +88,12 @@ def test_splice_replaces_only_between_the_markers():
 
 
 def test_the_docs_pages_hold_the_tables_the_scripts_write_from_the_committed_results(tmp_path):
-    """docs/benchmarks.md and docs/accuracy.md carry their generated table between markers, and it is
+    """docs/benchmarks.md, accuracy.md and link-prediction.md carry their generated table between markers, and it is
     the table the scripts render from the committed raw results: nobody edited a figure by hand, and
     a full run (which writes both) finds its markers."""
-    from benchmarks.accuracy_docs import BEGIN as ACC_BEGIN
-    from benchmarks.accuracy_docs import END as ACC_END
-    from benchmarks.accuracy_docs import table, write_docs
+    from benchmarks.docs_tables import BEGIN as ACC_BEGIN
+    from benchmarks.docs_tables import END as ACC_END
+    from benchmarks.docs_tables import LINK_BEGIN, LINK_END, link_table, table, write_docs, write_link_docs
 
     bench_page = (REPO / "docs" / "benchmarks.md").read_text(encoding="utf-8")
     assert bench_page.count(BEGIN) == bench_page.count(END) == 1
@@ -108,6 +108,14 @@ def test_the_docs_pages_hold_the_tables_the_scripts_write_from_the_committed_res
     write_docs(results, copy)
     assert copy.read_text(encoding="utf-8") == accuracy_page
     assert "| GraphFuse defaults (params.yaml) | 86.9 ± 2.3 |" in table(results)
+
+    link_page = (REPO / "docs" / "link-prediction.md").read_text(encoding="utf-8")
+    assert link_page.count(LINK_BEGIN) == link_page.count(LINK_END) == 1
+    payload = json.loads((REPO / "benchmarks" / "results" / "link_prediction.json").read_text())
+    copy.write_text(link_page, encoding="utf-8")
+    write_link_docs(payload, copy)
+    assert copy.read_text(encoding="utf-8") == link_page
+    assert "| countries | mlp | **0.405 ± 0.009** |" in link_table(payload)
 
 
 def test_regressions_are_rows_more_than_20_percent_worse():

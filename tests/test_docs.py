@@ -30,8 +30,11 @@ def test_the_site_builds_strictly_offline_with_the_generated_reference(tmp_path)
     assert "graphfuse predict" in cli and "--images-root" in cli and "graphfuse registry promote" in cli
     dataset = (site / "reference" / "dataset-format" / "index.html").read_text(encoding="utf-8")
     assert "edges.source" in dataset and "reference:dataset-yaml" not in dataset
+    quickstart = (site / "quickstart" / "index.html").read_text(encoding="utf-8")
+    assert "ROC-AUC (OvR)" in quickstart  # the committed run's metrics table
     pages = [p.read_text(encoding="utf-8") for p in site.rglob("*.html")]
     assert not any("fonts.googleapis.com" in page for page in pages)  # no web font fetched by a reader
+    assert not any("<!-- reference:" in page or "<!-- results:" in page for page in pages)  # every block filled
 
 
 def test_the_params_reference_has_a_row_for_every_key_of_params_yaml():

@@ -6,6 +6,7 @@ second ``dvc repro`` that reruns nothing. The reproduced project is the session'
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -31,6 +32,8 @@ def test_repro_runs_every_stage_of_a_fresh_project(reproduced_project: Reproduce
     ran = [line.split("'")[1] for line in reproduced_project.output.splitlines() if "Running stage '" in line]
     assert sorted(ran) == sorted(STAGES)
     assert ran[0] == "validate" and ran[-1] == "evaluate"
+    # ... from a shell whose PATH lacks the venv: DVC's bare `graphfuse stage` still found it
+    assert str(BIN) not in reproduced_project.shell_path.split(os.pathsep)
     # `graphfuse repro` ran the stages after its warm process's imports in forks of it
     # (pipeline/ops/warm_stages.py); the first ones may run on their own while it imports.
     warm_log = (reproduced_project.root / ".prefect" / "warm-stages.log").read_text()

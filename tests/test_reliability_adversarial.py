@@ -54,6 +54,8 @@ def _break_first_image(folder: Path, content: bytes | None) -> tuple[str, int]:
         ("0-byte", b""),
         ("not an image", b"this is a text file, not a flag\n"),
         ("decompression bomb (30000 x 30000 px)", _png_header_only(30_000, 30_000)),
+        # under Pillow's own bomb limit (89 Mpx, which only warns below 179 Mpx), over GraphFuse's 64 Mpx
+        ("image of 9000 x 8000 pixels: more than the 67108864 allowed", _png_header_only(9000, 8000)),
     ],
 )
 def test_bad_images_fail_validate_with_their_row_as_the_pipeline_would(
@@ -63,6 +65,8 @@ def test_bad_images_fail_validate_with_their_row_as_the_pipeline_would(
     with pytest.raises(DatasetError) as error:
         load_dataset(editable_countries)
     assert error.value.row == row and error.value.column == "image" and cell in str(error.value)
+    if kind.startswith("image of"):  # refused from the header, by GraphFuse's limit, not by a failed decode
+        assert kind in error.value.message
     result = CliRunner().invoke(app, ["validate", str(editable_countries)])
     assert result.exit_code == 1 and f"row {row}, column 'image'" in result.output
 

@@ -87,12 +87,29 @@ def test_new_node_with_missing_modalities_and_an_unseen_category(package) -> Non
         ({"node_id": ["N"], "image": ["nope.png"]}, "not found under the images root"),
         ({"node_id": ["N"], "image_bytes": [b"not an image"]}, "cannot decode image"),
         ({"node_id": ["N"], "area_km2": ["huge"]}, "'huge' is not a number"),
+        ({"node_id": ["N", "M"], "latitude": [1.0, float("inf")]}, r"request, row 1, column 'latitude': 'inf' is not"),
+        ({"node_id": ["N"], "Text": ["Republic"]}, r"request: unknown column\(s\) \['Text'\]; this model reads"),
+        ({"node_id": ["N"], "text": ["x" * (9 << 20)]}, r"column 'text': a cell of 9 MiB is larger than the 8 MiB"),
+        ({"node_id": [f"N{i}" for i in range(100_001)]}, "100001 rows: at most 100000 new nodes per request"),
     ],
 )
 def test_bad_input_is_a_clear_error(package, small_countries: Path, frame: dict, message: str) -> None:
     bundle, known, _, _ = package
-    with pytest.raises(DatasetError, match=message):
-        predict_new_nodes(bundle, known, pd.DataFrame(frame), images_root=small_countries / "images")
+    with pytest.raises(DatasetError, match=message):  # an empty cache: the checks come before any encoder loads
+        predict_new_nodes(
+            bundle, known, pd.DataFrame(frame), images_root=small_countries / "images", encoders=EncoderCache()
+        )
+
+
+def test_a_text_longer_than_the_encoder_reads_is_cut_before_tokenising_and_noted(package) -> None:
+    bundle, known, _, _ = package
+    text = "Republic of Nowhere. " * 20_000  # 420 000 characters; MiniLM reads 256 tokens
+    out, _ = predict_new_nodes(bundle, known, pd.DataFrame({"node_id": ["N"], "text": [text]}), encoders=ENCODERS)
+    short, _ = predict_new_nodes(
+        bundle, known, pd.DataFrame({"node_id": ["N"], "text": [text[:8192]]}), encoders=ENCODERS
+    )
+    assert "text of 420000 characters: only the first 8192 were tokenised" in out.loc[0, "notes"]
+    np.testing.assert_allclose(out.filter(like="p_").to_numpy(), short.filter(like="p_").to_numpy(), atol=1e-6)
 
 
 def test_an_incompatible_bundle_is_refused(evaluated_project: Path, tmp_path: Path) -> None:
@@ -129,7 +146,7 @@ def test_pyfunc_loads_by_alias_in_a_fresh_process_outside_the_repo(
         "import json, sys, mlflow, pandas as pd\n"
         "m = mlflow.pyfunc.load_model('models:/graphfuse@champion', "
         f"model_config={{'images_root': {str(small_countries / 'images')!r}}})\n"
-        "names = [c['name'] for c in json.loads(m.metadata.signature.inputs.to_json())]\n"
+        "names = list(m.metadata.metadata['graphfuse_input_columns'])\n"
         "frame = pd.read_json(sys.stdin, orient='split', dtype={'latitude': float, 'longitude': float})\n"
         "out = m.predict(frame)\n"
         "print(json.dumps({'inputs': names, 'rows': out.to_dict(orient='records')}))\n"
@@ -148,6 +165,7 @@ def test_pyfunc_loads_by_alias_in_a_fresh_process_outside_the_repo(
     assert result.returncode == 0, result.stderr[-3000:]
     answer = json.loads(result.stdout.strip().splitlines()[-1])
     assert {"node_id", "text", "image", "image_bytes", "neighbors", "latitude"} <= set(answer["inputs"])
+    assert "Text" not in answer["inputs"] and "label" not in answer["inputs"]
     rows = answer["rows"]
     assert [r["node_id"] for r in rows] == ["NEW1", "NEW2"]
     assert all(abs(sum(v for k, v in r.items() if k.startswith("p_")) - 1) < 1e-4 for r in rows)
@@ -221,6 +239,19 @@ def test_mlflow_models_serve_answers_http_on_loopback(
             "row 0, column 'image': image path '../../secret.png' leaves the images root"
             in refused.value.read().decode()
         )
+        for columns, row, message in (
+            (["node_id", "Text", "latitud"], ["X", "Republic", 46.0], "unknown column(s) ['Text', 'latitud']"),
+            (["node_id", "text"], ["X", "y" * (9 << 20)], "a cell of 9 MiB is larger than the 8 MiB allowed"),
+        ):  # MLflow's own schema enforcement would drop Text and latitud and answer 200 from no features
+            body = {"dataframe_split": {"columns": columns, "data": [row]}}
+            request = urllib.request.Request(
+                f"http://127.0.0.1:{port}/invocations",
+                data=json.dumps(body).encode(),
+                headers={"Content-Type": "application/json"},
+            )
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                urllib.request.urlopen(request, timeout=60)
+            assert refused.value.code == 400 and message in refused.value.read().decode()
     finally:
         if server.poll() is None:
             os.killpg(server.pid, 15)
@@ -263,6 +294,21 @@ def test_cli_predicts_new_nodes_to_csv_and_refuses_edges_to_unknown_nodes(
     )
     assert result.exit_code == 1 and "row 2, column 'dst': unknown node 'ATLANTIS'" in result.output
     assert not missing.exists()
+
+    nodes.write_text("node_id,latitude,longitude\nNEW1,46.5,2.5\nNEW2,inf,3\n")  # validate refuses inf too
+    result = _graphfuse(
+        ["predict", "--model", "models:/graphfuse@champion", "--nodes", str(nodes), "--out", str(missing)],
+        evaluated_project,
+    )
+    assert result.exit_code == 1 and f"{nodes}, row 3, column 'latitude': 'inf' is not a number" in result.output
+    assert not missing.exists()
+
+    nodes.write_text("node_id,text\nNEW1," + "x" * (9 << 20) + "\n")  # the dataset's cap, before pandas reads it
+    result = _graphfuse(
+        ["predict", "--model", "models:/graphfuse@champion", "--nodes", str(nodes), "--out", str(missing)],
+        evaluated_project,
+    )
+    assert result.exit_code == 1 and f"{nodes}, row 2: line 2 is longer than 8 MiB" in result.output
 
 
 def test_cli_registry_list_and_a_missing_version(evaluated_project: Path) -> None:

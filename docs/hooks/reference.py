@@ -26,7 +26,11 @@ if str(REPO) not in sys.path:
 
 PAGES = {"reference/params.md": "params_page", "reference/cli.md": "cli_page"}
 #: Placeholders in hand-written pages, replaced by a generated block at build time.
-BLOCKS = {"<!-- reference:dataset-yaml -->": "dataset_yaml_block"}
+BLOCKS = {
+    "<!-- reference:dataset-yaml -->": "dataset_yaml_block",
+    "<!-- results:countries-metrics -->": "metrics_block",
+    "<!-- reference:code-map -->": "code_map_block",
+}
 
 
 def on_files(files, config):  # MkDocs event: add the generated pages to the build
@@ -224,6 +228,20 @@ def _spec_rows(prefix: str, model: type) -> list[str]:
 
 
 def _extra_policy(model: type) -> str:
+    """What happens to a key the table does not list: the shipped JSON Schema decides when there is one."""
+    try:
+        from pipeline.dataset.schema import SCHEMA_FILE
+    except ImportError:
+        SCHEMA_FILE = None
+    if SCHEMA_FILE is not None and SCHEMA_FILE.is_file():
+        import json
+
+        if json.loads(SCHEMA_FILE.read_text(encoding="utf-8")).get("additionalProperties") is False:
+            return (
+                "Any other key is an error naming it, with the closest known key: the loader checks the file "
+                f"against the JSON Schema `{SCHEMA_FILE.relative_to(REPO).as_posix()}`, which is generated from "
+                "the same model."
+            )
     extra = model.model_config.get("extra")
     if extra == "forbid":
         return "Any other key is an error naming it."
@@ -237,6 +255,76 @@ def dataset_yaml_block() -> str:
 
     rows = ["| key | type | default | what it is |", "| --- | --- | --- | --- |", *_spec_rows("", DatasetSpec)]
     return "\n".join([*rows, "", _extra_policy(DatasetSpec), ""])
+
+
+# --- the committed run's metrics ---------------------------------------------------------------------
+
+
+def _spread_cell(spread: dict, split: str, metric: str, registered: dict, bracket: bool) -> str:
+    stat = spread.get(split, {}).get(metric)
+    if not stat or stat.get("mean") is None:
+        return ""
+    text = f"{stat['mean']:.3f} ± {stat['sd']:.3f}" if stat.get("sd") is not None else f"{stat['mean']:.3f}"
+    mine = registered.get(metric)
+    return f"{text} [{mine:.3f}]" if bracket and mine is not None else text
+
+
+def metrics_block() -> str:
+    """The headline table of ``metrics/metrics.json`` as committed (the last full run), so the
+    quick start shows the numbers the repository's own run produced, not a copy."""
+    import json
+
+    path = REPO / "metrics" / "metrics.json"
+    if not path.is_file():
+        return "*`metrics/metrics.json` is not in this checkout: `make run` writes it.*\n"
+    metrics = json.loads(path.read_text(encoding="utf-8"))
+    spread = metrics.get("spread", {})
+    if "accuracy" not in spread.get("test", {}):
+        return "*The committed `metrics/metrics.json` is not a node-classification run.*\n"
+    rows = [
+        "| split | nodes | accuracy | macro-F1 | weighted F1 | ROC-AUC (OvR) | ECE |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for split in ("val", "test"):
+        mine = metrics.get(split, {})
+        cells = [_spread_cell(spread, split, m, mine, m in ("accuracy", "macro_f1")) for m in _HEADLINE]
+        rows.append(f"| {split} | {mine.get('n', '')} | " + " | ".join(cells) + " |")
+    seeds = spread.get("n_seeds")
+    note = f"Mean ± sd over {seeds} training seeds" if seeds else "Mean ± sd over training seeds"
+    return "\n".join([*rows, "", f"{note}, the registered model in brackets (`metrics/metrics.json`).", ""])
+
+
+_HEADLINE = ("accuracy", "macro_f1", "weighted_f1", "roc_auc_ovr", "ece")
+
+
+# --- the code map ----------------------------------------------------------------------------------
+
+
+def _summary(path: Path) -> str:
+    """The first paragraph of a module's docstring, read without importing it."""
+    import ast
+
+    try:
+        doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
+    except (OSError, SyntaxError, UnicodeDecodeError):
+        return ""
+    return " ".join(doc.split("\n\n")[0].split())
+
+
+def code_map_block() -> str:
+    """One row per package and module of ``pipeline/`` and ``flows/``, from its own docstring, so the
+    map follows the code as files move."""
+    rows = ["| place | what it is for |", "| --- | --- |"]
+    for root in ("pipeline", "flows"):
+        for entry in sorted((REPO / root).iterdir()):
+            source = entry / "__init__.py" if entry.is_dir() else entry
+            if entry.name.startswith("_") and entry.name != "__init__.py" or source.suffix != ".py":
+                continue
+            if not source.is_file():
+                continue
+            name = f"{root}/" if entry.name == "__init__.py" else f"{root}/{entry.name}{'/' if entry.is_dir() else ''}"
+            rows.append(f"| `{name}` | {_cell(_summary(source).replace('``', '`'))} |")
+    return "\n".join(rows) + "\n"
 
 
 # --- the graphfuse command -------------------------------------------------------------------------

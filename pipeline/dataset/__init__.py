@@ -2,7 +2,8 @@
 
 from pipeline.dataset.dataset import Dataset
 from pipeline.dataset.load import load_dataset
-from pipeline.dataset.spec import DatasetSpec, EdgesSpec, load_spec
+from pipeline.dataset.schema import load_spec
+from pipeline.dataset.spec import DatasetSpec, EdgesSpec
 from pipeline.dataset.split import SPLITS, assign_splits, with_splits
 from pipeline.dataset.store import read_processed, write_processed
 

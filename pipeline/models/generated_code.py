@@ -22,9 +22,9 @@ def generated_files() -> list[Path]:
     """The temp files behind the generated modules this process has imported that still exist."""
     temp = Path(tempfile.gettempdir()).resolve()
     found = []
-    for name, module in list(sys.modules.items()):
-        source = getattr(module, "__file__", None)
-        if not name.endswith(GENERATED_SUFFIXES) or not source:
+    for name in [n for n in sys.modules if n.endswith(GENERATED_SUFFIXES)]:  # names first: modules may be lazy
+        source = getattr(sys.modules.get(name), "__file__", None)
+        if not source:
             continue
         path = Path(source)
         if path.name.startswith(f"{name}_") and path.parent.resolve() == temp and path.is_file():

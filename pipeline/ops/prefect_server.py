@@ -31,6 +31,13 @@ STATE_FILE = "graphfuse-server.json"
 LOG_FILE = "server.log"
 
 
+def embedded_defaults(root: str | Path) -> None:
+    """Prefect's state lives in the project (git-ignored) unless the user points elsewhere."""
+    os.environ.setdefault("PREFECT_HOME", str((Path(root) / ".prefect").resolve()))
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+
+
 def prefect_home(root: str | Path) -> Path:
     """Prefect's state (its SQLite database, logs) lives in the project unless the user says otherwise."""
     return Path(os.environ.get("PREFECT_HOME") or Path(root).resolve() / ".prefect")

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from pipeline.atomic import write_text
 from pipeline.errors import GraphFuseError
+from pipeline.ops.tools import child_env
 
 _PR_SET_PDEATHSIG = 1
 TIED_ENV_VAR = "GRAPHFUSE_TIED"
@@ -119,12 +120,13 @@ def launch(
     death_signal: int = signal.SIGKILL,
 ) -> subprocess.Popen:
     """Start ``command`` with its output in ``log``; tied to this process (it gets ``death_signal``
-    when we die), or in its own session."""
+    when we die), or in its own session. The child finds the project's programs first on its PATH
+    (:func:`pipeline.ops.tools.child_env`)."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:
         return subprocess.Popen(
             list(command),
-            env=dict(env),
+            env=child_env(env),
             cwd=cwd,
             stdin=subprocess.DEVNULL,
             stdout=out,

@@ -12,7 +12,6 @@ import hashlib
 import os
 import shutil
 import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +29,7 @@ from pipeline.ops.processes import (
     wait_until,
     write_state,
 )
+from pipeline.ops.tools import child_env, tool
 
 PASSWORD_ENV = "GRAPHFUSE_DB_PASSWORD"
 USER_ENV = "GRAPHFUSE_DB_USER"
@@ -71,11 +71,11 @@ class TeamPaths:
         return self.home / "mlartifacts"
 
 
-def pg_bin(tool: str) -> Path | None:
+def pg_bin(program: str) -> Path | None:
     """A PostgreSQL server program from Debian's package (or on PATH)."""
-    for candidate in sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{tool}"), reverse=True):
+    for candidate in sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{program}"), reverse=True):
         return candidate
-    found = shutil.which(tool)
+    found = shutil.which(program)
     return Path(found) if found else None
 
 
@@ -168,7 +168,7 @@ def _start_mlflow(paths: TeamPaths, db_port: int, user: str, password: str) -> S
         "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": os.environ.get("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false"),
     }
     command = [
-        str(Path(sys.executable).with_name("mlflow")),
+        tool("mlflow"),
         "server",
         "--host",
         "127.0.0.1",
@@ -207,8 +207,8 @@ def _client_env(prefect: Service, mlflow: Service) -> dict[str, str]:
 def _start_worker(paths: TeamPaths, client_env: dict[str, str]) -> Service:
     env = {k: v for k, v in os.environ.items() if k not in (PASSWORD_ENV, "PGPASSWORD")}
     env.update(client_env, PREFECT_HOME=str(paths.home / "worker"), PREFECT_WORKER_QUERY_SECONDS="2")
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    prefect = str(Path(sys.executable).with_name("prefect"))
+    env = child_env(env)
+    prefect = tool("prefect")
     _run([prefect, "work-pool", "create", POOL, "--type", "process", "--overwrite"], what="work-pool create", env=env)
     log = paths.log("worker")
     process = launch([prefect, "worker", "start", "--pool", POOL], env=env, log=log, tied=False, cwd=paths.root)
@@ -218,8 +218,7 @@ def _start_worker(paths: TeamPaths, client_env: dict[str, str]) -> Service:
 def _add_dvc_remote(paths: TeamPaths) -> None:
     """A local-directory DVC remote, in .dvc/config.local so the tracked config stays clean."""
     paths.remote.mkdir(parents=True, exist_ok=True)
-    dvc = str(Path(sys.executable).with_name("dvc"))
-    command = [dvc, "remote", "add", "--local", "--default", "--force", "team", str(paths.remote.resolve())]
+    command = [tool("dvc"), "remote", "add", "--local", "--default", "--force", "team", str(paths.remote.resolve())]
     result = subprocess.run(command, cwd=paths.root, capture_output=True, text=True)
     if result.returncode != 0:
         raise GraphFuseError(f"dvc remote add failed:\n{result.stderr.strip()}")

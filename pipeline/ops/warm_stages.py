@@ -35,11 +35,12 @@ import tempfile
 import threading
 import time
 import traceback
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 ENV_VAR = "GRAPHFUSE_WARM_STAGES"
 PRELOAD_ENV_VAR = "GRAPHFUSE_WARM_PRELOAD"  # comma-separated modules instead of PRELOAD (e.g. your own encoder)
+ENTRY_POINT = "graphfuse"  # the console script whose command a warm child runs
 SOCKET_NAME = "stages.sock"
 FOLDER_PREFIX = "graphfuse-stages-"
 LOG_NAME = "warm-stages.log"
@@ -188,6 +189,11 @@ def serve(path: str) -> None:
 
 def _serve(path: str) -> None:
     _preload()
+    try:
+        command = _entry_point()
+    except Exception as exc:  # not installed as a package: every stage runs cold, as without us
+        print(f"warm stages: no {ENTRY_POINT!r} entry point ({type(exc).__name__}: {exc}); stages run cold")
+        return
     if threading.active_count() > 1:  # forking a process with threads is not safe: stay cold
         print(f"warm stages: a preloaded library started threads {threading.enumerate()}; stages run cold")
         return
@@ -213,7 +219,7 @@ def _serve(path: str) -> None:
                 conn, _ = listener.accept()
                 if (pid := os.fork()) == 0:
                     listener.close()
-                    _supervise(conn)  # never returns
+                    _supervise(conn, command)  # never returns
                 supervisors.add(pid)
                 conn.close()
         supervisors -= _reap()
@@ -232,6 +238,15 @@ def _preload() -> None:
             print(f"warm stages: could not preload {name}: {type(exc).__name__}: {exc}", flush=True)
 
 
+def _entry_point() -> Callable[..., object]:
+    """The ``graphfuse`` console script's callable, as installed: the server runs exactly what the
+    command would, without this module importing the command-line layer above it."""
+    from importlib.metadata import entry_points
+
+    (found,) = entry_points(group="console_scripts", name=ENTRY_POINT)
+    return found.load()
+
+
 def _reap() -> set[int]:
     """Collect the supervisors that have ended; return their pids."""
     ended = set()
@@ -241,7 +256,7 @@ def _reap() -> set[int]:
     return ended
 
 
-def _supervise(conn: socket.socket) -> None:
+def _supervise(conn: socket.socket, command: Callable[..., object]) -> None:
     """One command: fork the child that runs it, then relay signals in and the exit status out."""
     code = 0
     try:
@@ -250,7 +265,7 @@ def _supervise(conn: socket.socket) -> None:
         child = os.fork()
         if child == 0:
             conn.close()
-            _become(request, fds)  # never returns
+            _become(request, fds, command)  # never returns
         for fd in fds:
             os.close(fd)
 
@@ -304,7 +319,7 @@ def _relay(conn: socket.socket, child: int) -> None:
                 os.killpg(child, signum)
 
 
-def _become(request: dict, fds: list[int]) -> None:
+def _become(request: dict, fds: list[int], command: Callable[..., object]) -> None:
     """Turn this fork into the stage command: its descriptors, directory, environment and argv."""
     code = 1
     try:
@@ -321,10 +336,8 @@ def _become(request: dict, fds: list[int]) -> None:
         sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), line_buffering=os.isatty(1))
         sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), line_buffering=True)
         signal.signal(signal.SIGINT, signal.default_int_handler)
-        from pipeline.cli import app
-
         try:
-            app(args=sys.argv[1:], prog_name="graphfuse")
+            command(args=sys.argv[1:], prog_name=ENTRY_POINT)
             code = 0
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)

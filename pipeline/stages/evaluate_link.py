@@ -10,35 +10,35 @@ from pipeline.config import Params
 from pipeline.evaluation.embeddings import embedding_map
 from pipeline.evaluation.plots import plot_embedding_map
 from pipeline.paths import Paths
-from pipeline.stages import evaluate as files  # the stage's output names and small writers
+from pipeline.stages import publish as files  # the stage's output names, small writers, publish step
 from pipeline.stages import show_progress
 from pipeline.tasks.link.evaluate import evaluate_link_model, link_split_fingerprint
 from pipeline.tasks.link.outputs import confusion_rows, link_report, plot_link_curves, plot_link_outputs
 from pipeline.tasks.link.train import embed_nodes
-from pipeline.tracking import Lineage, log_evaluation, register_and_promote
 
 CHAMPION_METRIC = "mrr"
 
 
-def run_link(params: Params, paths: Paths, data, meta, bundle: ModelBundle, device, lineage: Lineage) -> dict:
+def run_link(params: Params, paths: Paths, data, meta, bundle: ModelBundle, device) -> dict:
     """The evaluate stage for a link predictor; writes the files the stage declares in dvc.yaml."""
+    lineage = files.tracked_lineage(params, paths)  # before any output is overwritten
     say = print if show_progress() else None
     model = bundle.build()
     result = evaluate_link_model(model, bundle.config, data, meta, params, device, progress=say)
     spread = {"n_seeds": len(result.spread["seeds"])} | result.spread["summary"]
     baseline = {"n_seeds": len(result.baseline["seeds"]), "encoder": result.baseline["encoder"]}
     baseline |= result.baseline["summary"]
-    metrics = files._clean({"task": "link_prediction"} | result.metrics | {"spread": spread, BASELINE_KEY: baseline})
+    metrics = files.clean({"task": "link_prediction"} | result.metrics | {"spread": spread, BASELINE_KEY: baseline})
     write_json(paths.metrics / files.METRICS_FILE, metrics)
-    write_json(paths.metrics / files.ABLATION_FILE, files._clean(result.ablation))
+    write_json(paths.metrics / files.ABLATION_FILE, files.clean(result.ablation))
 
     title = f"{meta.dataset}: test link candidates (n={result.metrics['test']['n']} positives)"
     rows, _ = confusion_rows(result)
-    write_text(paths.plots / files.CONFUSION_CSV, files._csv(rows))
+    write_text(paths.plots / files.CONFUSION_CSV, files.csv_text(rows))
     bins = plot_link_outputs(result, title, paths.plots / files.CONFUSION_PNG, paths.plots / files.RELIABILITY_PNG)
-    write_text(paths.plots / files.RELIABILITY_CSV, files._csv(bins))
+    write_text(paths.plots / files.RELIABILITY_CSV, files.csv_text(bins))
     plot_link_curves(
-        files._read_history(paths), int(bundle.training.get("best_epoch", 0)), paths.plots / files.CURVES_PNG
+        files.read_history(paths), int(bundle.training.get("best_epoch", 0)), paths.plots / files.CURVES_PNG
     )
     z = embed_nodes(model, data, device).numpy()
     coords = embedding_map(z, seed=params.train.seed) if params.evaluate.embedding_map else z[:, :2]
@@ -48,7 +48,7 @@ def run_link(params: Params, paths: Paths, data, meta, bundle: ModelBundle, devi
         {"node_id": n, "x": round(float(a), 4), "y": round(float(b), 4), "split": s}
         for n, (a, b), s in zip(meta.node_ids, coords, splits, strict=True)
     ]
-    write_text(paths.plots / files.EMBEDDINGS_CSV, files._csv(points))
+    write_text(paths.plots / files.EMBEDDINGS_CSV, files.csv_text(points))
     plot_embedding_map(
         coords,
         labels,
@@ -74,7 +74,6 @@ def run_link(params: Params, paths: Paths, data, meta, bundle: ModelBundle, devi
     report = link_report(title=f"GraphFuse evaluation: {meta.dataset} links", facts=facts, result=result, plots=plots)
     write_text(paths.root / "reports" / files.REPORT_FILE, report)
 
-    tracking = params.tracking
     flat = {f"{s}_{k}": v for s in ("val", "test") for k, v in metrics[s].items()}
     for prefix, table in (("spread", spread), ("baseline", baseline)):
         flat |= {
@@ -83,29 +82,20 @@ def run_link(params: Params, paths: Paths, data, meta, bundle: ModelBundle, devi
             for k, st in table[s].items()
             for stat, v in st.items()
         }
-    log_evaluation(
-        lineage.run_id,
-        flat,
-        {"plots": plots, "report": [paths.root / "reports" / files.REPORT_FILE]},
-        {"evaluation/metrics.json": metrics, "evaluation/ablation.json": files._clean(result.ablation)},
-    )
-    tags = files.registry_tags(params, paths, meta.dataset, fingerprint) | {"task": "link_prediction"}
-    promotion = register_and_promote(
-        lineage.model_uri,
-        lineage.run_id,
-        name=tracking.model_name,
-        alias=tracking.champion_alias,
+    registry = files.publish(
+        params,
+        paths,
+        lineage,
+        dataset=meta.dataset,
+        flat_metrics=flat,
+        artifacts={"plots": plots, "report": [paths.root / "reports" / files.REPORT_FILE]},
+        documents={"evaluation/metrics.json": metrics, "evaluation/ablation.json": files.clean(result.ablation)},
         metric=CHAMPION_METRIC,
         value=result.metrics["val"][CHAMPION_METRIC],
-        min_delta=params.registry.min_delta,
-        tags=tags,
+        tags=files.registry_tags(params, paths, meta.dataset, fingerprint) | {"task": "link_prediction"},
     )
-    write_json(paths.metrics / files.REGISTRY_FILE, files.registry_record(promotion, lineage))
     headline = {s: metrics[s] for s in ("val", "test")}
-    return {
-        "metrics": headline | {"spread": spread, BASELINE_KEY: baseline},
-        "registry": files.registry_record(promotion, lineage),
-    }
+    return {"metrics": headline | {"spread": spread, BASELINE_KEY: baseline}, "registry": registry}
 
 
 BASELINE_KEY = "no_graph_mlp"

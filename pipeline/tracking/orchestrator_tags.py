@@ -7,14 +7,12 @@ marks the run of a failed flow run FAILED with the stage and its located error.
 
 from __future__ import annotations
 
-import os
-
 import mlflow
 from mlflow import MlflowClient
 from mlflow.entities import RunStatus
 
-ENV_FLOW_RUN_ID = "GRAPHFUSE_PREFECT_FLOW_RUN_ID"
-ENV_FLOW_RUN_URL = "GRAPHFUSE_PREFECT_FLOW_RUN_URL"
+from pipeline.run_context import ENV_FLOW_RUN_ID, ENV_FLOW_RUN_URL, flow_run_id, flow_run_url  # noqa: F401 - re-exported
+
 TAG_FLOW_RUN_ID = "prefect.flow_run_id"
 TAG_FLOW_RUN_URL = "prefect.flow_run_url"
 TAG_FAILED_STAGE = "graphfuse.failed_stage"
@@ -24,7 +22,7 @@ _NOTE = "mlflow.note.content"  # the run's description in the MLflow UI
 
 def orchestrator_tags() -> dict[str, str]:
     """The tags to put on a run started under an orchestrated flow run (none otherwise)."""
-    tags = {TAG_FLOW_RUN_ID: os.environ.get(ENV_FLOW_RUN_ID), TAG_FLOW_RUN_URL: os.environ.get(ENV_FLOW_RUN_URL)}
+    tags = {TAG_FLOW_RUN_ID: flow_run_id(), TAG_FLOW_RUN_URL: flow_run_url()}
     return {k: v for k, v in tags.items() if v}
 
 

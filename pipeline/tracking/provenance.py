@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import subprocess
 from pathlib import Path
 
 import yaml
 
-FLOW_RUN_ENV = "GRAPHFUSE_FLOW_RUN_ID"
+from pipeline.run_context import ENV_FLOW_RUN_ID, flow_run_id
+
+__all__ = ["FLOW_RUN_ENV", "dvc_data_hash", "file_hash", "flow_run_id", "git_commit", "params_tag"]
+
+FLOW_RUN_ENV = ENV_FLOW_RUN_ID  # the older name of the constant
 #: MLflow tag values are limited in length; longer params are stored as their hash.
 MAX_TAG = 5000
 
@@ -43,19 +46,6 @@ def dvc_data_hash(root: Path, dataset_dir: str) -> str:
         if Path(dep.get("path", "")) == Path(dataset_dir):
             return str(dep.get("md5", "unknown"))
     return "unknown"
-
-
-def flow_run_id() -> str | None:
-    """The Prefect flow run this ran in: ``$GRAPHFUSE_FLOW_RUN_ID``, else Prefect's runtime context."""
-    if os.environ.get(FLOW_RUN_ENV):
-        return os.environ[FLOW_RUN_ENV]
-    try:
-        from prefect.runtime import flow_run
-
-        value = flow_run.id
-    except Exception:  # Prefect absent or no context: not an error, just no run id
-        return None
-    return str(value) if value else None
 
 
 def file_hash(*paths: Path) -> str:

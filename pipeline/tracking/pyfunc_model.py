@@ -8,6 +8,10 @@ optional ``neighbors`` column: the ids, new or of the training graph, that a nod
 separated by ``;``. Image cells are paths under the images root the *caller* configures (model
 config ``images_root`` or ``$GRAPHFUSE_IMAGES_ROOT``), or raw bytes in ``<image column>_bytes``;
 a path that leaves the root is refused. The model never reads any other path a request names.
+
+The model is logged without an input schema on purpose: MLflow's schema enforcement silently drops
+a column the schema lacks (a misspelt ``Text`` or ``latitud``) and the answer would come from no
+features; :func:`pipeline.inductive.predict_new_nodes` refuses it instead, with the CLI's message.
 """
 
 from __future__ import annotations
@@ -46,6 +50,8 @@ class GraphFusePyfunc(PythonModel):
         self, context: PythonModelContext, model_input: pd.DataFrame, params: dict[str, Any] | None = None
     ) -> pd.DataFrame:
         try:
+            if not isinstance(model_input, pd.DataFrame):  # "inputs"/"instances" JSON, a dict, a list
+                model_input = _as_frame(model_input)
             if self.links is not None:  # link prediction: pairs in, scores (or top-k targets) out
                 return self.links.predict(model_input, k=int((params or {}).get("k", DEFAULT_K)))
             predictions, _notes = predict_new_nodes(
@@ -54,3 +60,11 @@ class GraphFusePyfunc(PythonModel):
         except GraphFuseError as exc:  # the caller's input: a 400 with the message, not a stack trace
             raise MlflowException.invalid_parameter_value(str(exc)) from exc
         return predictions
+
+
+def _as_frame(model_input: Any) -> pd.DataFrame:
+    try:
+        return pd.DataFrame(model_input)
+    except (ValueError, TypeError) as exc:
+        kind = type(model_input).__name__
+        raise GraphFuseError(f"request: expected a table of nodes (columns and rows), got {kind}") from exc

@@ -143,27 +143,33 @@ def _requirements() -> list[str]:
     return pins
 
 
-def _signature(known: KnownGraph, classes: list[str]) -> ModelSignature:
-    """Input: the dataset's node columns (only the id required) plus ``neighbors``; output: class and probabilities."""
-    inputs = Schema(
-        [ColSpec(kind, name, required=name == known.spec.id_column) for name, kind in input_columns(known).items()]
-    )
+#: The model's own record of the columns a request may carry (name -> type), in its MLmodel file.
+INPUT_COLUMNS_KEY = "graphfuse_input_columns"
+
+
+def _signature(classes: list[str]) -> ModelSignature:
+    """Outputs only: MLflow's input enforcement drops a column the signature lacks (``Text``,
+    ``latitud``) and predicts without it; the model itself refuses unknown columns, as the CLI
+    does, and lists what it reads in its metadata (:data:`INPUT_COLUMNS_KEY`)."""
     outputs = Schema(
         [ColSpec("string", "node_id"), ColSpec("string", "predicted"), ColSpec("double", "confidence")]
         + [ColSpec("double", f"p_{name}") for name in classes]
         + [ColSpec("string", "notes")]
     )
-    return ModelSignature(inputs=inputs, outputs=outputs)
+    return ModelSignature(outputs=outputs)
 
 
 def _link_signature() -> ModelSignature:
-    """Link prediction: (source, optional target) in; scored pairs out; ``k`` for top-k requests."""
-    inputs = Schema([ColSpec("string", "source"), ColSpec("string", "target", required=False)])
+    """Link prediction: scored pairs out; ``k`` for top-k requests (inputs checked by the model)."""
     outputs = Schema(
         [ColSpec("string", "source"), ColSpec("string", "target"), ColSpec("double", "probability")]
         + [ColSpec("double", "logit"), ColSpec("long", "rank", required=False)]
     )
-    return ModelSignature(inputs=inputs, outputs=outputs, params=ParamSchema([ParamSpec("k", "long", 10)]))
+    return ModelSignature(outputs=outputs, params=ParamSchema([ParamSpec("k", "long", 10)]))
+
+
+def _input_columns(known: KnownGraph, link: bool) -> dict[str, str]:
+    return {"source": "string", "target": "string"} if link else input_columns(known)
 
 
 def log_bundle_model(bundle_dir: str | Path, known: KnownGraph, name: str = "model") -> str:
@@ -183,8 +189,9 @@ def log_bundle_model(bundle_dir: str | Path, known: KnownGraph, name: str = "mod
                 python_model=str(PYFUNC_ENTRY),
                 artifacts={"bundle": str(Path(bundle_dir).resolve()), "known_graph": tmp},
                 pip_requirements=_requirements(),
-                signature=_link_signature() if bundle.config.decoder else _signature(known, bundle.classes),
+                signature=_link_signature() if bundle.config.decoder else _signature(bundle.classes),
                 model_config={"images_root": ""},
+                metadata={INPUT_COLUMNS_KEY: _input_columns(known, bundle.config.decoder is not None)},
             )
     return info.model_uri
 

@@ -1,0 +1,65 @@
+"""Command group *models*: the model registry (list versions, promote one, roll the champion back)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from pipeline.cli.base import ParamsFile, Root, sub_app
+
+
+def _registry_params(params: Path, root: Path):
+    from pipeline.config import load_params, project_model_name
+    from pipeline.tracking import connect_tracking
+
+    connect_tracking(root)
+    settings = load_params(root / params)  # model_name resolved: null derives it from the dataset's name
+    return settings.tracking.model_copy(update={"model_name": project_model_name(settings, root)})
+
+
+def registry_list(
+    params: ParamsFile = Path("params.yaml"),
+    root: Root = Path("."),
+) -> None:
+    """Every version, newest first, with aliases, dataset, split and validation metrics."""
+    from pipeline.tracking import list_versions
+
+    tracking = _registry_params(params, root)
+    rows = list_versions(tracking.model_name)
+    if not rows:
+        typer.echo(f"no versions of {tracking.model_name!r} registered")
+    for row in rows:
+        typer.echo("  ".join(f"{k}={v}" for k, v in row.items() if v))
+
+
+def registry_promote(
+    version: Annotated[int, typer.Argument(help="the version to make champion")],
+    params: ParamsFile = Path("params.yaml"),
+    root: Root = Path("."),
+) -> None:
+    """Make VERSION the champion (e.g. a challenger you reviewed)."""
+    from pipeline.tracking import promote
+
+    tracking = _registry_params(params, root)
+    typer.echo(promote(tracking.model_name, version, tracking.champion_alias))
+
+
+def registry_rollback(
+    params: ParamsFile = Path("params.yaml"),
+    root: Root = Path("."),
+) -> None:
+    """Give the champion alias back to the version that held it before."""
+    from pipeline.tracking import rollback
+
+    tracking = _registry_params(params, root)
+    typer.echo(rollback(tracking.model_name, tracking.champion_alias))
+
+
+def register(app: typer.Typer) -> None:
+    registry_app = sub_app("The model registry: list versions, promote one, roll the champion back.")
+    registry_app.command("list")(registry_list)
+    registry_app.command("promote")(registry_promote)
+    registry_app.command("rollback")(registry_rollback)
+    app.add_typer(registry_app, name="registry")
