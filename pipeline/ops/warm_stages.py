@@ -158,9 +158,8 @@ def warm_server(
     folder = Path(tempfile.mkdtemp(prefix=FOLDER_PREFIX))  # 0700: only this user can connect
     path = folder / SOCKET_NAME
     command = [sys.executable, "-m", "pipeline.ops.warm_stages", str(path)]
-    log = log_dir / LOG_NAME
-    # SIGTERM, not SIGKILL, when we die: the server then stops its stages and removes the folder.
-    process = launch(command, env=dict(env), log=log, tied=True, cwd=root, death_signal=signal.SIGTERM)
+    log, last_words = log_dir / LOG_NAME, signal.SIGTERM  # when we die: it stops its stages, removes the folder
+    process = launch(command, env=dict(env), log=log, tied=True, cwd=root, death_signal=last_words)
     try:
         yield {ENV_VAR: str(path)}
     finally:
@@ -169,16 +168,9 @@ def warm_server(
 
 
 def serve(path: str) -> None:
-    """Accept stage commands on ``path`` and fork one warm child for each, until SIGTERM.
-
-    The socket's private folder goes with the server however it stops: our SIGTERM, or the death
-    of the command that started it (``warm_server`` asks for SIGTERM as the parent-death signal,
-    so that a ``kill -9`` of ``graphfuse repro`` leaves no folder in /tmp)."""
-
-    def leave(_signum: int, _frame: object) -> None:  # while importing: stop there
-        raise SystemExit(0)
-
-    signal.signal(signal.SIGTERM, leave)
+    """Accept stage commands on ``path`` and fork one warm child for each, until SIGTERM (also
+    sent when the command that started us dies); the socket's folder goes with us either way."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # while importing: stop there
     try:
         _serve(path)
     finally:

@@ -153,10 +153,8 @@ def register_and_promote(
         for existing in _versions(client, name):
             if all(existing.tags.get(k) == tags.get(k) for k in key):
                 if champion is None and not existing.aliases:  # an evaluate killed before setting the alias
-                    _set_champion(client, name, alias, int(existing.version))
-                    return PromotionResult(
-                        name, int(existing.version), metric_tag, value, True, None, None, alias, "no champion yet"
-                    )
+                    _set_champion(client, name, alias, version := int(existing.version))
+                    return PromotionResult(name, version, metric_tag, value, True, None, None, alias, "no champion yet")
                 is_champion = champion is not None and champion.version == existing.version
                 return PromotionResult(
                     name,
