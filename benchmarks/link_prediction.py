@@ -40,6 +40,7 @@ def params_for(dataset_dir: Path, args: argparse.Namespace, decoder: str) -> Par
     raw["preprocess"]["cache_dir"] = str(Path(args.work) / "embedding-cache")
     raw["preprocess_image"]["image_size"] = args.image_size
     raw["train"]["decoder"] = decoder
+    raw["train"]["skip"] = args.skip
     raw["evaluate"].update(seeds=args.seeds, embedding_map=False)
     return Params.model_validate(raw)
 
@@ -86,6 +87,7 @@ def main() -> None:
     parser.add_argument("--split", default="random", choices=["random", "inductive"])
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--image-size", type=int, default=112, help="pixels fed to the image encoder")
+    parser.add_argument("--skip", action="store_true", help="train.skip: the backbones' input-to-output path")
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--docs", action="store_true", help="also write the table into docs/link-prediction.md")
     parser.add_argument("--render", type=Path, help="only print (and with --docs write) the table of an earlier --json")
@@ -106,7 +108,7 @@ def main() -> None:
             cells = [_cell(row["test"]["mrr"]), _cell(row["test"]["hits_at_10"])]
             cells += [_cell(row["no_graph_mlp_test"]["mrr"]), _cell(row["no_graph_mlp_test"]["hits_at_10"])]
             print(f"{name:<10} {decoder:<9} " + " ".join(f"{c:<15}" for c in cells))
-    settings = {"split": args.split, "seeds": args.seeds, "image_size": args.image_size}
+    settings = {"split": args.split, "seeds": args.seeds, "image_size": args.image_size, "skip": args.skip}
     if args.json:
         args.json.write_text(json.dumps({"settings": settings, "results": results}, indent=2) + "\n")
     if args.docs:

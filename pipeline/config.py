@@ -119,6 +119,7 @@ class TrainParams(_Section):
     norm: Literal["none", "batch", "layer"] = "none"
     residual: bool = Field(False, description="residual connections between layers")
     jk: Literal["none", "last", "cat", "max"] = Field("none", description="jumping knowledge over the layers")
+    skip: bool = Field(False, description="a linear path from the fused input to the output (own features)")
     heads: int = Field(4, ge=1, description="attention heads of gat/gatv2 hidden layers")
     hops: int = Field(2, ge=0, description="precomputed propagation steps of the sign backbone")
     missing_token: bool = Field(True, description="a learned token stands in for a missing modality")
@@ -141,7 +142,7 @@ class TrainParams(_Section):
     decoder: Literal["dot", "mlp", "distmult"] = Field("dot", description="how a node pair is scored")
     embedding_dim: int = Field(64, gt=0, description="node embedding size the decoder scores")
     train_negatives: int = Field(1, gt=0, description="uniform negative pairs per training positive, fresh each epoch")
-    # --- label smoothing after training (C&S over the training labels; README "Accuracy") ---
+    # --- Correct & Smooth after training (C&S over the training labels; README "Accuracy") ---
     smoothing: Literal["auto", "off"] | Annotated[float, Field(ge=0, lt=1)] = Field(
         "auto", description="auto: chosen on val"
     )
@@ -151,7 +152,9 @@ class TrainParams(_Section):
     modality_aux_weight: float = Field(0.0, ge=0, description="weight of the per-modality heads' loss; 0 = none")
     input_dropout: float = Field(0.0, ge=0, lt=1, description="dropout on each embedding before its projection")
     # --- search over the zoo, selection on folds, greedy ensemble (pipeline/search, docs/search.md) ---
-    search: Literal["off", "auto"] = "off"
+    search: Literal["off", "auto"] = Field(
+        "off", description="auto: an Optuna search over the zoo, registering a weighted ensemble (docs/search.md)"
+    )
     search_trials: int = Field(20, ge=1, description="trials (finished or pruned) the search may run")
     search_seconds: float = Field(150.0, gt=0, description="wall-clock budget of the search")
     search_folds: int = Field(5, ge=2, description="folds of train+val nodes when val is small")

@@ -203,10 +203,10 @@ def test_params_turn_a_labelled_dataset_into_link_prediction(small_countries: Pa
 
 
 def toy_scorer():
-    from pipeline.bundle import ModelBundle
     from pipeline.dataset import DatasetSpec
-    from pipeline.known_graph import KnownGraph
-    from pipeline.tasks.link.predict import LinkScorer
+    from pipeline.inference.bundle import ModelBundle
+    from pipeline.inference.known_graph import KnownGraph
+    from pipeline.inference.links import LinkScorer
 
     config = FusionModelConfig(
         modality_dims={"tabular": 2}, num_classes=4, projection_dim=4, hidden_dim=4, dropout=0.0, decoder="dot"
@@ -245,3 +245,11 @@ def test_an_unknown_node_is_an_error_naming_row_and_column() -> None:
         toy_scorer().predict(
             pd.DataFrame({"source": ["a", "b"], "target": ["c", "zz"]}), where="pairs.csv", first_row=2
         )
+
+
+def test_mrr_of_negative_logits_is_their_rank() -> None:
+    """Scores are logits; torchmetrics' MRR counted a positive scored <= 0 as absent (MRR 0 at rank 1)."""
+    out = ranking_metrics(torch.tensor([-1.0, -3.0]), torch.tensor([[-5.0, -6.0], [-2.0, -4.0]]))
+    assert out["mrr"] == pytest.approx((1 + 1 / 2) / 2) and out["hits_at_1"] == pytest.approx(0.5)
+    tied = ranking_metrics(torch.zeros(3), torch.zeros(3, 10))  # a collapsed model: every score equal
+    assert 1 / 11 <= tied["mrr"] <= 1

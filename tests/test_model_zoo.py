@@ -13,9 +13,9 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from pipeline.bundle import ModelBundle, load_bundle, save_bundle
 from pipeline.errors import GraphFuseError
 from pipeline.evaluation.embeddings import embedding_map, node_embeddings
+from pipeline.inference.bundle import ModelBundle, load_bundle, save_bundle
 from pipeline.models import BACKBONES, FUSIONS, build_model
 from pipeline.models.modality_dropout import drop_modalities
 from pipeline.training import TrainOptions, predict_logits, seed_everything, train_node_classifier
@@ -147,3 +147,26 @@ def test_pyg_code_generation_leaves_no_file_in_the_temp_folder(graph) -> None:
     sources = [Path(m.__file__) for m in generated if getattr(m, "__file__", None)]
     assert any(p.parent.resolve() == temp for p in sources)  # PyG did generate them there
     assert [p for p in sources if p.exists()] == []
+
+
+@pytest.mark.parametrize("backbone", sorted(BACKBONES))
+def test_the_skip_path_carries_a_nodes_own_features_to_the_output(graph, backbone: str) -> None:
+    """Issue 17 item 5: with train.skip every backbone adds W_s x (hop 0 for sign) to its output, so
+    with the graph layers silenced a node still gets a prediction from its own fused input."""
+    seed_everything(0)
+    options = {"jk": "cat"} if backbone == "gcn" else {}
+    model = build_model(tiny_config(graph, backbone=backbone, skip=True, **options)).eval()
+    skip = model.backbone.skip
+    with torch.no_grad():
+        for name, weight in model.backbone.named_parameters():
+            if not name.startswith("skip."):
+                weight.zero_()
+    xs = {m: graph[f"x_{m}"] for m in model.modalities}
+    masks = {m: graph[f"mask_{m}"] for m in model.modalities}
+    with torch.inference_mode():
+        fused = model.fuse(*model.prepare(xs, masks, graph.edge_index))
+        own = skip(fused[:, 0] if fused.dim() == 3 else fused)
+        assert torch.allclose(model(xs, masks, graph.edge_index), own, atol=1e-6)
+        assert node_embeddings(model, graph, CPU).shape[0] == graph.num_nodes
+    plain = build_model(tiny_config(graph, backbone=backbone, **options))
+    assert not any("skip" in key for key in plain.state_dict())  # off by default: today's models unchanged

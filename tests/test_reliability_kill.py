@@ -38,18 +38,14 @@ from mlflow import MlflowClient
 import pipeline.atomic as atomic
 from pipeline.config import load_params
 from pipeline.paths import Paths
-from pipeline.stages import build_graph, evaluate, preprocess, train, validate
-IMPORTS_S = round(time.perf_counter() - START, 1)
+from pipeline.stages.registry import REGISTRY
 MLFLOW_WRITES = ("create_", "log_", "set_", "update_", "finalize_", "delete_", "transition_")
 PR_SET_CHILD_SUBREAPER = 36
 import ctypes
 ctypes.CDLL(None).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)  # a stage's orphans become our children
 
-STAGES = {
-    "validate": validate.run, "preprocess_text": preprocess.run_text, "preprocess_image": preprocess.run_image,
-    "preprocess_tabular": preprocess.run_tabular, "build_graph": build_graph.run, "train": train.run,
-    "evaluate": evaluate.run,
-}
+STAGES = {spec.name: spec.function() for spec in REGISTRY if spec.name != "preprocess_embedding"}
+IMPORTS_S = round(time.perf_counter() - START, 1)
 
 
 def arm(kill_on, events_out):

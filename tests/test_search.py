@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from pipeline.bundle import ModelBundle, load_bundle, save_bundle
 from pipeline.config import TrainParams
+from pipeline.inference.bundle import ModelBundle, load_bundle, save_bundle
 from pipeline.models import build_model
 from pipeline.search.ensemble import greedy_ensemble, mixture, selection_score
 from pipeline.search.folds import scored_nodes, selection_folds, without_test_labels
@@ -105,3 +105,8 @@ def test_search_is_reproducible_never_reads_test_labels_resumes_and_bundles(tmp_
     loaded = load_bundle(tmp_path / "model").build()
     assert torch.allclose(predict_logits(loaded, data, CPU), predict_logits(model, data, CPU))
     assert torch.allclose(predict_logits(loaded, data, CPU).exp().sum(-1), torch.ones(60), atol=1e-4)
+    # retrained ablation: without a modality, each member loses it, and members left with none go
+    no_image = config.without("image")
+    assert no_image is not None and "image" not in no_image.modality_dims
+    assert all("image" not in m.config.modality_dims for m in no_image.members)
+    assert len(no_image.members) == sum(set(m.config.modality_dims) != {"image"} for m in config.members)

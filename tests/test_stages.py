@@ -9,12 +9,12 @@ import pandas as pd
 import pytest
 import yaml
 
-from pipeline.bundle import load_bundle
 from pipeline.errors import DatasetError
 from pipeline.features import load_features
 from pipeline.graph import load_graph
+from pipeline.inference.bundle import load_bundle
+from pipeline.inference.predict import predict_dataset
 from pipeline.paths import Paths
-from pipeline.predict import predict_dataset
 from pipeline.stages import STAGES
 
 FAST_TRAIN = {"max_epochs": 60, "patience": 20, "hidden_dim": 32, "projection_dim": 16, "monitor": "val_macro_f1"}

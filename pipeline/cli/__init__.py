@@ -3,7 +3,7 @@
 | group | module | commands |
 | --- | --- | --- |
 | pipeline | :mod:`.stages`, :mod:`.synth` | stage, run-all, repro, validate, dvc-deps, synth |
-| data | :mod:`.data` | import mm-graph, import magb |
+| data | :mod:`.data` | init, import mm-graph, import magb |
 | predict | :mod:`.predict` | predict |
 | models | :mod:`.registry` | registry list/promote/rollback |
 | services | :mod:`.services` | prefect start/stop/status, serve, team up/down/status |

@@ -83,16 +83,13 @@ def retrained_ablation(
     full_models = [full_models] if isinstance(full_models, nn.Module) else list(full_models)
     seeds = list(seeds) if seeds is not None else [recipe.seed]
     rows = {FULL: _mean([_row(m, data, classes, device) for m in full_models])}
-    dims = dict(config.modality_dims)
     for condition in _conditions(data)[1:]:
         if condition == NO_GRAPH:
             variant, reduced = without_edges(data), config
-        elif len(dims) == 1:
-            continue  # a model needs at least one modality
         else:
-            modality = condition.removeprefix("no_")
-            variant = data
-            reduced = config.model_copy(update={"modality_dims": {m: d for m, d in dims.items() if m != modality}})
+            variant, reduced = data, config.without(condition.removeprefix("no_"))
+            if reduced is None:
+                continue  # a model needs at least one modality
         trained = [retrain(reduced, variant, recipe, seed=seed, device=device).model for seed in seeds]
         rows[condition] = _mean([_row(m, variant, classes, device) for m in trained])
         if on_condition:

@@ -32,7 +32,14 @@ class Retrained:
 def retrain(
     config: FusionModelConfig, data: Data, recipe: TrainParams, *, seed: int, device: torch.device
 ) -> Retrained:
-    """Seed, build and train as the train stage does; the best epoch's weights are loaded, eval mode."""
+    """Seed, build and train as the train stage does; the best epoch's weights are loaded, eval mode.
+    An ensemble (the search's choice) retrains every member with its own settings and keeps its
+    weights and smoothing strength (the search itself does not run again)."""
+    if config.members:
+        from pipeline.training.refit import fit_ensemble  # not for a plain model's retraining
+
+        ensemble, results = fit_ensemble(config, data, recipe, seed=seed, device=device)
+        return Retrained(ensemble, results[0])
     seed_everything(seed)
     model = build_model(config)
     result = train_node_classifier(

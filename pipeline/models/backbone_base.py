@@ -36,6 +36,10 @@ class GNNStack(nn.Module, ABC):
     \dots, \mathbf{H}^{(L)})` (``last``, ``cat`` or ``max``). A residual is added where the
     input and output widths agree (every hidden layer but the first).
 
+    With ``skip``, a linear path runs from the input straight to the output,
+    :math:`\hat{\mathbf{Y}} \mathrel{+}= \mathbf{W}_{s}\mathbf{H}^{(0)}`, so a node can fall back
+    on its own features where its neighbours mislead (a no-graph model is one special case).
+
     Subclasses only say which layer to stack, as in :class:`torch_geometric.nn.models.BasicGNN`
     (which has no residuals, hence this class).
 
@@ -53,6 +57,7 @@ class GNNStack(nn.Module, ABC):
         norm: str = "none",
         residual: bool = False,
         jk: str = "none",
+        skip: bool = False,
         **conv_kwargs,
     ) -> None:
         super().__init__()
@@ -75,6 +80,7 @@ class GNNStack(nn.Module, ABC):
         else:
             self.jk = JumpingKnowledge(jk) if jk in ("cat", "max") else None
             self.lin = nn.Linear(hidden_channels * num_layers if jk == "cat" else hidden_channels, out_channels)
+        self.skip = nn.Linear(in_channels, out_channels) if skip else None
         self.reset_parameters()
 
     @abstractmethod
@@ -82,14 +88,15 @@ class GNNStack(nn.Module, ABC):
         """One message-passing layer of the backbone (each backbone file says which)."""
 
     def reset_parameters(self) -> None:
-        for module in [*self.convs, *self.norms, self.lin]:
+        for module in [*self.convs, *self.norms, self.lin, self.skip]:
             if module is not None and hasattr(module, "reset_parameters"):
                 module.reset_parameters()
 
     def embed(self, x: Tensor, edge_index: Tensor | None = None) -> Tensor:
         """The node representation the output layer reads, :math:`(N, d)`: the last hidden
-        layer (the jumping-knowledge mix with ``jk``; the input itself with one layer)."""
-        h = self.dropout(x)
+        layer (the jumping-knowledge mix with ``jk``; the input itself with one layer), and
+        with ``skip`` the input beside it."""
+        h = x = self.dropout(x)
         hidden: list[Tensor] = []
         for conv, norm in zip(self.convs, self.norms, strict=False):
             out = self.dropout(torch.relu(norm(conv(h, edge_index))))
@@ -97,15 +104,16 @@ class GNNStack(nn.Module, ABC):
                 out = out + h
             hidden.append(out)
             h = out
-        if self.lin is None:
-            return h
-        return hidden[-1] if self.jk is None else self.jk(hidden)
+        if self.lin is not None:
+            h = hidden[-1] if self.jk is None else self.jk(hidden)
+        return h if self.skip is None else torch.cat([h, x], dim=-1)
 
     def readout(self, h: Tensor, edge_index: Tensor | None = None) -> Tensor:
         """The output layer on :meth:`embed`'s representation."""
-        if self.lin is None:
-            return self.convs[-1](h, edge_index)
-        return self.lin(h)
+        if self.skip is not None:
+            h, x = h[..., : -self.in_channels], h[..., -self.in_channels :]
+        out = self.convs[-1](h, edge_index) if self.lin is None else self.lin(h)
+        return out if self.skip is None else out + self.skip(x)
 
     def forward(self, x: Tensor, edge_index: Tensor | None = None) -> Tensor:
         return self.readout(self.embed(x, edge_index), edge_index)
@@ -113,5 +121,5 @@ class GNNStack(nn.Module, ABC):
     def __repr__(self) -> str:
         return (
             f"{self.__class__.__name__}({self.in_channels}, {self.out_channels}, "
-            f"num_layers={self.num_layers}, jk={self.jk_mode}, residual={self.residual})"
+            f"num_layers={self.num_layers}, jk={self.jk_mode}, residual={self.residual}, skip={self.skip is not None})"
         )

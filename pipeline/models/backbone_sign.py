@@ -21,6 +21,9 @@ class SIGNBackbone(nn.Module):
     average (see :func:`pipeline.models.propagation.precompute_hops`). The graph is used only
     through those averages, so rows are independent and train in mini-batches.
 
+    With ``skip``, :math:`\hat{\mathbf{y}}_i \mathrel{+}= \mathbf{W}_{s}\mathbf{x}_i^{(0)}`: a linear
+    path from the node's own fused input (hop 0) to the output.
+
     Shapes:
         - x: :math:`(N, K+1, F_{in})`, output :math:`(N, F_{out})`; ``edge_index`` is ignored.
 
@@ -39,6 +42,7 @@ class SIGNBackbone(nn.Module):
         residual: bool = False,
         jk: str = "none",
         hops: int = 2,
+        skip: bool = False,
     ) -> None:
         super().__init__()
         self.in_channels, self.out_channels, self.hops = in_channels, out_channels, hops
@@ -56,6 +60,7 @@ class SIGNBackbone(nn.Module):
             residual=residual,
             jk=jk,
         )
+        self.skip = nn.Linear(in_channels, out_channels) if skip else None
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -64,23 +69,29 @@ class SIGNBackbone(nn.Module):
         if hasattr(self.norm, "reset_parameters"):
             self.norm.reset_parameters()
         self.head.reset_parameters()
+        if self.skip is not None:
+            self.skip.reset_parameters()
 
     def embed(self, x: Tensor, edge_index: Tensor | None = None) -> Tensor:  # noqa: ARG002
         """The node representation the output layer reads, :math:`(N, d)` (the head's last hidden
-        layer): one row per node, like every backbone's, although the input has a hop axis."""
+        layer, and with ``skip`` the node's own input beside it): one row per node, like every
+        backbone's, although the input has a hop axis."""
         if x.dim() != 3 or x.size(1) != self.hops + 1:
             raise ValueError(f"SIGN expects [N, {self.hops + 1}, F] hop features, got {tuple(x.shape)}")
         x = self.dropout(x)
         h = torch.cat([lin(x[:, k]) for k, lin in enumerate(self.hop_lins)], dim=-1)
-        h = torch.relu(self.norm(h))  # the head's first dropout follows
-        return self.head.embed(h)
+        h = self.head.embed(torch.relu(self.norm(h)))  # the head's first dropout follows the norm
+        return h if self.skip is None else torch.cat([h, x[:, 0]], dim=-1)
 
     def readout(self, h: Tensor, edge_index: Tensor | None = None) -> Tensor:  # noqa: ARG002
         """The output layer on :meth:`embed`'s representation."""
-        return self.head.readout(h)
+        if self.skip is None:
+            return self.head.readout(h)
+        return self.head.readout(h[..., : -self.in_channels]) + self.skip(h[..., -self.in_channels :])
 
     def forward(self, x: Tensor, edge_index: Tensor | None = None) -> Tensor:
         return self.readout(self.embed(x, edge_index))
 
     def __repr__(self) -> str:
-        return f"{self.__class__.__name__}({self.in_channels}, {self.out_channels}, hops={self.hops})"
+        skip = self.skip is not None
+        return f"{self.__class__.__name__}({self.in_channels}, {self.out_channels}, hops={self.hops}, skip={skip})"

@@ -34,6 +34,7 @@ class FusionModelConfig(BaseModel):
     norm: NormName = "none"
     residual: bool = False
     jk: JumpingKnowledgeName = "none"
+    skip: bool = Field(False, description="a linear path from each backbone's input to its output")
     heads: int = Field(4, ge=1, description="attention heads of gat/gatv2 hidden layers")
     hops: int = Field(2, ge=0, description="propagation steps precomputed by the sign backbone")
     missing_token: bool = False
@@ -44,7 +45,7 @@ class FusionModelConfig(BaseModel):
     # Link prediction: the fusion model's output (``num_classes`` wide) is the node embedding
     # and this decoder scores pairs of them; None for node classification.
     decoder: DecoderName | None = None
-    # Label smoothing after the forward pass (models/label_smoothing.py); 0 = none. Training
+    # Correct & Smooth after the forward pass (models/correct_and_smooth.py); 0 = none. Training
     # chooses it (``train.smoothing``); bundles from before it load with 0.
     smoothing_alpha: float = Field(0.0, ge=0, lt=1)
     smoothing_layers: int = Field(50, ge=1)
@@ -52,6 +53,18 @@ class FusionModelConfig(BaseModel):
     # ``architecture="ensemble"``: a weighted mean of these members' class probabilities (the
     # search's choice, pipeline/search); the smoothing above then applies to the mean.
     members: tuple[EnsembleMember, ...] = ()
+
+    def without(self, modality: str) -> FusionModelConfig | None:
+        """The same model without ``modality`` (``None``: no modality would be left). An ensemble
+        drops it from each member, and the members that read nothing else."""
+        dims = {m: d for m, d in self.modality_dims.items() if m != modality}
+        if not dims:
+            return None
+        if not self.members:
+            return self.model_copy(update={"modality_dims": dims})
+        members = [(m, m.config.without(modality)) for m in self.members]
+        kept = tuple(m.model_copy(update={"config": c}) for m, c in members if c is not None)
+        return self.model_copy(update={"modality_dims": dims, "members": kept}) if kept else None
 
     @model_validator(mode="after")
     def _heads_divide_hidden(self) -> FusionModelConfig:

@@ -22,7 +22,9 @@ def generated_files() -> list[Path]:
     """The temp files behind the generated modules this process has imported that still exist."""
     temp = Path(tempfile.gettempdir()).resolve()
     found = []
-    for name in [n for n in sys.modules if n.endswith(GENERATED_SUFFIXES)]:  # names first: modules may be lazy
+    # tuple() copies the names in one step: another thread (Prefect's workers) may import meanwhile,
+    # and a Python-level loop over sys.modules then fails with 'dictionary changed size during iteration'.
+    for name in [n for n in tuple(sys.modules) if n.endswith(GENERATED_SUFFIXES)]:
         source = getattr(sys.modules.get(name), "__file__", None)
         if not source:
             continue

@@ -81,7 +81,8 @@ def run_study(
     folder: Path,
     on_trial: Callable[[optuna.trial.FrozenTrial], None] | None = None,
 ) -> float:
-    """Run trials until ``settings.trials`` count or ``settings.seconds`` pass; return the seconds.
+    """Run the enqueued baselines, then trials until ``settings.trials`` count or
+    ``settings.seconds`` pass; return the seconds.
     ``objective`` returns the fold probabilities (saved beside the study) and the trial's score."""
     folder.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
@@ -91,12 +92,16 @@ def run_study(
         save_file({"fold_probs": fold_probs.contiguous()}, str(folder / f"trial-{trial.number}.safetensors"))
         return score
 
+    callbacks = [] if on_trial is None else [lambda _study, frozen: on_trial(frozen)]
+    # The enqueued baselines run whatever the clock says: the choice must be scored against them.
+    waiting = len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.WAITING,)))
+    if waiting:
+        study.optimize(wrapped, n_trials=waiting, callbacks=callbacks)
     done = len(study.get_trials(deepcopy=False, states=COUNTED))
-    if done < settings.trials:
-        callbacks = [optuna.study.MaxTrialsCallback(settings.trials, states=COUNTED)]
-        if on_trial is not None:
-            callbacks.append(lambda _study, frozen: on_trial(frozen))
-        study.optimize(wrapped, n_trials=settings.trials - done, timeout=settings.seconds, callbacks=callbacks)
+    left = settings.seconds - (time.perf_counter() - started)
+    if done < settings.trials and left > 0:
+        callbacks.append(optuna.study.MaxTrialsCallback(settings.trials, states=COUNTED))
+        study.optimize(wrapped, n_trials=settings.trials - done, timeout=left, callbacks=callbacks)
     return time.perf_counter() - started
 
 

@@ -6,16 +6,9 @@ same code; none imports Prefect or DVC.
 
 import os
 
-STAGES = (
-    "validate",
-    "preprocess_text",
-    "preprocess_image",
-    "preprocess_tabular",
-    "preprocess_embedding",
-    "build_graph",
-    "train",
-    "evaluate",
-)
+from pipeline.stages.registry import STAGES  # noqa: E402 - the names, from the one stage registry
+
+__all__ = ["STAGES", "show_progress"]
 
 
 def show_progress() -> bool:

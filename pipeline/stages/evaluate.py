@@ -6,14 +6,15 @@ Files first (DVC outputs), then the side effects on the tracking server, through
 from __future__ import annotations
 
 from pipeline.atomic import write_json, write_text
-from pipeline.bundle import load_bundle
 from pipeline.config import Params
+from pipeline.device import resolve_device
 from pipeline.errors import GraphFuseError
 from pipeline.evaluation.metrics import confusion
 from pipeline.evaluation.plots import plot_confusion, plot_embedding_map, plot_reliability, plot_training_curves
 from pipeline.evaluation.report import write_report
 from pipeline.evaluation.suite import EvaluationResult, evaluate_model, split_fingerprint
 from pipeline.graph import load_graph
+from pipeline.inference.bundle import load_bundle
 from pipeline.paths import Paths
 from pipeline.stages import show_progress
 from pipeline.stages.publish import (  # noqa: F401 - the output names, also read from here
@@ -36,7 +37,6 @@ from pipeline.stages.publish import (  # noqa: F401 - the output names, also rea
     tracked_lineage,
 )
 from pipeline.tracking.health import ensure_tracking_reachable
-from pipeline.training import resolve_device
 
 
 def _write_plots(result: EvaluationResult, data, meta, bundle, paths: Paths) -> None:

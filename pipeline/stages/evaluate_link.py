@@ -5,10 +5,10 @@ report, then the registry (champion on validation MRR). Same output files as nod
 from __future__ import annotations
 
 from pipeline.atomic import write_json, write_text
-from pipeline.bundle import ModelBundle
 from pipeline.config import Params
 from pipeline.evaluation.embeddings import embedding_map
 from pipeline.evaluation.plots import plot_embedding_map
+from pipeline.inference.bundle import ModelBundle
 from pipeline.paths import Paths
 from pipeline.stages import publish as files  # the stage's output names, small writers, publish step
 from pipeline.stages import show_progress

@@ -15,11 +15,11 @@ import json
 from tqdm.auto import tqdm
 
 from pipeline.atomic import atomic_dir, write_json, write_text
-from pipeline.bundle import ModelBundle, save_bundle
 from pipeline.config import Params, TrainParams, load_params
 from pipeline.errors import GraphFuseError
 from pipeline.graph import load_graph
 from pipeline.graph.store import META_FILE, TENSORS_FILE, load_encoder_states
+from pipeline.inference.bundle import ModelBundle, save_bundle
 from pipeline.models import FusionModelConfig, build_model
 from pipeline.paths import Paths
 from pipeline.stages import show_progress
@@ -37,6 +37,7 @@ from pipeline.training.batching import resolve_batching
 
 RUN_FILE = "run.json"
 HISTORY_FILE = "training_history.csv"
+SEARCH_FILE = "search.json"  # the search's choice and selection scores (a DVC metric); {"search": "off"} without
 
 
 def _history_csv(history: list[dict[str, float]]) -> str:
@@ -53,6 +54,7 @@ MODEL_KEYS = (
     "norm",
     "residual",
     "jk",
+    "skip",
     "heads",
     "hops",
     "missing_token",
@@ -106,6 +108,8 @@ def run(params: Params, paths: Paths) -> dict:
 
             if ctx.world_size > 1:
                 raise GraphFuseError("link prediction trains full batch on one process; run it without torchrun")
+            if settings.search == "auto":
+                print("train.search: auto covers node classification; link prediction trains train's own recipe")
             fit = functools.partial(
                 train_link_predictor,
                 model,
@@ -125,10 +129,45 @@ def run(params: Params, paths: Paths) -> dict:
             checkpoint_dir=paths.checkpoints,
             fingerprint=_fingerprint(config, options, paths),
         )
+        if settings.search == "auto":
+            if ctx.world_size > 1:
+                raise GraphFuseError("train.search: auto runs on one process; run it without torchrun")
+            fit = _searched_fit(config, settings, data, device, fit.keywords["fingerprint"])
         if not ctx.is_main:
             fit()
             return {"rank": ctx.rank}
         return _train_and_log(params, paths, data, meta, config, device, fit)
+
+
+def _searched_fit(config: FusionModelConfig, settings: TrainParams, data, device, graph_digest: str):
+    """``train.search: auto``: the search, then the chosen ensemble (pipeline/search). Imported
+    here: Optuna is an import a plain train never needs."""
+    from pipeline.search.train_entry import search_and_fit
+    from pipeline.tracking.search_runs import log_search_report, log_trial_run
+
+    bar = tqdm(total=settings.search_trials, desc="search", unit="trial", disable=not show_progress())
+
+    def on_trial(number: int, params: dict, metrics: dict, state: str) -> None:
+        log_trial_run(number, params, metrics, state)
+        bar.set_postfix({"last": f"{metrics.get('selection_score', float('nan')):.3f} {state.lower()}"}, refresh=False)
+        bar.update(1)
+
+    return functools.partial(
+        search_and_fit,
+        config,
+        settings,
+        data,
+        device=device,
+        graph_digest=graph_digest,
+        on_trial=on_trial,
+        on_report=lambda report: (bar.close(), log_search_report(report)),
+    )
+
+
+def _write_metrics(paths: Paths, result) -> None:
+    """The training curve, and the search's report (or that there was none)."""
+    write_text(paths.metrics / HISTORY_FILE, _history_csv(result.history))
+    write_json(paths.metrics / SEARCH_FILE, getattr(result, "report", None) or {"search": "off"})
 
 
 def _train_and_log(params: Params, paths: Paths, data, meta, config, device, fit) -> dict:
@@ -164,7 +203,7 @@ def _train_and_log(params: Params, paths: Paths, data, meta, config, device, fit
         best = result.history[result.best_epoch - 1]
         tracked.log_metrics({"best_epoch": result.best_epoch, "best_val_loss": best["val_loss"]})
         tracked.log_metrics({f"smoothing_val_accuracy_{a}": v for a, v in result.smoothing_scores.items()})
-        config = config.model_copy(update=result.config_update())  # the label smoothing chosen on val
+        config = config.model_copy(update=result.config_update())  # the Correct & Smooth chosen on val
         bundle = ModelBundle(
             config=config,
             classes=meta.classes,
@@ -188,14 +227,14 @@ def _train_and_log(params: Params, paths: Paths, data, meta, config, device, fit
             model_uri = tracked.log_model(model_dir, paths.graph, paths.dataset)
             write_json(model_dir / RUN_FILE, {"run_id": run_id, "model_uri": model_uri})
 
-    write_text(paths.metrics / HISTORY_FILE, _history_csv(result.history))
+    _write_metrics(paths, result)
     return {
         "run_id": run_id,
         "best_epoch": result.best_epoch,
         "epochs_run": result.epochs_run,
         "best_val_loss": round(best["val_loss"], 4),
         "device": str(device),
-        "model": f"{config.fusion}/{config.backbone}",
+        "model": f"ensemble of {len(config.members)}" if config.members else f"{config.fusion}/{config.backbone}",
         "batching": result.batching,
         "smoothing_alpha": config.smoothing_alpha,
     }

@@ -22,9 +22,9 @@ from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE, RESOURCE_DOES_NOT_EXIST, ErrorCode
 
-from pipeline.bundle import ModelBundle, load_bundle
 from pipeline.errors import GraphFuseError
-from pipeline.known_graph import KnownGraph, load_known_graph
+from pipeline.inference.bundle import ModelBundle, load_bundle
+from pipeline.inference.known_graph import KnownGraph, load_known_graph
 from pipeline.redact import redact_text, redact_uri
 
 METRIC_TAG_PREFIX = "val_"

@@ -26,6 +26,9 @@ def ranking_metrics(pos_scores: Tensor, neg_scores: Tensor) -> dict[str, float]:
     if q == 0:
         return dict.fromkeys(METRIC_NAMES, float("nan")) | {"n": 0}
     preds = torch.cat([pos_scores.reshape(q, 1), neg_scores], dim=1).float()
+    # torchmetrics' MRR drops a relevant item whose score is <= 0 (reciprocal rank 0) and logits are
+    # often negative: shift every score above 0, which keeps each query's order and its ties.
+    preds = preds - preds.min() + 1.0
     target = torch.zeros_like(preds, dtype=torch.bool)
     target[:, 0] = True
     indexes = torch.arange(q).unsqueeze(1).expand(q, k + 1)
