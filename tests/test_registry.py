@@ -14,6 +14,8 @@ from pipeline.tracking import configure_tracking, load_package_from_registry, pr
 from pipeline.tracking.registry import champion_version
 from tests.test_tracking import _log
 
+pytestmark = pytest.mark.unit
+
 SAME = {"dataset": "toy", "split_fingerprint": "abc"}
 
 
