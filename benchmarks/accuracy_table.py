@@ -2,8 +2,8 @@
 
 Rows: the hand-written reference (2-layer GraphSAGE on the concatenated frozen embeddings,
 dataset edges, as a PyG user writes it), the same reference tuned on validation (a small grid),
-the reference followed by GraphFuse's label smoothing, GraphFuse's defaults (params.yaml, label
-smoothing included), and the models alone (no label smoothing): an MLP on the fused modalities
+the reference followed by GraphFuse's Correct & Smooth, GraphFuse's defaults (params.yaml, label
+smoothing included), and the models alone (no Correct & Smooth): an MLP on the fused modalities
 (no graph), the best single-modality GNN (the modality picked by validation accuracy), and fused
 GNNs (fusion x backbone, kNN edges on/off). Every model sees the same graph files the pipeline
 builds, the same fixed split (validate.seed 42: stratified 60/20/20) and is early-stopped on
@@ -34,7 +34,7 @@ from table_data import DATASETS, prepared  # noqa: E402
 
 from pipeline.config import Params  # noqa: E402
 from pipeline.graph import load_graph  # noqa: E402
-from pipeline.models import ALPHA_GRID, FusionModelConfig, LabelSmoothing, build_model  # noqa: E402
+from pipeline.models import ALPHA_GRID, CorrectAndSmooth, FusionModelConfig, build_model  # noqa: E402
 from pipeline.stages import build_graph  # noqa: E402
 from pipeline.stages.train import MODEL_KEYS  # noqa: E402
 from pipeline.training import options_from, seed_everything, train_node_classifier  # noqa: E402
@@ -75,7 +75,7 @@ def reference_accuracy(
 ) -> tuple[float, float]:
     """Adam(lr 0.01, wd 5e-4), hidden 64, dropout 0.5, dataset edges; test accuracy at the best
     validation epoch (which favours the reference: it peeks at validation accuracy every epoch).
-    ``smoothing``: then GraphFuse's label smoothing on the best epoch's logits, its strength chosen
+    ``smoothing``: then GraphFuse's Correct & Smooth on the best epoch's logits, its strength chosen
     on validation as the train stage chooses it (to show what the post-processing alone is worth)."""
     torch.manual_seed(seed)
     x = torch.cat([data[k] for k in sorted(data.keys()) if k.startswith("x_")], dim=1)
@@ -106,7 +106,7 @@ def reference_accuracy(
 
 
 def _smoothed_accuracy(logits: torch.Tensor, data, alpha: float, mask: torch.Tensor) -> float:
-    pred = LabelSmoothing(alpha)(logits, data.y, data.train_mask, data.edge_index).argmax(-1)
+    pred = CorrectAndSmooth(alpha)(logits, data.y, data.train_mask, data.edge_index).argmax(-1)
     return (pred[mask] == data.y[mask]).float().mean().item()
 
 
@@ -121,13 +121,13 @@ def tuned_reference(data, num_classes: int, epochs: int) -> dict:
 
 # -- GraphFuse's models, configured as the train stage configures them ---------------------------
 def graphfuse_accuracy(data, meta, params: Params, overrides: dict, seed: int) -> tuple[float, float]:
-    """(val, test) accuracy of the model as the train stage ships it (label smoothing included)."""
+    """(val, test) accuracy of the model as the train stage ships it (Correct & Smooth included)."""
     run = graphfuse_run(data, meta, params, overrides, seed)
     return run["val"], run["test"]
 
 
 def graphfuse_run(data, meta, params: Params, overrides: dict, seed: int) -> dict[str, float]:
-    """One training: val/test accuracy with the label smoothing chosen on validation (``val``,
+    """One training: val/test accuracy with the Correct & Smooth chosen on validation (``val``,
     ``test``) and of the model alone, before it (``val_alone``, ``test_alone``)."""
     overrides = dict(overrides)
     modalities = overrides.pop("modalities", list(meta.modalities))
@@ -147,7 +147,7 @@ def graphfuse_run(data, meta, params: Params, overrides: dict, seed: int) -> dic
     result = train_node_classifier(model, data, num_classes=len(meta.classes), device=CPU, options=options)
     model.load_state_dict(result.state_dict)
     alone = predict_logits(model, data, CPU).argmax(-1)
-    model.smoothing = result.smoothing  # label smoothing chosen on validation, as the train stage does
+    model.smoothing = result.smoothing  # Correct & Smooth chosen on validation, as the train stage does
     pred = predict_logits(model, data, CPU).argmax(-1)
 
     def acc(p: torch.Tensor, mask: torch.Tensor) -> float:
@@ -185,7 +185,7 @@ def with_overrides(params: Params, pairs: list[str]) -> Params:
 
 
 def variants(quick: bool) -> list[tuple[str, dict, bool]]:
-    """(row name, train overrides, kNN edges on?): the models alone (no label smoothing), fusion x
+    """(row name, train overrides, kNN edges on?): the models alone (no Correct & Smooth), fusion x
     backbone on the dataset's edges, and early x sage with kNN edges added."""
     alone = {"smoothing": "off"}
     pairs = [("early", "sage"), ("gated", "sage")]
@@ -198,7 +198,7 @@ def variants(quick: bool) -> list[tuple[str, dict, bool]]:
     return rows
 
 
-#: The default's rows: as shipped (label smoothing chosen on validation), and the model alone.
+#: The default's rows: as shipped (Correct & Smooth chosen on validation), and the model alone.
 DEFAULTS = "GraphFuse defaults (params.yaml)"
 DEFAULTS_ALONE = "GraphFuse defaults, model alone (smoothing off)"
 
@@ -269,8 +269,8 @@ def main() -> None:
             print(f"{name:<15} {'reference tuned':<40} test {fmt(rows['reference tuned on val']['test'])} ({note})")
         if "reference_smoothed" in args.parts:
             runs = [reference_accuracy(data, len(meta.classes), s, ref_epochs, smoothing=True) for s in seeds]
-            rows["reference + label smoothing"] = {"val": [v for v, _ in runs], "test": [t for _, t in runs]}
-            print(f"{name:<15} {'reference + smoothing':<40} test {fmt(rows['reference + label smoothing']['test'])}")
+            rows["reference + Correct & Smooth"] = {"val": [v for v, _ in runs], "test": [t for _, t in runs]}
+            print(f"{name:<15} {'reference + smoothing':<40} test {fmt(rows['reference + Correct & Smooth']['test'])}")
         if "defaults" in args.parts:  # one training per seed gives both rows: with and before the smoothing
             runs = [graphfuse_run(*default_graph, params, {}, s) for s in seeds]
             rows[DEFAULTS] = {"val": [r["val"] for r in runs], "test": [r["test"] for r in runs]}

@@ -29,9 +29,9 @@ import torch  # noqa: E402
 from encode_throughput import text_rows  # noqa: E402
 
 from pipeline.cache import content_digest  # noqa: E402
-from pipeline.embed import embed  # noqa: E402
 from pipeline.encoders.speed import sensible_threads, torch_threads  # noqa: E402
 from pipeline.encoders.text import SentenceTextEncoder  # noqa: E402
+from pipeline.features.runner import embed  # noqa: E402
 
 
 def seconds(fn: Callable[[], object]) -> float:

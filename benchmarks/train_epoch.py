@@ -3,7 +3,7 @@
 Both sides train the default model (``params.yaml``'s train section: early fusion x GraphSAGE with
 the same projections, missing tokens and modality dropout), built from the same seed, on the same
 tensors, in the same process and with the same torch thread count: the one GraphFuse's loop picks
-(``pipeline.training.device.threads_for_data``: one thread for graphs under 10^7 feature values).
+(``pipeline.device.threads_for_data``: one thread for graphs under 10^7 feature values).
 The two loops run interleaved, epoch by epoch (a bare epoch runs inside GraphFuse's per-epoch
 callback, outside GraphFuse's timing), so a change in the machine's load hits both alike; each
 round builds both models afresh and drops its first epoch (warm-up); the figures are the medians
@@ -48,12 +48,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_rows import median_seconds, row, write_rows  # noqa: E402
 
 from pipeline.config import TrainParams  # noqa: E402
+from pipeline.device import autocast_dtype  # noqa: E402
 from pipeline.models import FusionModelConfig, build_model  # noqa: E402
 from pipeline.synth import SynthConfig  # noqa: E402
 from pipeline.synth.embeddings import load_synthetic_embeddings, write_synthetic_embeddings  # noqa: E402
 from pipeline.training import TrainOptions, seed_everything, threads_for_data, train_node_classifier  # noqa: E402
 from pipeline.training.checkpoint import TrainState, save_checkpoint  # noqa: E402
-from pipeline.training.device import autocast_dtype  # noqa: E402
 
 
 def model_config(manifest: dict, defaults: TrainParams, **overrides) -> FusionModelConfig:
@@ -252,7 +252,7 @@ def measure(nodes: int, epochs: int, rounds: int, device: str = "cpu", profile: 
         print(
             f"bare PyG loop at torch's default {default_threads} threads: {default_wall * 1000:.1f} ms wall "
             f"(GraphFuse / that: {ours_wall / default_wall:.3f}; graphs under 10^7 feature values train on "
-            "one thread: pipeline/training/device.py)"
+            "one thread: pipeline/device.py)"
         )
     print(
         f"checkpoint write (train stage, every {every} epochs): {checkpoint * 1000:.1f} ms, "

@@ -17,7 +17,7 @@ from typing import Any
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
-from pipeline.embed import MapShards
+from pipeline.features.runner import MapShards
 
 
 def _encode(fn: Callable[[Any], Any], shard: Any) -> Any:

@@ -1,11 +1,12 @@
 """The deployable pipeline: DVC decides what reruns, Prefect schedules it, and each side links
 to the other.
 
-``prefect.yaml`` deploys :func:`repro_flow` on a nightly cron; ``graphfuse serve`` serves it on
+``prefect.yaml`` deploys :func:`repro_flow` on a nightly cron; ``graphfuse schedule`` runs it on
 one box. A run takes the project lock (a Prefect global concurrency limit), runs ``dvc repro``
-(or ``dvc exp run -S key=value ...`` when given overrides, so they are recorded as a DVC
-experiment), optionally pushes to the DVC remote, and leaves a markdown artifact saying what
-reran, the metrics, and the MLflow run and model version.
+(or, given overrides, ``dvc exp run --temp -S key=value ...``: a DVC experiment in a temporary
+workspace, so the project's params.yaml, dvc.lock and outputs stay as they were and the next
+nightly run does not inherit a one-off value), optionally pushes to the DVC remote, and leaves a
+markdown artifact saying what reran, the metrics, and the MLflow run and model version.
 """
 
 from __future__ import annotations
@@ -26,8 +27,10 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 from prefect.tasks import exponential_backoff
 
+from flows.run_report import markdown, read_json, results
 from pipeline.config import load_params
 from pipeline.errors import GraphFuseError
+from pipeline.ops import dvc_experiment
 from pipeline.ops.repro import dvc_command, dvc_environment
 from pipeline.run_context import ENV_FLOW_RUN_ID, ENV_FLOW_RUN_URL
 from pipeline.stages import STAGES
@@ -99,10 +102,12 @@ def _flow_env() -> dict[str, str]:
     return env
 
 
-def _dvc_command(overrides: dict[str, Any]) -> list[str]:
-    if not overrides:
+def _dvc_command(root: Path, overrides: dict[str, Any], experiment: str | None) -> list[str]:
+    if experiment is None:
         return dvc_command("repro")
-    return dvc_command("exp", "run", *(f"--set-param={key}={value}" for key, value in sorted(overrides.items())))
+    dataset_dir = overrides.get("dataset.dir") or load_params(root / "params.yaml").dataset.dir
+    copy = dvc_experiment.untracked_inputs(root, dataset_dir)  # the temp workspace has git's files only
+    return dvc_experiment.exp_run_command(dvc_command()[0], overrides, experiment, copy)
 
 
 def _locate_error(lines: list[str], failed_at: int) -> str:
@@ -114,13 +119,22 @@ def _locate_error(lines: list[str], failed_at: int) -> str:
     return "\n".join(line for line in before[-8:] if line.strip())
 
 
-def run_dvc(root: Path, overrides: dict[str, Any], timeout_s: float, warm: bool = True) -> ReproOutcome:
-    """Run DVC, streaming its output to the flow run's log, and say what reran or what failed.
+def run_dvc(
+    root: Path,
+    overrides: dict[str, Any],
+    timeout_s: float,
+    warm: bool = True,
+    experiment: str | None = None,
+    store_env: dict[str, str] | None = None,
+) -> ReproOutcome:
+    """Run DVC (``dvc exp run --temp`` named ``experiment`` when one is given, else ``dvc repro``),
+    streaming its output to the flow run's log, and say what reran or what failed.
 
     The environment and the warm stage server are set up as for ``graphfuse repro``
-    (:func:`pipeline.ops.repro.dvc_environment`)."""
-    with dvc_environment(root, _flow_env(), warm=warm) as env:
-        return _stream_dvc(root, _dvc_command(overrides), env, timeout_s)
+    (:func:`pipeline.ops.repro.dvc_environment`); ``store_env`` points stages that run in a
+    temporary workspace at the project's own MLflow store."""
+    with dvc_environment(root, _flow_env() | (store_env or {}), warm=warm) as env:
+        return _stream_dvc(root, _dvc_command(root, overrides, experiment), env, timeout_s)
 
 
 def _stream_dvc(root: Path, command: list[str], env: dict[str, str], timeout_s: float) -> ReproOutcome:
@@ -151,38 +165,6 @@ def _stream_dvc(root: Path, command: list[str], env: dict[str, str], timeout_s: 
     return outcome
 
 
-def _read_json(path: Path) -> dict:
-    from pipeline.atomic import read_json
-
-    return read_json(path) if path.is_file() else {}
-
-
-def _markdown(outcome: ReproOutcome, root: Path, overrides: dict[str, Any], links: dict[str, str]) -> str:
-    from pipeline.paths import Paths
-
-    paths = Paths(root)
-    metrics = _read_json(paths.metrics / "metrics.json")
-    registry = _read_json(paths.metrics / "registry.json")
-    lines = ["# GraphFuse run", ""]
-    if outcome.failed_stage:
-        lines += [f"**Failed** in stage `{outcome.failed_stage}`:", "", "```", outcome.error or "", "```", ""]
-    lines += [f"**Reran:** {', '.join(f'`{s}`' for s in outcome.reran) or 'nothing (DVC found no change)'}", ""]
-    if overrides:
-        lines += ["**Overrides** (`dvc exp run -S`): " + ", ".join(f"`{k}={v}`" for k, v in overrides.items()), ""]
-    if metrics:
-        lines += ["| split | n | accuracy | macro-F1 |", "| --- | --- | --- | --- |"]
-        for split in ("train", "val", "test"):
-            m = metrics.get(split, {})
-            lines.append(f"| {split} | {m.get('n', '')} | {m.get('accuracy', '')} | {m.get('macro_f1', '')} |")
-        lines.append("")
-    if registry:
-        state = "now champion" if registry.get("promoted") else f"champion stays v{registry.get('previous_champion')}"
-        lines.append(f"**Model:** `{registry['model_name']}` version {registry['version']} ({state})")
-    for name, link in links.items():
-        lines.append(f"- {name}: {link}")
-    return "\n".join(lines) + "\n"
-
-
 def _snapshot(root: Path) -> dict[Path, bytes]:
     """params.yaml and dvc.lock as they were before the run."""
     return {path: path.read_bytes() for path in (root / "params.yaml", root / "dvc.lock") if path.is_file()}
@@ -206,13 +188,15 @@ def repro_flow(
     push: bool = False,
     root: str = ".",
     lock_wait_s: float | None = None,
+    promote: bool = False,
 ) -> dict[str, Any]:
     """Reproduce the DVC pipeline under the project lock; fail naming the stage and its error.
 
     ``overrides`` maps ``section.key`` to a value (``{"train.lr": 0.01}``), applied the DVC way
-    (``dvc exp run -S``) and kept as an experiment; ``dataset_dir`` is ``dataset.dir``;
-    ``push`` sends outputs to the DVC remote afterwards; ``lock_wait_s`` overrides how long this
-    run waits for another one (``orchestration.lock_wait_s``).
+    (``dvc exp run --temp -S``) and kept as an experiment, never in the workspace; such a run's
+    model is registered but takes the champion alias only with ``promote``; ``dataset_dir`` is
+    ``dataset.dir`` (an override too); ``push`` sends outputs to the DVC remote afterwards;
+    ``lock_wait_s`` overrides how long this run waits for another one (``orchestration.lock_wait_s``).
     """
     project = Path(root).resolve()
     params = load_params(project / "params.yaml")
@@ -220,20 +204,28 @@ def repro_flow(
     overrides = dict(overrides or {})
     if dataset_dir:
         overrides["dataset.dir"] = dataset_dir
+    if overrides and not promote:
+        overrides["registry.auto_promote"] = False  # a one-off run never moves the champion by itself
+    experiment = dvc_experiment.experiment_name(str(flow_run.get_id() or "")) if overrides else None
     before = _snapshot(project)
 
     with project_lock(settings.lock_wait_s if lock_wait_s is None else lock_wait_s):
-        outcome = run_dvc(project, overrides, settings.stage_timeout_s * len(STAGES), settings.warm_stages)
+        tracking_experiment = str(overrides.get("tracking.experiment", params.tracking.experiment))
+        store = dvc_experiment.store_env(project, tracking_experiment) if experiment else None
+        timeout_s = settings.stage_timeout_s * len(STAGES)
+        outcome = run_dvc(project, overrides, timeout_s, settings.warm_stages, experiment, store)
         if outcome.failed_stage:
-            _restore_workspace(project, before)  # a failed run leaves the work tree as it found it
+            if experiment is None:
+                _restore_workspace(project, before)  # a failed run leaves the work tree as it found it
             _record_failure(project, params.tracking.experiment, outcome, settings.retries)
-            create_markdown_artifact(_markdown(outcome, project, overrides, {}), key=ARTIFACT_KEY)
+            create_markdown_artifact(markdown(outcome, overrides, {}, {}, {}, experiment), key=ARTIFACT_KEY)
             raise StageFailed(f"stage {outcome.failed_stage!r} failed: {outcome.error}")
         if push:
             task(name="dvc-push", cache_policy=NO_CACHE, retries=settings.retries, **_backoff())(_dvc_push)(project)
-    links = _links(project, params.tracking.experiment, settings.retries)
-    create_markdown_artifact(_markdown(outcome, project, overrides, links), key=ARTIFACT_KEY)
-    return {"reran": outcome.reran, "overrides": overrides, **links}
+    metrics, registry = results(project, experiment)
+    links = _links(project, params.tracking.experiment, registry, experiment is not None, settings.retries)
+    create_markdown_artifact(markdown(outcome, overrides, metrics, registry, links, experiment), key=ARTIFACT_KEY)
+    return {"reran": outcome.reran, "overrides": overrides, "experiment": experiment, **links}
 
 
 def _backoff() -> dict[str, Any]:
@@ -248,19 +240,22 @@ def _dvc_push(root: Path) -> None:
         raise RuntimeError(f"dvc push failed: {result.stderr.strip()}")
 
 
-def _links(root: Path, experiment: str, retries: int) -> dict[str, str]:
+def _links(root: Path, experiment: str, registry: dict, from_registry: bool, retries: int) -> dict[str, str]:
     """Where to look in MLflow for this run's model (a registry read: safe to retry)."""
 
     def look_up() -> dict[str, str]:
         from pipeline.tracking import connect_tracking
         from pipeline.tracking.orchestrator_tags import run_link
+        from pipeline.tracking.registry import version_run_id
 
-        run = _read_json(root / "models" / "run.json")
-        registry = _read_json(root / "metrics" / "registry.json")
-        if not run:
-            return {}
         uri = connect_tracking(root)
-        links = {"MLflow run": run_link(run["run_id"], experiment, uri)}
+        if from_registry:  # an experiment's model: its run, from the registry
+            run_id = version_run_id(registry["model_name"], int(registry["version"])) if registry else ""
+        else:
+            run_id = read_json(root / "models" / "run.json").get("run_id", "")
+        if not run_id:
+            return {}
+        links = {"MLflow run": run_link(run_id, experiment, uri)}
         if registry:
             links["registered model"] = f"models:/{registry['model_name']}/{registry['version']}"
         return links

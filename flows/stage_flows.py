@@ -6,7 +6,6 @@ that stage uses (torch_geometric alone costs seconds), never all of them.
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 from collections.abc import Callable, Iterator
@@ -23,29 +22,20 @@ from pipeline.config import Params, load_params
 from pipeline.errors import GraphFuseError
 from pipeline.paths import Paths
 from pipeline.run_context import ENV_FLOW_RUN_ID
+from pipeline.stages.registry import REGISTRY, stage_spec
 
 StageFn = Callable[[Params, Paths], dict]
 
-# name -> "module:function"; the order is dvc.yaml's.
-STAGE_FUNCTIONS = {
-    "validate": "pipeline.stages.validate:run",
-    "preprocess_text": "pipeline.stages.preprocess:run_text",
-    "preprocess_image": "pipeline.stages.preprocess:run_image",
-    "preprocess_tabular": "pipeline.stages.preprocess:run_tabular",
-    "preprocess_embedding": "pipeline.stages.preprocess_embedding:run",
-    "build_graph": "pipeline.stages.build_graph:run",
-    "train": "pipeline.stages.train:run",
-    "evaluate": "pipeline.stages.evaluate:run",
-}
+# name -> "module:function", from the one stage registry; the order is dvc.yaml's.
+STAGE_FUNCTIONS = {spec.name: spec.target for spec in REGISTRY}
 
 
 #: Stages whose encoding can fan out over a Dask cluster (``preprocess.runner: dask``).
-SHARDED_STAGES = ("preprocess_text", "preprocess_image")
+SHARDED_STAGES = tuple(spec.name for spec in REGISTRY if spec.sharded)
 
 
 def stage_function(name: str) -> StageFn:
-    module, attr = STAGE_FUNCTIONS[name].split(":")
-    fn = getattr(importlib.import_module(module), attr)
+    fn = stage_spec(name).function()
     return _sharded(fn) if name in SHARDED_STAGES else fn
 
 
@@ -128,53 +118,17 @@ def _run_stage(name: str, params_file: str, root: str) -> dict | State:
     return summary
 
 
-@flow(name="validate")
-def validate_flow(params_file: str = "params.yaml", root: str = ".") -> dict | State:
-    return _run_stage("validate", params_file, root)
+def _stage_flow(name: str) -> Callable[..., dict | State]:
+    """The Prefect flow of one stage (named as the stage, as in the UI and dvc.yaml)."""
+
+    def run(params_file: str = "params.yaml", root: str = ".") -> dict | State:
+        return _run_stage(name, params_file, root)
+
+    run.__name__ = run.__qualname__ = f"{name}_flow"
+    run.__doc__ = f"Stage {name} as a Prefect flow."
+    return flow(name=name)(run)
 
 
-@flow(name="preprocess_text")
-def preprocess_text_flow(params_file: str = "params.yaml", root: str = ".") -> dict | State:
-    return _run_stage("preprocess_text", params_file, root)
-
-
-@flow(name="preprocess_image")
-def preprocess_image_flow(params_file: str = "params.yaml", root: str = ".") -> dict | State:
-    return _run_stage("preprocess_image", params_file, root)
-
-
-@flow(name="preprocess_tabular")
-def preprocess_tabular_flow(params_file: str = "params.yaml", root: str = ".") -> dict | State:
-    return _run_stage("preprocess_tabular", params_file, root)
-
-
-@flow(name="preprocess_embedding")
-def preprocess_embedding_flow(params_file: str = "params.yaml", root: str = ".") -> dict | State:
-    return _run_stage("preprocess_embedding", params_file, root)
-
-
-@flow(name="build_graph")
-def build_graph_flow(params_file: str = "params.yaml", root: str = ".") -> dict | State:
-    return _run_stage("build_graph", params_file, root)
-
-
-@flow(name="train")
-def train_flow(params_file: str = "params.yaml", root: str = ".") -> dict | State:
-    return _run_stage("train", params_file, root)
-
-
-@flow(name="evaluate")
-def evaluate_flow(params_file: str = "params.yaml", root: str = ".") -> dict | State:
-    return _run_stage("evaluate", params_file, root)
-
-
-STAGE_FLOWS = {
-    "validate": validate_flow,
-    "preprocess_text": preprocess_text_flow,
-    "preprocess_image": preprocess_image_flow,
-    "preprocess_tabular": preprocess_tabular_flow,
-    "preprocess_embedding": preprocess_embedding_flow,
-    "build_graph": build_graph_flow,
-    "train": train_flow,
-    "evaluate": evaluate_flow,
-}
+STAGE_FLOWS = {spec.name: _stage_flow(spec.name) for spec in REGISTRY}
+# The flows as module attributes too (``from flows.stage_flows import validate_flow``).
+globals().update({f"{name}_flow": stage_flow for name, stage_flow in STAGE_FLOWS.items()})

@@ -142,7 +142,7 @@ class TrainParams(_Section):
     decoder: Literal["dot", "mlp", "distmult"] = Field("dot", description="how a node pair is scored")
     embedding_dim: int = Field(64, gt=0, description="node embedding size the decoder scores")
     train_negatives: int = Field(1, gt=0, description="uniform negative pairs per training positive, fresh each epoch")
-    # --- label smoothing after training (C&S over the training labels; README "Accuracy") ---
+    # --- Correct & Smooth after training (C&S over the training labels; README "Accuracy") ---
     smoothing: Literal["auto", "off"] | Annotated[float, Field(ge=0, lt=1)] = Field(
         "auto", description="auto: chosen on val"
     )
@@ -175,9 +175,7 @@ class TrainParams(_Section):
 
 
 class EvaluateParams(_Section):
-    champion_metric: Literal["accuracy", "macro_f1"] = Field(
-        "macro_f1", description="the val metric the registry compares"
-    )
+    champion_metric: Literal["accuracy", "macro_f1"] = Field("macro_f1", description="val metric the registry compares")
     # Spread over training seeds (issue 7): seeds train.seed, train.seed+1, ...; fewer on big graphs.
     seeds: int = Field(5, ge=1, description="training seeds of the spread (mean ± sd)")
     seeds_node_limit: int = Field(20000, ge=1, description="above this many nodes, use seeds_large seeds")
@@ -186,8 +184,11 @@ class EvaluateParams(_Section):
     embedding_map: bool = Field(True, description="draw the t-SNE map of the node embeddings")
 
 
-class RegistryParams(_Section):
+class RegistryParams(_Section):  # when a version takes the champion alias (tracking/champion_rule.py)
     min_delta: float = Field(0.005, ge=0, description="the champion moves only on a val gain of at least this")
+    test: Literal["mcnemar", "none"] = Field("mcnemar", description="and McNemar's test on the val nodes agrees")
+    level: float = Field(0.05, gt=0, lt=1, description="the test's significance level (one-sided)")
+    auto_promote: bool = Field(True, description="false: a version never takes the alias by itself")
 
 
 #: Registry names of the datasets shipped with GraphFuse: countries keeps the name the docs and every

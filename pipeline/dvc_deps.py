@@ -26,6 +26,10 @@ COMMON_ROOTS = ("pipeline.config", "pipeline.paths")
 _STAGE_CMD = re.compile(r"^graphfuse\s+stage\s+(\w+)\b")
 #: A string constant naming a sibling source file (e.g. MLflow's models-from-code entry point).
 _PY_FILE = re.compile(r"^[\w.-]+\.py$")
+#: A string constant naming a project module: loaded by name on first use (PEP 562's lazy
+#: ``pipeline.training``), so it runs as an import does. ``module:function`` targets (the stage
+#: registry's) are dispatch, as the CLI and flows are, and are not followed.
+_MODULE_NAME = re.compile(r"^(?:pipeline|flows)(?:\.\w+)+$")
 
 
 def _module_file(root: Path, module: str) -> Path | None:
@@ -50,12 +54,24 @@ def _package_of(root: Path, path: Path) -> str:
     return ".".join(parts[:-1])
 
 
+def _type_checking_nodes(tree: ast.AST) -> set[int]:
+    """Ids of the nodes under ``if TYPE_CHECKING:``: imports for the type checker, never run."""
+    skip: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            skip.update(id(n) for statement in node.body for n in ast.walk(statement))
+    return skip
+
+
 def _imported_modules(root: Path, path: Path) -> set[str]:
     """Every module named by an import anywhere in ``path`` (and ``from x import sub`` submodules)."""
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     package = _package_of(root, path)
+    typing_only = _type_checking_nodes(tree)
     found: set[str] = set()
     for node in ast.walk(tree):
+        if id(node) in typing_only:
+            continue
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
@@ -67,6 +83,8 @@ def _imported_modules(root: Path, path: Path) -> set[str]:
                 base = node.module or ""
             found.add(base)
             found.update(f"{base}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and _MODULE_NAME.match(node.value):
+            found.add(node.value)
     return found
 
 
@@ -112,13 +130,16 @@ def module_closure(root: Path, modules: Iterable[str]) -> set[Path]:
 
 
 def stage_module(root: Path, stage: str) -> str:
-    """``pipeline.stages.<stage>``, or the module named by the stage's prefix (``preprocess_text``
-    lives in ``pipeline.stages.preprocess``)."""
-    for candidate in (stage, stage.split("_")[0]):
-        module = f"pipeline.stages.{candidate}"
-        if _module_file(root, module) is not None:
-            return module
-    raise ValueError(f"stage {stage!r}: no module pipeline/stages/{stage}.py (or its prefix)")
+    """The module that runs ``stage``, from the one stage registry."""
+    from pipeline.stages.registry import stage_spec
+
+    try:
+        module = stage_spec(stage).module
+    except KeyError as exc:
+        raise ValueError(str(exc)) from None
+    if _module_file(root, module) is None:
+        raise ValueError(f"stage {stage!r}: no module {module.replace('.', '/')}.py")
+    return module
 
 
 def _compress(root: Path, files: set[Path]) -> list[str]:

@@ -10,7 +10,7 @@ import yaml
 
 from pipeline.config import load_params
 from pipeline.paths import Paths
-from pipeline.stages import build_graph, evaluate, preprocess, train, validate
+from pipeline.stages.registry import run_stage
 from tests.helpers import own_tracking_store
 
 REPO = Path(__file__).resolve().parents[1]
@@ -28,16 +28,7 @@ def write_project_params(root: Path, dataset_dir: Path, **evaluate_settings: obj
 
 def run_stages(root: Path, names: tuple[str, ...]) -> dict[str, dict]:
     params, paths = load_params(root / "params.yaml"), Paths(root)
-    stages = {
-        "validate": validate.run,
-        "preprocess_text": preprocess.run_text,
-        "preprocess_image": preprocess.run_image,
-        "preprocess_tabular": preprocess.run_tabular,
-        "build_graph": build_graph.run,
-        "train": train.run,
-        "evaluate": evaluate.run,
-    }
-    return {name: stages[name](params, paths) for name in names}
+    return {name: run_stage(name, params, paths) for name in names}
 
 
 @pytest.fixture(scope="session")

@@ -14,8 +14,8 @@ from typer.testing import CliRunner
 
 from pipeline.cache import EmbeddingCache, content_digest, encoder_fingerprint, entry_key, parse_age, parse_size, prune
 from pipeline.cli import app
-from pipeline.embed import embed
 from pipeline.encoders.tfidf import TfidfTextEncoder
+from pipeline.features.runner import embed
 
 pytestmark = pytest.mark.unit
 

@@ -20,7 +20,7 @@ import yaml
 
 from pipeline.dataset import (
     SPLITS,
-    Dataset,
+    LoadedDataset,
     assign_splits,
     load_dataset,
     read_processed,
@@ -75,20 +75,20 @@ def no_temp_files(folder: Path) -> bool:
 
 
 @pytest.fixture(scope="module")
-def countries(countries_dir: Path) -> Dataset:
+def countries(countries_dir: Path) -> LoadedDataset:
     """The full dataset, loaded once: loading is what most tests below are about."""
     return load_dataset(countries_dir)
 
 
 @pytest.fixture(scope="module")
-def small(small_countries: Path) -> Dataset:
+def small(small_countries: Path) -> LoadedDataset:
     return load_dataset(small_countries)
 
 
 # -- loading the real data -----------------------------------------------------------------
 
 
-def test_full_countries_loads(countries: Dataset, countries_dir: Path) -> None:
+def test_full_countries_loads(countries: LoadedDataset, countries_dir: Path) -> None:
     assert len(countries.nodes) == 245
     assert len(countries.edges) == 325
     assert countries.classes == ["Africa", "Americas", "Asia", "Europe", "Oceania"]
@@ -110,7 +110,7 @@ def test_full_countries_loads(countries: Dataset, countries_dir: Path) -> None:
     assert any("area_km2" in note for note in countries.notes)
 
 
-def test_namibia_row_parsed(countries: Dataset) -> None:
+def test_namibia_row_parsed(countries: LoadedDataset) -> None:
     """Namibia's ISO2 code is "NA": nothing in its row may turn into a missing value."""
     row = countries.nodes.set_index("node_id").loc["NAM"]
     assert row["label"] == "Africa"
@@ -148,7 +148,7 @@ def test_whitespace_is_stripped_and_empty_cells_are_missing(editable_countries: 
     assert any("1 node has no label" in note for note in dataset.notes)
 
 
-def test_parquet_nodes_load_like_csv(editable_countries: Path, small: Dataset) -> None:
+def test_parquet_nodes_load_like_csv(editable_countries: Path, small: LoadedDataset) -> None:
     """A typed parquet copy (ints, floats, bools) gives the same frame as the csv."""
     typed = pd.read_csv(editable_countries / "nodes.csv", keep_default_na=False, na_values=[""])
     assert typed["landlocked"].dtype == bool
@@ -309,7 +309,7 @@ def test_blank_line_inside_nodes_is_an_empty_id(editable_countries: Path) -> Non
     assert (err.row, err.column) == (3, "node_id")
 
 
-def test_trailing_blank_lines_are_ignored(editable_countries: Path, small: Dataset) -> None:
+def test_trailing_blank_lines_are_ignored(editable_countries: Path, small: LoadedDataset) -> None:
     path = editable_countries / "nodes.csv"
     path.write_text(path.read_text(encoding="utf-8") + "\n\n", encoding="utf-8")
     assert len(load_dataset(editable_countries).nodes) == len(small.nodes)
@@ -439,7 +439,7 @@ def test_empty_image_cell_is_a_missing_modality(editable_countries: Path) -> Non
 # -- splits --------------------------------------------------------------------------------
 
 
-def test_split_is_deterministic_per_seed(countries: Dataset) -> None:
+def test_split_is_deterministic_per_seed(countries: LoadedDataset) -> None:
     a = assign_splits(countries, seed=7, **FRACTIONS)
     b = assign_splits(countries, seed=7, **FRACTIONS)
     c = assign_splits(countries, seed=8, **FRACTIONS)
@@ -449,7 +449,7 @@ def test_split_is_deterministic_per_seed(countries: Dataset) -> None:
     assert a.index.equals(countries.nodes.index)
 
 
-def test_split_is_stratified_with_fractions(countries: Dataset) -> None:
+def test_split_is_stratified_with_fractions(countries: LoadedDataset) -> None:
     split = assign_splits(countries, seed=0, val_fraction=0.1, test_fraction=0.3)
     for cls in countries.classes:
         in_class = split[countries.labels == cls]
@@ -482,12 +482,12 @@ def test_too_small_class(editable_countries: Path) -> None:
     assert "at least 3 are needed (one each for train, val and test)" in err.message
 
 
-def test_fractions_leaving_no_train_node(small: Dataset) -> None:
+def test_fractions_leaving_no_train_node(small: LoadedDataset) -> None:
     with pytest.raises(DatasetError, match="no node is left for train"):
         assign_splits(small, seed=0, val_fraction=0.45, test_fraction=0.45)
 
 
-def _with_split_column(root: Path, values: list[str]) -> Dataset:
+def _with_split_column(root: Path, values: list[str]) -> LoadedDataset:
     def add(frame: pd.DataFrame) -> None:
         frame["fold"] = (values * len(frame))[: len(frame)]
 
@@ -528,7 +528,7 @@ def test_split_column_without_test_nodes(editable_countries: Path) -> None:
 # -- processed copy ------------------------------------------------------------------------
 
 
-def test_processed_round_trip(countries: Dataset, tmp_path: Path) -> None:
+def test_processed_round_trip(countries: LoadedDataset, tmp_path: Path) -> None:
     dataset = with_splits(countries, seed=3, **FRACTIONS)
     write_processed(dataset, tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == [
@@ -548,7 +548,7 @@ def test_processed_round_trip(countries: Dataset, tmp_path: Path) -> None:
     assert (Path.cwd() / info["root"]).resolve() == countries.root
 
 
-def test_processed_json_is_deterministic(small: Dataset, tmp_path: Path) -> None:
+def test_processed_json_is_deterministic(small: LoadedDataset, tmp_path: Path) -> None:
     dataset = with_splits(small, seed=3, **FRACTIONS)
     write_processed(dataset, tmp_path / "a")
     write_processed(dataset, tmp_path / "b")
@@ -556,12 +556,12 @@ def test_processed_json_is_deterministic(small: Dataset, tmp_path: Path) -> None
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
 
 
-def test_processed_needs_a_split(small: Dataset, tmp_path: Path) -> None:
+def test_processed_needs_a_split(small: LoadedDataset, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="with_splits"):
         write_processed(small, tmp_path)
 
 
-def test_failed_write_leaves_no_partial_file(small: Dataset, tmp_path: Path) -> None:
+def test_failed_write_leaves_no_partial_file(small: LoadedDataset, tmp_path: Path) -> None:
     """A frame parquet cannot store makes the write fail half-way, as a full disk would."""
     good = with_splits(small, seed=3, **FRACTIONS)
     nodes = good.nodes.copy()

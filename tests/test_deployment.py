@@ -190,6 +190,33 @@ def test_a_second_run_with_nothing_new_reruns_no_stage(deployed: Stack, api: Non
     assert "up to date" in status
 
 
+def test_a_run_with_overrides_is_an_experiment_that_leaves_the_workspace_alone(deployed: Stack, api: None) -> None:
+    """Issue 19: the overridden values stay in a DVC experiment (not in params.yaml, where the next
+    nightly run would train with them, `null`s rewritten as empty), and its model is only a challenger."""
+    root = deployed.root
+    kept = {name: (root / name).read_bytes() for name in ("params.yaml", "dvc.lock", "metrics/registry.json")}
+    overrides = {"train.max_epochs": 5, "evaluate.seeds": 1}
+
+    run = _trigger({"overrides": overrides})
+
+    assert run.state.is_completed(), run.state.message
+    assert {name: (root / name).read_bytes() for name in kept} == kept  # byte for byte
+    assert "up to date" in _ok([str(BIN / "dvc"), "status"], root, project_env())
+    name = f"graphfuse-{str(run.id)[:8]}"
+    (ref,) = [r for r in _ok(["git", "for-each-ref", "--format=%(refname)", "refs/exps"], root, project_env()).split()
+              if r.endswith("/" + name)]  # fmt: skip
+    params = yaml.safe_load(_ok(["git", "show", f"{ref}:params.yaml"], root, project_env()))
+    assert params["train"]["max_epochs"] == 5 and params["registry"]["auto_promote"] is False
+    assert params["dataset"]["task"] is None  # null stays null in the experiment too
+    registry = yaml.safe_load(_ok(["git", "show", f"{ref}:metrics/registry.json"], root, project_env()))
+    assert registry["version"] == 2 and not registry["promoted"] and registry["alias"] == "challenger"
+    champion = MlflowClient(tracking_uri=deployed.tracking_uri).get_model_version_by_alias("graphfuse", "champion")
+    assert champion.version == "1"
+    markdown = _artifact(run.id)
+    assert f"**DVC experiment:** `{name}`" in markdown and "**Reran:** `train`, `evaluate`" in markdown
+    assert "version 2 (challenger" in markdown and "| val |" in markdown
+
+
 def test_a_failing_stage_fails_the_flow_run_and_the_mlflow_run(deployed: Stack, api: None) -> None:
     root = deployed.root
     broken = Path(shutil.copytree(root / "data" / "raw" / "small", root / "data" / "raw" / "broken"))

@@ -16,6 +16,7 @@ import pytest
 from pipeline.stages import STAGES
 from tests.conftest import write_countries_subset
 from tests.helpers import BIN, project_env
+from tests.project_copy import copy_project
 from tests.project_copy import run_ok as _run
 from tests.shared_projects import Reproduced
 
@@ -87,6 +88,18 @@ def test_second_repro_reruns_nothing(repo_copy: tuple[Path, dict[str, str]]) -> 
     assert "Data and pipelines are up to date" in result.stdout
     status = _run([str(BIN / "dvc"), "status"], root, env).stdout
     assert "up to date" in status
+
+
+def test_editing_a_model_layer_reruns_only_train_and_evaluate(reproduced_project: Reproduced, tmp_path: Path) -> None:
+    """dvc.yaml's code deps come from the imports (`graphfuse dvc-deps`): a GNN layer is code of
+    train and evaluate only, so editing one must not re-encode every text and image."""
+    root = copy_project(reproduced_project.root, tmp_path / "copy")
+    layer = root / "pipeline" / "models" / "backbone_gcn.py"
+    layer.write_text(layer.read_text() + "\n# an edit\n")
+
+    status = json.loads(_run([str(BIN / "dvc"), "status", "--json"], root, project_env()).stdout)
+
+    assert sorted(status) == ["evaluate", "train"], status
 
 
 def test_a_bad_dataset_fails_the_stage_with_its_location(

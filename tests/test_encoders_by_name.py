@@ -18,11 +18,11 @@ import yaml
 from safetensors.torch import save_file
 from typer.testing import CliRunner
 
-from pipeline.bundle import load_bundle
 from pipeline.cli import app
 from pipeline.encoders import EncoderUnavailable, make_image_encoder
 from pipeline.errors import GraphFuseError
 from pipeline.features import load_feature_group
+from pipeline.inference.bundle import load_bundle
 from pipeline.paths import Paths
 from tests.evaluation_fixtures import REPO, TINY_TRAIN, run_stages
 from tests.helpers import own_tracking_store
@@ -140,7 +140,7 @@ def tfidf_timm_project(tmp_path_factory: pytest.TempPathFactory, small_countries
 def test_predict_rebuilds_a_fitted_tfidf_and_local_timm_weights(
     tfidf_timm_project: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from pipeline.predict import featurize_for_bundle
+    from pipeline.inference.predict import featurize_for_bundle
 
     root, data = tfidf_timm_project
     paths = Paths(root)

@@ -170,9 +170,9 @@ def test_one_model_name_per_dataset_unless_set() -> None:
 def test_predict_refuses_a_model_of_another_dataset_that_does_not_fit(
     evaluated_project: Path, editable_countries: Path, raw, tmp_path: Path
 ) -> None:
-    from pipeline.bundle import load_bundle
+    from pipeline.inference.bundle import load_bundle
+    from pipeline.inference.predict import predict_dataset
     from pipeline.paths import Paths
-    from pipeline.predict import predict_dataset
 
     bundle = load_bundle(Paths(evaluated_project).model)  # trained on countries
     nodes, edges, images = raw

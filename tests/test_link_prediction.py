@@ -205,10 +205,10 @@ def test_params_turn_a_labelled_dataset_into_link_prediction(small_countries: Pa
 
 
 def toy_scorer():
-    from pipeline.bundle import ModelBundle
     from pipeline.dataset import DatasetSpec
-    from pipeline.known_graph import KnownGraph
-    from pipeline.tasks.link.predict import LinkScorer
+    from pipeline.inference.bundle import ModelBundle
+    from pipeline.inference.known_graph import KnownGraph
+    from pipeline.inference.links import LinkScorer
 
     config = FusionModelConfig(
         modality_dims={"tabular": 2}, num_classes=4, projection_dim=4, hidden_dim=4, dropout=0.0, decoder="dot"

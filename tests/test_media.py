@@ -11,11 +11,11 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from pipeline.dataset import Dataset
+from pipeline.dataset import LoadedDataset
 from pipeline.dataset.spec import DatasetSpec
 from pipeline.encoders.histogram import ColorHistogramEncoder
 from pipeline.errors import DatasetError
-from pipeline.featurize import BAD_UTF8, EMPTY_TEXT, encode_image_modality, encode_text_modality
+from pipeline.features.encode import BAD_UTF8, EMPTY_TEXT, encode_image_modality, encode_text_modality
 from pipeline.images import decode_image
 
 pytestmark = pytest.mark.unit
@@ -87,7 +87,7 @@ def test_bad_images_are_dataset_errors_naming_the_file(tmp_path: Path, monkeypat
         assert info.value.file == str(path) and "cannot decode image" in info.value.message, name
 
 
-def _dataset(root: Path, nodes: pd.DataFrame, **spec: object) -> Dataset:
+def _dataset(root: Path, nodes: pd.DataFrame, **spec: object) -> LoadedDataset:
     spec_model = DatasetSpec.model_validate(
         {
             "name": "messy",
@@ -98,7 +98,7 @@ def _dataset(root: Path, nodes: pd.DataFrame, **spec: object) -> Dataset:
             **spec,
         }
     )
-    return Dataset(root, spec_model, nodes, pd.DataFrame({"s": [], "t": []}))
+    return LoadedDataset(root, spec_model, nodes, pd.DataFrame({"s": [], "t": []}))
 
 
 def test_undecodable_images_are_skipped_with_row_and_column(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -8,8 +8,8 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from pipeline.bundle import ModelBundle, load_bundle, save_bundle
 from pipeline.config import TrainParams
+from pipeline.inference.bundle import ModelBundle, load_bundle, save_bundle
 from pipeline.models import build_model
 from pipeline.stages.train import _model_config
 from pipeline.training import TrainOptions, predict_logits, seed_everything, train_node_classifier

@@ -13,9 +13,9 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from pipeline.bundle import ModelBundle, load_bundle, save_bundle
 from pipeline.errors import GraphFuseError
 from pipeline.evaluation.embeddings import embedding_map, node_embeddings
+from pipeline.inference.bundle import ModelBundle, load_bundle, save_bundle
 from pipeline.models import BACKBONES, FUSIONS, build_model
 from pipeline.models.modality_dropout import drop_modalities
 from pipeline.training import TrainOptions, predict_logits, seed_everything, train_node_classifier

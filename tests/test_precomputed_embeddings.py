@@ -15,16 +15,16 @@ import yaml
 from safetensors.torch import save_file
 
 from pipeline.atomic import read_json
-from pipeline.bundle import load_bundle
 from pipeline.config import ValidateParams
 from pipeline.dataset import DatasetSpec, load_dataset
 from pipeline.errors import DatasetError
 from pipeline.graph import load_graph
 from pipeline.importers import import_mm_graph
-from pipeline.inductive import predict_new_nodes
-from pipeline.known_graph import KnownGraph
+from pipeline.inference.bundle import load_bundle
+from pipeline.inference.inductive import predict_new_nodes
+from pipeline.inference.known_graph import KnownGraph
+from pipeline.inference.predict import predict_dataset
 from pipeline.paths import Paths
-from pipeline.predict import predict_dataset
 from pipeline.stages.validate import checked_dataset
 from tests.benchmark_layouts import N, write_mm_graph_nc
 from tests.evaluation_fixtures import REPO, run_stages

@@ -3,6 +3,7 @@ that dies with the stage even under ``kill -9`` (issue 11 saw one serving 17 min
 
 from __future__ import annotations
 
+import shutil
 import signal
 import subprocess
 import time
@@ -13,6 +14,7 @@ import pytest
 import yaml
 
 from pipeline.ops.prefect_server import healthy
+from tests.conftest import REPO_ROOT
 from tests.helpers import BIN, project_env
 
 pytestmark = pytest.mark.integration
@@ -35,7 +37,20 @@ def _wait_for(predicate, timeout: float = 120.0) -> bool:
     return False
 
 
+def _create_flow_run(api_url: str, name: str) -> None:
+    from prefect import flow
+    from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    @flow(name="profile-check")
+    def nothing() -> None: ...
+
+    with temporary_settings({PREFECT_API_URL: api_url}), get_client(sync_client=True) as client:
+        client.create_flow_run(nothing, name=name)
+
+
 def test_background_server_starts_answers_on_loopback_and_stops(tmp_path: Path) -> None:
+    shutil.copy(REPO_ROOT / "pyproject.toml", tmp_path)  # the project's [tool.prefect] profiles_path
     started = _graphfuse(["prefect", "start"], tmp_path)
     assert started.returncode == 0, started.stderr
     try:
@@ -45,9 +60,16 @@ def test_background_server_starts_answers_on_loopback_and_stops(tmp_path: Path) 
         assert state["url"].startswith("http://127.0.0.1:") and healthy(state["url"])
         again = _graphfuse(["prefect", "start"], tmp_path)
         assert "already running" in again.stdout and str(state["pid"]) in again.stdout
+        # Prefect's own CLI in the project finds the server with no export (issue 19): the profile.
+        _create_flow_run(state["url"], "made-on-the-project-server")
+        ls = [str(BIN / "prefect"), "flow-run", "ls"]
+        listed = subprocess.run(ls, cwd=tmp_path, env=_env() | {"COLUMNS": "250"}, capture_output=True, text=True)
+        assert listed.returncode == 0, listed.stderr
+        assert "made-on-the-project-server" in listed.stdout and "temporary server" not in listed.stdout
     finally:
         stopped = _graphfuse(["prefect", "stop"], tmp_path)
     assert stopped.returncode == 0 and "stopped" in stopped.stdout
+    assert not (tmp_path / ".prefect" / "profiles.toml").exists()  # nothing points at a stopped server
     assert not psutil.pid_exists(state["pid"]) or psutil.Process(state["pid"]).status() == psutil.STATUS_ZOMBIE
     assert not healthy(state["url"])
     assert _graphfuse(["prefect", "status"], tmp_path).returncode == 1

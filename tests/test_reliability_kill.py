@@ -38,14 +38,10 @@ import torch
 import pipeline.atomic as atomic
 from pipeline.config import load_params
 from pipeline.paths import Paths
-from pipeline.stages import build_graph, evaluate, preprocess, train, validate
-IMPORTS_S = round(time.perf_counter() - START, 1)
+from pipeline.stages.registry import REGISTRY
 
-STAGES = {
-    "validate": validate.run, "preprocess_text": preprocess.run_text, "preprocess_image": preprocess.run_image,
-    "preprocess_tabular": preprocess.run_tabular, "build_graph": build_graph.run, "train": train.run,
-    "evaluate": evaluate.run,
-}
+STAGES = {spec.name: spec.function() for spec in REGISTRY if spec.name != "preprocess_embedding"}
+IMPORTS_S = round(time.perf_counter() - START, 1)
 
 
 def run_stage(root, name, kill_on=None):

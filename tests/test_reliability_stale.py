@@ -99,7 +99,7 @@ def test_an_output_of_another_format_version_names_what_to_rerun(tmp_path: Path,
     else:
         load = lambda: check_format(tmp_path / "x.json", 0, 1, f"the {rerun} stage")  # noqa: E731
         if what == "bundle":
-            from pipeline.bundle import load_bundle
+            from pipeline.inference.bundle import load_bundle
 
             (tmp_path / "model.safetensors").write_bytes(b"")
             (tmp_path / "model.json").write_text(json.dumps({"format": 0}))

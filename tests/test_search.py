@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from pipeline.bundle import ModelBundle, load_bundle, save_bundle
 from pipeline.config import TrainParams
+from pipeline.inference.bundle import ModelBundle, load_bundle, save_bundle
 from pipeline.models import build_model
 from pipeline.search.ensemble import greedy_ensemble, mixture, selection_score
 from pipeline.search.folds import scored_nodes, selection_folds, without_test_labels

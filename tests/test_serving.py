@@ -20,13 +20,13 @@ import torch
 import yaml
 
 from pipeline.atomic import read_json, write_json
-from pipeline.bundle import load_bundle
 from pipeline.dataset import DatasetSpec
 from pipeline.errors import DatasetError, GraphFuseError
 from pipeline.evaluation.predictions import probabilities
 from pipeline.graph import load_graph
-from pipeline.inductive import EncoderCache, predict_new_nodes
-from pipeline.known_graph import KnownGraph
+from pipeline.inference.bundle import load_bundle
+from pipeline.inference.inductive import EncoderCache, predict_new_nodes
+from pipeline.inference.known_graph import KnownGraph
 from pipeline.paths import Paths
 from tests.helpers import BIN, own_tracking_store, project_env
 
@@ -318,7 +318,7 @@ def test_cli_registry_list_and_a_missing_version(evaluated_project: Path) -> Non
 
 
 def test_predicting_a_dataset_reports_categories_never_seen_in_training(package, editable_countries: Path) -> None:
-    from pipeline.predict import predict_dataset
+    from pipeline.inference.predict import predict_dataset
 
     spec = yaml.safe_load((editable_countries / "dataset.yaml").read_text())
     spec["text_columns"], spec["image_column"] = [], None  # tabular only: no encoder to load

@@ -9,12 +9,12 @@ import pandas as pd
 import pytest
 import yaml
 
-from pipeline.bundle import load_bundle
 from pipeline.errors import DatasetError
 from pipeline.features import load_features
 from pipeline.graph import load_graph
+from pipeline.inference.bundle import load_bundle
+from pipeline.inference.predict import predict_dataset
 from pipeline.paths import Paths
-from pipeline.predict import predict_dataset
 from pipeline.stages import STAGES
 from tests.helpers import own_tracking_store
 

@@ -117,7 +117,7 @@ def test_embeddings_mode_writes_float16_rows_with_the_chosen_signal(tmp_path: Pa
 
 
 def test_nodes_without_text_stay_missing_for_the_text_encoder(tmp_path: Path) -> None:
-    from pipeline.featurize import node_texts
+    from pipeline.features.encode import node_texts
 
     write_synthetic_dataset(SynthConfig(nodes=40, classes=2, text_missing=0.3, seed=4), tmp_path / "d")
     texts = node_texts(load_dataset(tmp_path / "d")).tolist()

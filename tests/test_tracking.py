@@ -10,9 +10,9 @@ import pytest
 import torch
 from mlflow import MlflowClient
 
-from pipeline.bundle import ModelBundle, load_bundle, save_bundle
 from pipeline.dataset import DatasetSpec, EdgesSpec
-from pipeline.known_graph import KnownGraph
+from pipeline.inference.bundle import ModelBundle, load_bundle, save_bundle
+from pipeline.inference.known_graph import KnownGraph
 from pipeline.models import FusionModelConfig, build_model
 from pipeline.tracking import (
     configure_tracking,

@@ -26,7 +26,6 @@ from mlflow.pyfunc import PythonModelContext
 from typer.testing import CliRunner
 
 from pipeline.atomic import read_json
-from pipeline.bundle import ModelBundle, load_bundle, save_bundle
 from pipeline.cli import app
 from pipeline.config import Params, load_params
 from pipeline.dataset import DatasetSpec
@@ -34,7 +33,8 @@ from pipeline.evaluation.embeddings import node_embeddings
 from pipeline.evaluation.suite import evaluate_model
 from pipeline.graph import load_graph
 from pipeline.graph.store import load_encoder_states
-from pipeline.known_graph import KnownGraph, save_known_graph
+from pipeline.inference.bundle import ModelBundle, load_bundle, save_bundle
+from pipeline.inference.known_graph import KnownGraph, save_known_graph
 from pipeline.models import BACKBONES, DECODERS, FUSIONS, build_model
 from pipeline.paths import Paths
 from pipeline.stages import build_graph, evaluate, preprocess, preprocess_embedding, train, validate

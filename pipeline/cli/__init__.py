@@ -3,11 +3,12 @@
 | group | module | commands |
 | --- | --- | --- |
 | pipeline | :mod:`.stages`, :mod:`.synth` | stage, run-all, repro, validate, dvc-deps, synth |
-| data | :mod:`.data` | import mm-graph, import magb |
+| data | :mod:`.data` | init, import mm-graph, import magb |
 | predict | :mod:`.predict` | predict |
 | models | :mod:`.registry` | registry list/promote/rollback |
-| services | :mod:`.services` | prefect start/stop/status, serve, team up/down/status |
+| services | :mod:`.services` | prefect start/stop/status, schedule (serve: deprecated), team up/down/status |
 | maintenance | :mod:`.maintenance` | metrics, cache prune |
+| comparisons | :mod:`.compare` | compare |
 
 Each module imports its heavy libraries inside its commands, so ``graphfuse stage`` loads only what
 the stage needs.
@@ -17,10 +18,11 @@ from __future__ import annotations
 
 import sys
 import warnings
+from typing import Annotated
 
 import typer
 
-from pipeline.cli import data, maintenance, predict, registry, services, stages
+from pipeline.cli import compare, data, maintenance, predict, registry, services, stages
 from pipeline.cli.base import CleanErrors
 
 # torch_geometric still calls torch.jit.script at import; the warning is not the user's to act on.
@@ -32,8 +34,25 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-for group in (stages, predict, maintenance, registry, services, data):
+for group in (stages, predict, maintenance, registry, services, data, compare):
     group.register(app)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"graphfuse {version('graphfuse')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_print_version, is_eager=True, help="print the version and exit")
+    ] = False,
+) -> None:
+    """GraphFuse: multimodal learning on graphs, as a reproducible pipeline."""
 
 
 def main() -> None:  # pragma: no cover - console entry

@@ -1,4 +1,4 @@
-"""Command group *data*: turn a downloaded benchmark folder into a format-v1 dataset (no network)."""
+"""Command group *data*: make a format-v1 dataset from your own table (init) or a downloaded benchmark (import)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from pipeline.cli.base import sub_app
+from pipeline.cli.base import fail, sub_app
 from pipeline.errors import GraphFuseError
 
 
@@ -80,7 +80,84 @@ def import_magb_cmd(
     typer.echo(f"wrote {out}: check it with `graphfuse validate {out}`")
 
 
+def _columns(text: str | None) -> list[str]:
+    return [c.strip() for c in text.split(",") if c.strip()] if text else []
+
+
+def init_cmd(
+    directory: Annotated[Path, typer.Argument(help="the dataset folder to write (new, or holding the files)")],
+    nodes: Annotated[Path, typer.Option(help="CSV or Parquet of nodes: one row per node, a header row")],
+    edges: Annotated[Path | None, typer.Option(help="CSV or Parquet of edges (two node-id columns)")] = None,
+    images: Annotated[Path | None, typer.Option(help="folder of the images the nodes file names")] = None,
+    name: Annotated[str | None, typer.Option(help="dataset name [default: the folder's name]")] = None,
+    task: Annotated[str, typer.Option(help="node_classification or link_prediction")] = "node_classification",
+    directed: Annotated[bool, typer.Option(help="edges have a direction")] = False,
+    id: Annotated[str | None, typer.Option("--id", help="the node id column")] = None,
+    label: Annotated[str | None, typer.Option(help="the label column")] = None,
+    text: Annotated[str | None, typer.Option(help="text columns, comma-separated")] = None,
+    image: Annotated[str | None, typer.Option(help="image path columns, comma-separated")] = None,
+    numeric: Annotated[str | None, typer.Option(help="number columns, comma-separated")] = None,
+    categorical: Annotated[str | None, typer.Option(help="category columns, comma-separated")] = None,
+    ignore: Annotated[str | None, typer.Option(help="columns to leave out, comma-separated")] = None,
+    params: Annotated[Path, typer.Option(help="params file to point at the dataset, relative to --root")] = Path(
+        "params.yaml"
+    ),
+    set_params: Annotated[bool, typer.Option(help="set dataset.dir and tracking.model_name in --params")] = True,
+    root: Annotated[Path, typer.Option(help="project root")] = Path("."),
+) -> None:
+    """Make a dataset folder from a table of nodes: infer each column's role (flags override), write
+    dataset.yaml, validate it, and point params.yaml at it.
+
+    Example: graphfuse init data/raw/shapes --nodes shapes.csv --edges links.csv --images pictures/ --label kind
+    """
+    from pipeline.onboarding.infer import RoleOverrides
+    from pipeline.onboarding.project import apply_plan
+    from pipeline.onboarding.scaffold import InitRequest, plan_dataset
+
+    if task not in ("node_classification", "link_prediction"):
+        fail(GraphFuseError(f"--task {task!r}: expected node_classification or link_prediction"))
+    overrides = RoleOverrides(
+        id=id,
+        label=label,
+        text=_columns(text),
+        image=_columns(image),
+        numeric=_columns(numeric),
+        categorical=_columns(categorical),
+        ignore=_columns(ignore),
+    )
+    request = InitRequest(directory, nodes, edges, images, name, task, directed, overrides)
+    try:
+        plan = plan_dataset(request)
+        _print_roles(plan.roles)
+        for note in plan.notes:
+            typer.echo(f"note: {note}")
+        result = apply_plan(request, plan, params_file=root / params if set_params else None, root=root)
+    except GraphFuseError as exc:
+        fail(exc)
+    ds = result.dataset
+    typer.echo(
+        f"wrote {directory / 'dataset.yaml'}; validated: {len(ds.nodes)} nodes ({int(ds.labels.notna().sum())} "
+        f"labelled, {len(ds.classes)} classes), {len(ds.edges)} edges, modalities: {', '.join(ds.spec.modalities)}"
+    )
+    for note in ds.notes:
+        typer.echo(f"note: {note}")
+    if result.params_file is not None:
+        typer.echo(
+            f"{params}: dataset.dir = {result.dataset_dir}, tracking.model_name = {result.model_name}\n"
+            f"next: graphfuse repro   (then predict with --model models:/{result.model_name}@champion)"
+        )
+
+
+def _print_roles(roles) -> None:
+    """The inferred roles as a small table: column, role, missing cells, why."""
+    width = max([len(r.column) for r in roles] + [6])
+    typer.echo(f"{'column':<{width}}  {'role':<11}  {'missing':>7}  why")
+    for r in roles:
+        typer.echo(f"{r.column:<{width}}  {r.role:<11}  {r.missing:>7}  {r.reason}")
+
+
 def register(app: typer.Typer) -> None:
+    app.command("init")(init_cmd)
     import_app = sub_app(
         "Turn a downloaded benchmark folder into a format-v1 dataset (no network).", no_args_is_help=True
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -11,17 +12,30 @@ from pipeline.cli.base import Root, fail, sub_app
 from pipeline.errors import GraphFuseError
 
 
-def metrics(root: Root = Path(".")) -> None:
-    """Print the last evaluation: mean ± sd over training seeds, and the registered model's own figures."""
+def metrics(
+    root: Root = Path("."),
+    as_json: Annotated[
+        bool, typer.Option("--json", help="print metrics.json's headline and registry.json as JSON")
+    ] = False,
+) -> None:
+    """Print the last evaluation: mean ± sd over training seeds, and the registered model's own figures.
+
+    Example: graphfuse metrics --json | jq .test.macro_f1
+    """
     from pipeline.atomic import read_json
     from pipeline.paths import Paths
-    from pipeline.stages.publish import METRICS_FILE, REGISTRY_FILE
+    from pipeline.stages.outputs import METRICS_FILE, REGISTRY_FILE
 
     paths = Paths(root)
     path = paths.metrics / METRICS_FILE
     if not path.is_file():
         raise GraphFuseError(f"{path}: not found; run `dvc repro` first")
     values = read_json(path)
+    if as_json:
+        registry_file = paths.metrics / REGISTRY_FILE
+        registry = read_json(registry_file) if registry_file.is_file() else None
+        typer.echo(json.dumps(_headline(values) | {"registry": registry}, indent=2))
+        return
     spread = values.get("spread", {})
     n_seeds = spread.get("n_seeds", 1)
 
@@ -56,6 +70,14 @@ def metrics(root: Root = Path(".")) -> None:
             state = f"{r.get('alias') or 'challenger'}; champion stays v{r['previous_champion']}"
         head = f"registered {r['model_name']} v{r['version']} ({r['metric']}={r['value']:.4f}; {state})"
         typer.echo(f"{head}: {r['reason']}" if r.get("reason") else head)
+
+
+def _headline(values: dict) -> dict:
+    """metrics.json less the per-class detail: the numbers a script compares."""
+    return {
+        key: {k: v for k, v in value.items() if k != "per_class"} if isinstance(value, dict) else value
+        for key, value in values.items()
+    }
 
 
 def _cache_dir(directory: Path | None, root: Path, params_file: Path) -> Path:

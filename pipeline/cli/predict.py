@@ -58,7 +58,7 @@ def predict(
     if link_request or bundle.config.decoder is not None:
         predictions, notes = _predict_links(bundle, known, model, pairs, node or [], top_k), []
     elif dataset is not None:
-        from pipeline.predict import predict_dataset
+        from pipeline.inference.predict import predict_dataset
 
         predictions, notes = predict_dataset(bundle, dataset, device=device, progress=show_progress())
     else:
@@ -71,13 +71,13 @@ def predict(
 
 def _load_model(model: str, root: Path):
     """(bundle, known graph or None) from a model URI or a local model folder plus the project's graph."""
-    from pipeline.bundle import load_bundle
+    from pipeline.inference.bundle import load_bundle
 
     if Path(model).is_dir():
         from pipeline.atomic import read_json
         from pipeline.dataset import DatasetSpec
         from pipeline.graph import load_graph
-        from pipeline.known_graph import KnownGraph
+        from pipeline.inference.known_graph import KnownGraph
         from pipeline.paths import Paths
 
         paths = Paths(root)
@@ -97,7 +97,7 @@ def _predict_links(bundle, known, model: str, pairs: Path | None, nodes: list[st
     """Link prediction: the given pairs scored, and the top-k candidate links of each node."""
     import pandas as pd
 
-    from pipeline.tasks.link.predict import LinkScorer
+    from pipeline.inference.links import LinkScorer
 
     if bundle.config.decoder is None:
         raise GraphFuseError(f"{model}: a node classifier; --pairs and --node need a link-prediction model")
@@ -132,7 +132,7 @@ def _read_table(path: Path):
 
 
 def _predict_nodes(bundle, known, model: str, nodes: Path, edges: Path | None, images_root, progress: bool):
-    from pipeline.inductive import EncoderCache, Request, predict_new_nodes
+    from pipeline.inference.inductive import EncoderCache, Request, predict_new_nodes
 
     if known is None:
         raise GraphFuseError(f"{model}: no training graph to attach new nodes to (use --dataset, or retrain)")

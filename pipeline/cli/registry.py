@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -22,12 +23,19 @@ def _registry_params(params: Path, root: Path):
 def registry_list(
     params: ParamsFile = Path("params.yaml"),
     root: Root = Path("."),
+    as_json: Annotated[bool, typer.Option("--json", help="print the versions as a JSON list")] = False,
 ) -> None:
-    """Every version, newest first, with aliases, dataset, split and validation metrics."""
+    """Every version, newest first, with aliases, dataset, split and validation metrics.
+
+    Example: graphfuse registry list --json
+    """
     from pipeline.tracking import list_versions
 
     tracking = _registry_params(params, root)
     rows = list_versions(tracking.model_name)
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
     if not rows:
         typer.echo(f"no versions of {tracking.model_name!r} registered")
     for row in rows:
@@ -39,7 +47,10 @@ def registry_promote(
     params: ParamsFile = Path("params.yaml"),
     root: Root = Path("."),
 ) -> None:
-    """Make VERSION the champion (e.g. a challenger you reviewed)."""
+    """Make VERSION the champion (e.g. a challenger you reviewed).
+
+    Example: graphfuse registry promote 7
+    """
     from pipeline.tracking import promote
 
     tracking = _registry_params(params, root)
@@ -50,7 +61,10 @@ def registry_rollback(
     params: ParamsFile = Path("params.yaml"),
     root: Root = Path("."),
 ) -> None:
-    """Give the champion alias back to the version that held it before."""
+    """Give the champion alias back to the version that held it before.
+
+    Example: graphfuse registry rollback
+    """
     from pipeline.tracking import rollback
 
     tracking = _registry_params(params, root)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 from typing import Annotated
@@ -23,7 +24,7 @@ def prefect_start(
     ui = service.url.removesuffix("/api")
     typer.echo(f"Prefect server {'started' if started else 'already running'} (pid {service.pid}): UI {ui}")
     typer.echo(f"stop it with `graphfuse prefect stop`; log: {service.log}")
-    typer.echo(f"for Prefect's own CLI (deploy, worker): export PREFECT_API_URL={service.url}")
+    typer.echo("Prefect's own CLI run in this folder (deploy, worker, flow-run ls) uses it: no export needed")
 
 
 def prefect_stop(root: Root = Path(".")) -> None:
@@ -49,14 +50,17 @@ def prefect_status(root: Root = Path(".")) -> None:
     typer.echo(f"Prefect server up (pid {service.pid}): API {service.url}, UI {service.url.removesuffix('/api')}")
 
 
-def serve(
+def schedule(
     cron: Annotated[str, typer.Option(help="when to run, as a cron string")] = "0 2 * * *",
     timezone: Annotated[str, typer.Option(help="the cron's timezone (IANA name)")] = "UTC",
     name: Annotated[str, typer.Option(help="deployment name")] = "nightly-serve",
     push: Annotated[bool, typer.Option(help="`dvc push` to the default remote after each run")] = False,
     root: Root = Path("."),
 ) -> None:
-    """Serve the pipeline on a schedule from this process (one box, no worker); Ctrl-C stops it."""
+    """Run the pipeline on a schedule from this process (one box, no worker); Ctrl-C stops it.
+
+    Example: graphfuse schedule --cron "0 2 * * *" --timezone Europe/Paris
+    """
     from pipeline.ops.prefect_server import embedded_defaults, prefect_api
 
     embedded_defaults(root)
@@ -66,6 +70,15 @@ def serve(
 
         typer.echo(f"serving {name!r} on cron {cron!r} ({timezone}); Prefect API {api_url}")
         serve_on_schedule(name, cron, timezone, push, root.resolve())
+
+
+@functools.wraps(schedule)
+def _serve(*args, **kwargs) -> None:
+    typer.secho("warning: `graphfuse serve` is deprecated: use `graphfuse schedule`", err=True, fg=typer.colors.YELLOW)
+    schedule(*args, **kwargs)
+
+
+_serve.__doc__ = "The old name of `graphfuse schedule` (it starts scheduled runs; it serves no model)."
 
 
 def team_up(root: Annotated[Path, typer.Option(help="project root (state in ROOT/.team)")] = Path(".")) -> None:
@@ -105,7 +118,8 @@ def register(app: typer.Typer) -> None:
     prefect_app.command("stop")(prefect_stop)
     prefect_app.command("status")(prefect_status)
     app.add_typer(prefect_app, name="prefect")
-    app.command()(serve)
+    app.command()(schedule)
+    app.command("serve", deprecated=True)(_serve)
     team_app = sub_app("Team mode on this machine: PostgreSQL, MLflow and Prefect servers, a worker, DVC remote.")
     team_app.command("up")(team_up)
     team_app.command("down")(team_down)

@@ -1,6 +1,6 @@
 """Dataset folder format v1: the spec, loading with precise validation, and splits."""
 
-from pipeline.dataset.dataset import Dataset
+from pipeline.dataset.dataset import Dataset, LoadedDataset
 from pipeline.dataset.load import load_dataset
 from pipeline.dataset.schema import load_spec
 from pipeline.dataset.spec import DatasetSpec, EdgesSpec
@@ -12,6 +12,7 @@ __all__ = [
     "Dataset",
     "DatasetSpec",
     "EdgesSpec",
+    "LoadedDataset",
     "assign_splits",
     "load_dataset",
     "load_spec",

@@ -19,7 +19,7 @@ FIRST_DATA_ROW = 2
 
 
 @dataclass(frozen=True, eq=False, repr=False)
-class Dataset:
+class LoadedDataset:
     """A validated dataset: nodes in file order, edges, and (once assigned) the split.
 
     Equality compares the frames by value and dtype (a dataclass' generated ``==`` cannot,
@@ -81,7 +81,7 @@ class Dataset:
 
     # -- dunder ------------------------------------------------------------------------
     def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Dataset):
+        if not isinstance(other, LoadedDataset):
             return NotImplemented
         if (self.split is None) != (other.split is None):
             return False
@@ -100,7 +100,7 @@ class Dataset:
     def __repr__(self) -> str:
         split = "none" if self.split is None else "set"
         return (
-            f"Dataset(name={self.spec.name!r}, root={str(self.root)!r}, "
+            f"LoadedDataset(name={self.spec.name!r}, root={str(self.root)!r}, "
             f"nodes={len(self.nodes)}, edges={len(self.edges)}, "
             f"classes={len(self.classes)}, split={split})"
         )
@@ -117,3 +117,6 @@ def _frames_equal(a: pd.DataFrame, b: pd.DataFrame) -> bool:
 
 def _series_equal(a: pd.Series, b: pd.Series | None) -> bool:
     return b is not None and a.dtype == b.dtype and a.index.equals(b.index) and a.equals(b)
+
+
+Dataset = LoadedDataset  # the older name; it read as torch's ``Dataset``, which this is not

@@ -54,12 +54,14 @@ def shipped_schema() -> dict[str, Any]:
 
 
 def modeline(yaml_path: Path) -> str:
-    """The schema comment for a dataset.yaml at ``yaml_path``: a path relative to the file where
-    one exists (the repository moves as a whole), else absolute."""
+    """The schema comment for a dataset.yaml at ``yaml_path``: a path relative to the file when both
+    live under one folder (a repository moves as a whole), else absolute."""
+    schema, folder = SCHEMA_FILE.resolve(), yaml_path.resolve().parent
     try:
-        target = Path(os.path.relpath(SCHEMA_FILE.resolve(), yaml_path.resolve().parent))
-    except ValueError:
-        target = SCHEMA_FILE.resolve()
+        shared = Path(os.path.commonpath([schema, folder]))
+        target = Path(os.path.relpath(schema, folder)) if shared != Path(shared.anchor) else schema
+    except ValueError:  # another drive (Windows)
+        target = schema
     return f"{MODELINE_PREFIX}{target.as_posix()}"
 
 

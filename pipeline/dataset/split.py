@@ -11,13 +11,13 @@ import dataclasses
 import numpy as np
 import pandas as pd
 
-from pipeline.dataset.dataset import STRING_DTYPE, Dataset
+from pipeline.dataset.dataset import STRING_DTYPE, LoadedDataset
 from pipeline.errors import DatasetError
 
 SPLITS = ("train", "val", "test")
 
 
-def assign_splits(dataset: Dataset, *, seed: int, val_fraction: float, test_fraction: float) -> pd.Series:
+def assign_splits(dataset: LoadedDataset, *, seed: int, val_fraction: float, test_fraction: float) -> pd.Series:
     """Split aligned with ``dataset.nodes``: "train"/"val"/"test", or NA for unused nodes.
 
     Unlabelled nodes are always NA: they cannot be trained or scored on.
@@ -32,21 +32,21 @@ def assign_splits(dataset: Dataset, *, seed: int, val_fraction: float, test_frac
     return _stratified_split(dataset, seed=seed, val_fraction=val_fraction, test_fraction=test_fraction)
 
 
-def with_splits(dataset: Dataset, *, seed: int, val_fraction: float, test_fraction: float) -> Dataset:
+def with_splits(dataset: LoadedDataset, *, seed: int, val_fraction: float, test_fraction: float) -> LoadedDataset:
     """A copy of ``dataset`` with ``split`` set by :func:`assign_splits`."""
     split = assign_splits(dataset, seed=seed, val_fraction=val_fraction, test_fraction=test_fraction)
     return dataclasses.replace(dataset, split=split)
 
 
-def _empty_split(dataset: Dataset) -> np.ndarray:
+def _empty_split(dataset: LoadedDataset) -> np.ndarray:
     return np.full(len(dataset.nodes), None, dtype=object)
 
 
-def _as_series(values: np.ndarray, dataset: Dataset) -> pd.Series:
+def _as_series(values: np.ndarray, dataset: LoadedDataset) -> pd.Series:
     return pd.Series(values, index=dataset.nodes.index, dtype=STRING_DTYPE, name="split")
 
 
-def _split_from_column(dataset: Dataset) -> pd.Series:
+def _split_from_column(dataset: LoadedDataset) -> pd.Series:
     column = dataset.spec.split_column
     assert column is not None
     cells = dataset.nodes[column]
@@ -61,7 +61,7 @@ def _split_from_column(dataset: Dataset) -> pd.Series:
                 dataset.nodes_file,
                 f"split value '{cell}' is not one of train, val, test "
                 "(case does not matter; leave the cell empty to leave the node out)",
-                row=Dataset.file_row(position),
+                row=LoadedDataset.file_row(position),
                 column=column,
             )
         if labelled[position]:
@@ -76,7 +76,7 @@ def _split_from_column(dataset: Dataset) -> pd.Series:
     return _as_series(out, dataset)
 
 
-def _stratified_split(dataset: Dataset, *, seed: int, val_fraction: float, test_fraction: float) -> pd.Series:
+def _stratified_split(dataset: LoadedDataset, *, seed: int, val_fraction: float, test_fraction: float) -> pd.Series:
     rng = np.random.default_rng(seed)
     labels = dataset.labels
     label_values = labels.to_numpy(dtype=object, na_value=None)
@@ -96,14 +96,14 @@ def _stratified_split(dataset: Dataset, *, seed: int, val_fraction: float, test_
 
 
 def _too_small(
-    dataset: Dataset,
+    dataset: LoadedDataset,
     cls: str,
     positions: np.ndarray,
     val_fraction: float,
     test_fraction: float,
 ) -> DatasetError:
     n = positions.size
-    rows = [Dataset.file_row(int(p)) for p in positions]
+    rows = [LoadedDataset.file_row(int(p)) for p in positions]
     shown = ", ".join(str(r) for r in rows[:10]) + (", ..." if len(rows) > 10 else "")
     where = f"row {shown}" if n == 1 else f"rows {shown}"
     noun = "node" if n == 1 else "nodes"

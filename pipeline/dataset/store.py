@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from pipeline.atomic import atomic_dir, read_json, write_json, write_with
-from pipeline.dataset.dataset import STRING_DTYPE, Dataset
+from pipeline.dataset.dataset import STRING_DTYPE, LoadedDataset
 from pipeline.dataset.spec import DatasetSpec
 from pipeline.dataset.split import SPLITS
 from pipeline.errors import DatasetError
@@ -28,7 +28,7 @@ SPLIT_COLUMN = "__graphfuse_split__"
 STORE_FORMAT = DATASET_STORE
 
 
-def write_processed(dataset: Dataset, out_dir: str | Path, *, project_root: str | Path = ".") -> dict[str, Any]:
+def write_processed(dataset: LoadedDataset, out_dir: str | Path, *, project_root: str | Path = ".") -> dict[str, Any]:
     """Write nodes, edges and a summary to ``out_dir``, each file atomically; return the summary.
 
     The dataset folder is recorded relative to ``project_root`` when inside it, so the output
@@ -47,7 +47,7 @@ def write_processed(dataset: Dataset, out_dir: str | Path, *, project_root: str 
     return info
 
 
-def read_processed(out_dir: str | Path, *, project_root: str | Path = ".") -> Dataset:
+def read_processed(out_dir: str | Path, *, project_root: str | Path = ".") -> LoadedDataset:
     """Read what :func:`write_processed` wrote; the result equals the dataset written."""
     out = Path(out_dir)
     info_path = out / INFO_FILE
@@ -67,7 +67,7 @@ def read_processed(out_dir: str | Path, *, project_root: str | Path = ".") -> Da
     split = nodes.pop(SPLIT_COLUMN).astype(STRING_DTYPE).rename("split")
     nodes = _restore_dtypes(spec, nodes)
     edges = edges.astype(dict.fromkeys(edges.columns, STRING_DTYPE))  # source, target (and split)
-    return Dataset(
+    return LoadedDataset(
         root=(Path(project_root) / info["root"]).resolve(),
         spec=spec,
         nodes=nodes.reset_index(drop=True),
@@ -94,7 +94,7 @@ def _portable(root: Path, project_root: Path) -> str:
         return str(Path(root).resolve())
 
 
-def _info(dataset: Dataset, project_root: Path) -> dict[str, Any]:
+def _info(dataset: LoadedDataset, project_root: Path) -> dict[str, Any]:
     assert dataset.split is not None
     labels = dataset.labels
     split = dataset.split
@@ -121,7 +121,7 @@ def _info(dataset: Dataset, project_root: Path) -> dict[str, Any]:
     }
 
 
-def _edge_split_counts(dataset: Dataset) -> dict[str, Any]:
+def _edge_split_counts(dataset: LoadedDataset) -> dict[str, Any]:
     """Link prediction: edges per split (an edges row without a split is a dropped self-loop)."""
     if "split" not in dataset.edges.columns:
         return {}

@@ -36,7 +36,7 @@ def retrain(
     An ensemble (the search's choice) retrains every member with its own settings and keeps its
     weights and smoothing strength (the search itself does not run again)."""
     if config.members:
-        from pipeline.search.refit import fit_ensemble  # not for a plain model's retraining
+        from pipeline.training.refit import fit_ensemble  # not for a plain model's retraining
 
         ensemble, results = fit_ensemble(config, data, recipe, seed=seed, device=device)
         return Retrained(ensemble, results[0])

@@ -50,6 +50,11 @@ def split_fingerprint(data: Data, meta: GraphMeta) -> str:
     return hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()[:16]
 
 
+def _counted(say: Progress, seeds: list[int]) -> Callable[[int], None]:
+    """Each finished seed as "seed 3 done (2/5)"."""
+    return lambda seed: say(f"seed {seed} done ({seeds.index(seed) + 1}/{len(seeds)})")
+
+
 def evaluate_model(
     model: nn.Module,
     config: FusionModelConfig,
@@ -70,9 +75,7 @@ def evaluate_model(
         if note:
             notes.append(note)
         say(f"spread over {len(seeds)} training seed(s)")
-        spread = seed_spread(
-            model, config, data, classes, params.train, seeds, device, on_seed=lambda s: say(f"seed {s} done")
-        )
+        spread = seed_spread(model, config, data, classes, params.train, seeds, device, on_seed=_counted(say, seeds))
 
         models = spread.pop("models")
         say("ablation: masking each modality and the graph at inference")

@@ -10,8 +10,8 @@ from safetensors.torch import load_file, save_file
 from torch_geometric.data import Data
 
 from pipeline.atomic import atomic_dir, read_json, write_json, write_with
-from pipeline.encoder_states import STATES_FILE, EncoderStates, load_states, save_states
 from pipeline.errors import GraphFuseError
+from pipeline.features.states import STATES_FILE, EncoderStates, load_states, save_states
 from pipeline.formats import GRAPH, check_format
 
 TENSORS_FILE = "graph.safetensors"

@@ -45,7 +45,7 @@ class FusionModelConfig(BaseModel):
     # Link prediction: the fusion model's output (``num_classes`` wide) is the node embedding
     # and this decoder scores pairs of them; None for node classification.
     decoder: DecoderName | None = None
-    # Label smoothing after the forward pass (models/label_smoothing.py); 0 = none. Training
+    # Correct & Smooth after the forward pass (models/correct_and_smooth.py); 0 = none. Training
     # chooses it (``train.smoothing``); bundles from before it load with 0.
     smoothing_alpha: float = Field(0.0, ge=0, lt=1)
     smoothing_layers: int = Field(50, ge=1)

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 import torch
 from torch import Tensor, nn
 
-from pipeline.models.label_smoothing import LabelSmoothing
+from pipeline.models.correct_and_smooth import CorrectAndSmooth
 
 
 class WeightedEnsemble(nn.Module):
@@ -34,7 +34,7 @@ class WeightedEnsemble(nn.Module):
         self.register_buffer("weights", torch.tensor([w / total for w in weights]), persistent=False)
         self.modalities = sorted({m for member in members for m in member.modalities})
         self.num_classes = members[0].num_classes
-        self.smoothing: LabelSmoothing | None = None
+        self.smoothing: CorrectAndSmooth | None = None
 
     def forward(self, xs: Mapping[str, Tensor], masks: Mapping[str, Tensor], edge_index: Tensor) -> Tensor:
         mixture = None

@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 import torch
 from torch import Tensor, nn
 
-from pipeline.models.label_smoothing import LabelSmoothing
+from pipeline.models.correct_and_smooth import CorrectAndSmooth
 from pipeline.models.modality_dropout import drop_modalities
 from pipeline.models.modality_heads import ModalityHeads
 from pipeline.models.projection import ModalityProjection
@@ -61,9 +61,9 @@ class FusionBase(nn.Module):
         self.projection_dim = projection_dim
         self.modality_dropout = modality_dropout
         self.hops = hops
-        #: Label smoothing applied by ``predict_logits`` after the forward pass (not a module:
+        #: Correct & Smooth applied by ``predict_logits`` after the forward pass (not a module:
         #: no weights); training or ``build_model`` sets it.
-        self.smoothing: LabelSmoothing | None = None
+        self.smoothing: CorrectAndSmooth | None = None
         self.projections = nn.ModuleDict(
             {
                 m: ModalityProjection(modality_dims[m], projection_dim, missing_token, input_dropout)

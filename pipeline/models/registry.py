@@ -11,6 +11,7 @@ from pipeline.models.backbone_mlp import MLPBackbone
 from pipeline.models.backbone_sage import SAGEBackbone
 from pipeline.models.backbone_sign import SIGNBackbone
 from pipeline.models.config import FusionModelConfig
+from pipeline.models.correct_and_smooth import CorrectAndSmooth
 from pipeline.models.decoder_distmult import DistMultDecoder
 from pipeline.models.decoder_dot import DotDecoder
 from pipeline.models.decoder_mlp import MLPDecoder
@@ -20,7 +21,6 @@ from pipeline.models.fusion_early import EarlyFusion
 from pipeline.models.fusion_gated import GatedFusion
 from pipeline.models.fusion_late import LateFusion
 from pipeline.models.generated_code import remove_generated_files
-from pipeline.models.label_smoothing import LabelSmoothing
 from pipeline.models.link_predictor import LinkPredictor
 
 BACKBONES: dict[str, type[nn.Module]] = {
@@ -100,9 +100,9 @@ def _build(config: FusionModelConfig) -> FusionBase | LinkPredictor | WeightedEn
     return model
 
 
-def smoothing_of(config: FusionModelConfig) -> LabelSmoothing:
-    """The label smoothing a config asks for (``alpha`` 0: none)."""
-    return LabelSmoothing(config.smoothing_alpha, config.smoothing_layers, config.smoothing_correct)
+def smoothing_of(config: FusionModelConfig) -> CorrectAndSmooth:
+    """The Correct & Smooth a config asks for (``alpha`` 0: none)."""
+    return CorrectAndSmooth(config.smoothing_alpha, config.smoothing_layers, config.smoothing_correct)
 
 
 # Bundles written before the zoo: EarlyFusionSAGE's two layers were ``conv1`` and ``conv2``.

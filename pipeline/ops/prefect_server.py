@@ -3,6 +3,11 @@
 ``graphfuse prefect start`` runs it in the background (state in ``.prefect/``, loopback only) until
 ``graphfuse prefect stop``; :func:`prefect_api` gives a command the running one, or starts one that
 lives exactly as long as the command (and dies with it even on ``kill -9``).
+
+While it runs, ``.prefect/profiles.toml`` holds an active Prefect profile ``graphfuse`` with its
+``PREFECT_API_URL``; pyproject.toml's ``[tool.prefect] profiles_path`` points Prefect's own CLI at
+that file, so ``prefect flow-run ls``, ``prefect deploy`` or a worker started in the project talk
+to the project's server with no export (an exported ``PREFECT_API_URL`` still wins).
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from pipeline.atomic import write_text
 from pipeline.errors import GraphFuseError
 from pipeline.ops.processes import (
     Service,
@@ -29,6 +35,9 @@ from pipeline.ops.processes import (
 
 STATE_FILE = "graphfuse-server.json"
 LOG_FILE = "server.log"
+PROFILES_FILE = "profiles.toml"
+PROFILE_NAME = "graphfuse"
+PORT_ENV = "GRAPHFUSE_PREFECT_PORT"
 
 
 def embedded_defaults(root: str | Path) -> None:
@@ -110,30 +119,60 @@ def launch_server(
     return Service(name="prefect", pid=process.pid, url=api_url, log=str(log))
 
 
+def profiles_file(root: str | Path = ".") -> Path:
+    return prefect_home(root) / PROFILES_FILE
+
+
+def _write_profile(root: str | Path, api_url: str) -> None:
+    """Make the running server the active profile of the project's Prefect home."""
+    text = f'active = "{PROFILE_NAME}"\n\n[profiles.{PROFILE_NAME}]\nPREFECT_API_URL = "{api_url}"\n'
+    write_text(profiles_file(root), text)
+
+
+def _forget(root: str | Path) -> None:
+    """The server is gone: neither graphfuse nor Prefect's CLI should look for it any more."""
+    (prefect_home(root) / STATE_FILE).unlink(missing_ok=True)
+    profiles_file(root).unlink(missing_ok=True)
+
+
 def status(root: str | Path = ".") -> Service | None:
-    """The project's background server if it is up and answering; a stale state file is removed."""
-    state_file = prefect_home(root) / STATE_FILE
-    service = read_state(state_file)
+    """The project's background server if it is up and answering; a stale state file (and the
+    profile that pointed at it) is removed."""
+    service = read_state(prefect_home(root) / STATE_FILE)
     if service is None:
         return None
     if alive(service.pid) and healthy(service.url):
         return service
     if not alive(service.pid):
-        state_file.unlink(missing_ok=True)
+        _forget(root)
     return None
 
 
 def start(root: str | Path = ".", port: int | None = None) -> tuple[Service, bool]:
-    """Start the background server (with its UI) unless it runs; return it and whether we started it."""
+    """Start the background server (with its UI) unless it runs; return it and whether we started it.
+
+    The port: ``port``, else ``$GRAPHFUSE_PREFECT_PORT``, else a free one; the profile written
+    beside the state makes the address stable for every command in the project either way."""
     running = status(root)
     if running is not None:
+        _write_profile(root, running.url)
         return running, False
     state_file = prefect_home(root) / STATE_FILE
     if (stale := read_state(state_file)) is not None and alive(stale.pid):
         raise GraphFuseError(f"a Prefect server (pid {stale.pid}) is starting or not answering; try again or stop it")
-    service = launch_server(root, port, tied=False, ui=True)
+    service = launch_server(root, port or _configured_port(), tied=False, ui=True)
     write_state(state_file, service)
+    _write_profile(root, service.url)
     return service, True
+
+
+def _configured_port() -> int | None:
+    text = os.environ.get(PORT_ENV, "").strip()
+    if not text:
+        return None
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise GraphFuseError(f"${PORT_ENV}={text!r}: a port number (1-65535)")
+    return int(text)
 
 
 def stop(root: str | Path = ".") -> Service | None:
@@ -144,7 +183,7 @@ def stop(root: str | Path = ".") -> Service | None:
         return None
     if alive(service.pid):
         terminate(service.pid, group=True)
-    state_file.unlink(missing_ok=True)
+    _forget(root)
     return service
 
 
@@ -152,7 +191,7 @@ def stop(root: str | Path = ".") -> Service | None:
 def prefect_api(root: str | Path = ".", *, scheduler: bool = False) -> Iterator[str]:
     """The API URL to use for one command: the user's, the background server's, or one of our own
     that lives only while the command does (no UI; background services such as the scheduler only
-    when ``scheduler`` is asked for, as `graphfuse serve` needs)."""
+    when ``scheduler`` is asked for, as `graphfuse schedule` needs)."""
     if url := os.environ.get("PREFECT_API_URL"):
         yield url
         return

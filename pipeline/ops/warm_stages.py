@@ -38,26 +38,17 @@ import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
+from pipeline.stages.registry import stage_modules
+
 ENV_VAR = "GRAPHFUSE_WARM_STAGES"
 PRELOAD_ENV_VAR = "GRAPHFUSE_WARM_PRELOAD"  # comma-separated modules instead of PRELOAD (e.g. your own encoder)
 ENTRY_POINT = "graphfuse"  # the console script whose command a warm child runs
 SOCKET_NAME = "stages.sock"
 LOG_NAME = "warm-stages.log"
 
-#: Imported once by the server; each is what a stage process would otherwise import on its own.
-PRELOAD = (
-    "torch",
-    "torch_geometric",
-    "prefect",
-    "mlflow",
-    "flows.stage_flows",
-    "pipeline.stages.validate",
-    "pipeline.stages.preprocess",
-    "pipeline.stages.preprocess_embedding",
-    "pipeline.stages.build_graph",
-    "pipeline.stages.train",
-    "pipeline.stages.evaluate",
-)
+#: Imported once by the server; each is what a stage process would otherwise import on its own
+#: (the stages' modules from the one stage registry).
+PRELOAD = ("torch", "torch_geometric", "prefect", "mlflow", "flows.stage_flows", *stage_modules())
 
 _FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 _STARTED = b"S"  # the server has forked the child: from here on there is no falling back

@@ -5,6 +5,6 @@ One module a job: :mod:`~pipeline.search.settings` (the budget), :mod:`~pipeline
 :mod:`~pipeline.search.cross_fit` (one candidate on every fold), :mod:`~pipeline.search.study`
 (Optuna's stored study), :mod:`~pipeline.search.ensemble` (Caruana's greedy selection),
 :mod:`~pipeline.search.smoothing` (Correct & Smooth's strength on the folds),
-:mod:`~pipeline.search.refit` (the chosen members trained on the pipeline's split) and
+:mod:`~pipeline.training.refit` (the chosen members trained on the pipeline's split) and
 :mod:`~pipeline.search.run` (all of it, for the train stage).
 """

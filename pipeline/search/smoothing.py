@@ -10,7 +10,7 @@ from __future__ import annotations
 from torch import Tensor
 from torch_geometric.data import Data
 
-from pipeline.models import ALPHA_GRID, LabelSmoothing
+from pipeline.models import ALPHA_GRID, CorrectAndSmooth
 from pipeline.search.folds import Fold
 
 
@@ -22,7 +22,7 @@ def choose_strength(
     scores: dict[str, float] = {}
     best: tuple[float, float] | None = None
     for alpha in ALPHA_GRID:
-        smoothing = LabelSmoothing(alpha, layers, correct)
+        smoothing = CorrectAndSmooth(alpha, layers, correct)
         right = seen = 0
         for probs, fold in zip(fold_mixtures, folds, strict=True):
             logits = probs.float().clamp_min(1e-12).log()

@@ -15,9 +15,9 @@ import torch
 from torch_geometric.data import Data
 
 from pipeline.models import FusionModelConfig
-from pipeline.search.refit import EpochCallback, fit_ensemble
 from pipeline.search.run import TrialCallback, search_ensemble
 from pipeline.training import TrainResult
+from pipeline.training.refit import EpochCallback, fit_ensemble
 
 
 @dataclass

@@ -6,16 +6,17 @@ Files first (DVC outputs), then the side effects on the tracking server, through
 from __future__ import annotations
 
 from pipeline.atomic import write_json, write_text
-from pipeline.bundle import load_bundle
 from pipeline.config import Params
+from pipeline.device import resolve_device
 from pipeline.errors import GraphFuseError
 from pipeline.evaluation.metrics import confusion
 from pipeline.evaluation.plots import plot_confusion, plot_embedding_map, plot_reliability, plot_training_curves
 from pipeline.evaluation.report import write_report
 from pipeline.evaluation.suite import EvaluationResult, evaluate_model, split_fingerprint
 from pipeline.graph import load_graph
+from pipeline.inference.bundle import load_bundle
 from pipeline.paths import Paths
-from pipeline.stages import show_progress
+from pipeline.stages import progress_lines
 from pipeline.stages.publish import (  # noqa: F401 - the output names, also read from here
     ABLATION_FILE,
     CONFUSION_CSV,
@@ -36,7 +37,6 @@ from pipeline.stages.publish import (  # noqa: F401 - the output names, also rea
     registry_tags,
 )
 from pipeline.tracking.health import ensure_tracking_reachable
-from pipeline.training import resolve_device
 
 
 def _write_plots(result: EvaluationResult, data, meta, bundle, paths: Paths) -> None:
@@ -80,8 +80,7 @@ def run(params: Params, paths: Paths) -> dict:
         )
     run_info = read_run_info(paths)
     device = resolve_device(params.train.device)
-    say = print if show_progress() else None
-    result = evaluate_model(bundle.build(), bundle.config, data, meta, params, device, progress=say)
+    result = evaluate_model(bundle.build(), bundle.config, data, meta, params, device, progress=progress_lines())
 
     spread = {"n_seeds": len(result.spread["seeds"])} | result.spread["summary"]
     metrics = clean({split: m for split, m in result.metrics.items()} | {"spread": spread})
@@ -125,6 +124,7 @@ def run(params: Params, paths: Paths) -> dict:
         metric=params.evaluate.champion_metric,
         value=result.metrics["val"][params.evaluate.champion_metric],
         tags=registry_tags(params, paths, meta.dataset, fingerprint),
+        val_correct=(result.probs.argmax(axis=1) == data.y.numpy())[data.val_mask.numpy()],
     )
     headline = {s: {k: v for k, v in metrics[s].items() if k != "per_class"} for s in ("val", "test")}
     return {"metrics": headline | {"spread": spread}, "registry": registry}

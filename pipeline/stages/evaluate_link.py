@@ -5,13 +5,13 @@ report, then the registry (champion on validation MRR). Same output files as nod
 from __future__ import annotations
 
 from pipeline.atomic import write_json, write_text
-from pipeline.bundle import ModelBundle
 from pipeline.config import Params
 from pipeline.evaluation.embeddings import embedding_map
 from pipeline.evaluation.plots import plot_embedding_map
+from pipeline.inference.bundle import ModelBundle
 from pipeline.paths import Paths
+from pipeline.stages import progress_lines
 from pipeline.stages import publish as files  # the stage's output names, small writers, publish step
-from pipeline.stages import show_progress
 from pipeline.tasks.link.evaluate import evaluate_link_model, link_split_fingerprint
 from pipeline.tasks.link.outputs import confusion_rows, link_report, plot_link_curves, plot_link_outputs
 from pipeline.tasks.link.train import embed_nodes
@@ -21,7 +21,7 @@ CHAMPION_METRIC = "mrr"
 
 def run_link(params: Params, paths: Paths, data, meta, bundle: ModelBundle, device) -> dict:
     """The evaluate stage for a link predictor; writes the files the stage declares in dvc.yaml."""
-    say = print if show_progress() else None
+    say = progress_lines()
     model = bundle.build()
     result = evaluate_link_model(model, bundle.config, data, meta, params, device, progress=say)
     spread = {"n_seeds": len(result.spread["seeds"])} | result.spread["summary"]

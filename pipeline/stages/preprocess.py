@@ -16,7 +16,7 @@ from dataclasses import replace
 from pipeline.atomic import write_json
 from pipeline.config import Params
 from pipeline.dataset import read_processed
-from pipeline.embed import MapShards, cache_for
+from pipeline.device import resolve_device
 from pipeline.encoders.histogram import COLOR_HISTOGRAM
 from pipeline.encoders.registry import make_image_encoder, make_text_encoder
 from pipeline.encoders.tfidf import TFIDF
@@ -28,7 +28,7 @@ from pipeline.features import (
     save_features,
     state_fingerprint,
 )
-from pipeline.featurize import (
+from pipeline.features.encode import (
     EncodeOptions,
     EncodeReport,
     encode_image_modality,
@@ -37,9 +37,9 @@ from pipeline.featurize import (
     node_texts,
     tabular_features,
 )
+from pipeline.features.runner import MapShards, cache_for
 from pipeline.paths import Paths
 from pipeline.stages import show_progress
-from pipeline.training import resolve_device
 
 log = logging.getLogger("graphfuse.preprocess")
 

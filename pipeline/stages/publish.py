@@ -13,21 +13,28 @@ import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from pipeline.atomic import read_json, write_json
 from pipeline.config import Params
 from pipeline.paths import Paths
+from pipeline.stages.outputs import (  # noqa: F401 - the output names, also read from here
+    ABLATION_FILE,
+    CONFUSION_CSV,
+    CONFUSION_PNG,
+    CURVES_PNG,
+    EMBEDDINGS_CSV,
+    EMBEDDINGS_PNG,
+    METRICS_FILE,
+    REGISTRY_FILE,
+    RELIABILITY_CSV,
+    RELIABILITY_PNG,
+    REPORT_FILE,
+)
 from pipeline.stages.train import HISTORY_FILE, RUN_FILE
 from pipeline.tracking import configure_tracking, log_evaluation, register_and_promote
+from pipeline.tracking.champion_rule import ChampionRule
 from pipeline.tracking.provenance import dvc_data_hash, file_hash, flow_run_id, git_commit, params_tag
-
-METRICS_FILE = "metrics.json"
-ABLATION_FILE = "ablation.json"
-REGISTRY_FILE = "registry.json"
-REPORT_FILE = "evaluation.html"
-CONFUSION_CSV, CONFUSION_PNG = "confusion_test.csv", "confusion_test.png"
-CURVES_PNG = "training_curves.png"
-RELIABILITY_CSV, RELIABILITY_PNG = "reliability_test.csv", "reliability_test.png"
-EMBEDDINGS_CSV, EMBEDDINGS_PNG = "embeddings.csv", "embeddings.png"
 
 
 def clean(value):
@@ -85,9 +92,11 @@ def publish(
     metric: str,
     value: float,
     tags: dict[str, str],
+    val_correct: np.ndarray | None = None,
 ) -> dict:
     """Log the evaluation to the training run (``run_info``: the train stage's run.json), register
-    its model (champion on ``metric``), and write registry.json; returns what registry.json says."""
+    its model (champion on ``metric`` under params' ``registry`` rule, paired on ``val_correct``:
+    which val nodes it got right), and write registry.json; returns what registry.json says."""
     tracking = params.tracking
     configure_tracking(paths.root, tracking.experiment)
     log_evaluation(run_info["run_id"], flat_metrics, artifacts, documents)
@@ -98,8 +107,9 @@ def publish(
         alias=tracking.champion_alias,
         metric=metric,
         value=value,
-        min_delta=params.registry.min_delta,
         tags=tags,
+        rule=ChampionRule(**params.registry.model_dump()),
+        val_correct=val_correct,
     )
     write_json(paths.metrics / REGISTRY_FILE, promotion.as_dict())
     return promotion.as_dict()

@@ -15,11 +15,11 @@ import json
 from tqdm.auto import tqdm
 
 from pipeline.atomic import atomic_dir, write_json, write_text
-from pipeline.bundle import ModelBundle, save_bundle
 from pipeline.config import Params, TrainParams, load_params
 from pipeline.errors import GraphFuseError
 from pipeline.graph import load_graph
 from pipeline.graph.store import META_FILE, TENSORS_FILE, load_encoder_states
+from pipeline.inference.bundle import ModelBundle, save_bundle
 from pipeline.models import FusionModelConfig, build_model
 from pipeline.paths import Paths
 from pipeline.stages import show_progress
@@ -203,7 +203,7 @@ def _train_and_log(params: Params, paths: Paths, data, meta, config, device, fit
         best = result.history[result.best_epoch - 1]
         tracked.log_metrics({"best_epoch": result.best_epoch, "best_val_loss": best["val_loss"]})
         tracked.log_metrics({f"smoothing_val_accuracy_{a}": v for a, v in result.smoothing_scores.items()})
-        config = config.model_copy(update=result.config_update())  # the label smoothing chosen on val
+        config = config.model_copy(update=result.config_update())  # the Correct & Smooth chosen on val
         bundle = ModelBundle(
             config=config,
             classes=meta.classes,

@@ -6,11 +6,11 @@ import dataclasses
 from pathlib import Path
 
 from pipeline.config import Params, ValidateParams
-from pipeline.dataset import Dataset, load_dataset, with_splits, write_processed
+from pipeline.dataset import LoadedDataset, load_dataset, with_splits, write_processed
 from pipeline.paths import Paths
 
 
-def checked_dataset(dataset_dir: str | Path, split: ValidateParams, task: str | None = None) -> Dataset:
+def checked_dataset(dataset_dir: str | Path, split: ValidateParams, task: str | None = None) -> LoadedDataset:
     """Every check the pipeline makes of a dataset folder, images decoded and split assigned;
     ``graphfuse validate`` runs exactly this, so what it accepts the pipeline accepts.
 

@@ -1,10 +1,9 @@
 """The only part of the library that talks to MLflow: runs, models, the registry."""
 
+from pipeline.tracking.model_files import load_bundle_from_registry, load_package_from_registry
 from pipeline.tracking.registry import (
     PromotionResult,
     list_versions,
-    load_bundle_from_registry,
-    load_package_from_registry,
     promote,
     register_and_promote,
     rollback,

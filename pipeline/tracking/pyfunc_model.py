@@ -11,7 +11,7 @@ a path that leaves the root is refused. The model never reads any other path a r
 
 The model is logged without an input schema on purpose: MLflow's schema enforcement silently drops
 a column the schema lacks (a misspelt ``Text`` or ``latitud``) and the answer would come from no
-features; :func:`pipeline.inductive.predict_new_nodes` refuses it instead, with the CLI's message.
+features; :func:`pipeline.inference.inductive.predict_new_nodes` refuses it instead, with the CLI's message.
 """
 
 from __future__ import annotations
@@ -23,11 +23,11 @@ import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.pyfunc import PythonModel, PythonModelContext
 
-from pipeline.bundle import ModelBundle, load_bundle
 from pipeline.errors import GraphFuseError
-from pipeline.inductive import EncoderCache, predict_new_nodes
-from pipeline.known_graph import KnownGraph, load_known_graph
-from pipeline.tasks.link.predict import LinkScorer
+from pipeline.inference.bundle import ModelBundle, load_bundle
+from pipeline.inference.inductive import EncoderCache, predict_new_nodes
+from pipeline.inference.known_graph import KnownGraph, load_known_graph
+from pipeline.inference.links import LinkScorer
 
 DEFAULT_K = 10  # top-k candidate links per source when a request row has no target
 

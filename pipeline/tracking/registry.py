@@ -1,9 +1,11 @@
 """Model Registry: register every evaluated model, move ``champion`` only on a fair, clear win.
 
-Rules (issue 7): the alias moves when the new version beats the champion on the *same* dataset
-and split by at least ``min_delta`` on the chosen validation metric; otherwise the new version
-becomes ``challenger``. A champion from another dataset or split, or one chosen on another
-metric, is never compared silently: the version becomes challenger and the reason says why.
+Rules (issue 7, issue 19; :mod:`pipeline.tracking.champion_rule`): the alias moves when the new
+version beats the champion on the *same* dataset and split by at least ``min_delta`` on the
+chosen validation metric and, with ``test: mcnemar``, is right on significantly more of the same
+validation nodes; otherwise the new version becomes ``challenger``. A champion from another
+dataset or split, or one chosen on another metric, is never compared silently: the version
+becomes challenger and the reason says why.
 The same model (same weights, dataset and split) evaluated again registers nothing new. A
 lookup that fails for any reason other than "no such model or alias" is an error.
 """
@@ -11,27 +13,22 @@ lookup that fails for any reason other than "no such model or alias" is an error
 from __future__ import annotations
 
 import json
-import tempfile
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from dataclasses import asdict, dataclass, field
 
 import mlflow
-import yaml
+import numpy as np
 from mlflow import MlflowClient
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE, RESOURCE_DOES_NOT_EXIST, ErrorCode
 
-from pipeline.bundle import ModelBundle, load_bundle
 from pipeline.errors import GraphFuseError
-from pipeline.known_graph import KnownGraph, load_known_graph
-from pipeline.redact import redact_text, redact_uri
+from pipeline.tracking.champion_rule import SAME_DATA_TAGS, VAL_CORRECT_TAG, ChampionRule, decide, encode_correct
+from pipeline.tracking.model_files import load_bundle_from_registry, load_package_from_registry  # noqa: F401 (moved)
 
 METRIC_TAG_PREFIX = "val_"
 CHALLENGER_ALIAS = "challenger"
 HISTORY_TAG = "graphfuse.champion_history"
-#: Tags that say which data a version was judged on; versions are compared only when they agree.
-SAME_DATA_TAGS = ("dataset", "split_fingerprint")
 
 
 @dataclass(frozen=True)
@@ -46,6 +43,7 @@ class PromotionResult:
     alias: str = ""
     reason: str = ""
     duplicate: bool = False
+    test: dict = field(default_factory=dict)  # the paired test's statistic, p-value and n, when one ran
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -99,33 +97,36 @@ def _set_champion(client: MlflowClient, name: str, alias: str, version: int) -> 
     client.set_registered_model_tag(name, HISTORY_TAG, json.dumps(history[-50:]))
 
 
-def _decide(
-    champion: ModelVersion | None, tags: dict[str, str], metric_tag: str, value: float, min_delta: float
-) -> tuple[bool, str, float | None]:
-    """(promote?, why, the champion's value)."""
-    if champion is None:
-        return True, "no champion yet", None
-    v = champion.version
-    for key in SAME_DATA_TAGS:
-        theirs, ours = champion.tags.get(key), tags.get(key)
-        if theirs != ours:
-            return False, f"champion v{v} was evaluated on {key} {theirs!r}, this model on {ours!r}: not compared", None
-    if metric_tag not in champion.tags:
-        chosen = champion.tags.get("champion_metric", "another metric")
-        return (
-            False,
-            f"champion v{v} has no {metric_tag} (it was chosen on {chosen}): metric changed, not compared",
-            None,
-        )
-    previous = float(champion.tags[metric_tag])
-    gain = value - previous
-    if gain > 0 and gain >= min_delta:
-        return True, f"{metric_tag} {value:.4f} beats champion v{v}'s {previous:.4f} by {gain:+.4f}", previous
-    return (
-        False,
-        f"{metric_tag} {value:.4f} vs champion v{v}'s {previous:.4f}: gain {gain:+.4f} < {min_delta}",
-        previous,
-    )
+def _already_registered(
+    client: MlflowClient,
+    name: str,
+    alias: str,
+    champion: ModelVersion | None,
+    tags: dict[str, str],
+    metric_tag: str,
+    value: float,
+) -> PromotionResult | None:
+    """The result for a model that is already a version (same weights, dataset and split), else None."""
+    if "model_hash" not in tags:
+        return None
+    key = ("model_hash", *SAME_DATA_TAGS)
+    for existing in _versions(client, name):
+        if all(existing.tags.get(k) == tags.get(k) for k in key):
+            is_champion = champion is not None and champion.version == existing.version
+            return PromotionResult(
+                name,
+                int(existing.version),
+                metric_tag,
+                value,
+                False,
+                int(champion.version) if champion else None,
+                None,
+                alias=alias if is_champion else ",".join(existing.aliases),
+                reason=f"v{existing.version} already holds this model (same weights, dataset and split): "
+                "nothing registered",
+                duplicate=True,
+            )
+    return None
 
 
 def register_and_promote(
@@ -138,38 +139,29 @@ def register_and_promote(
     value: float,
     min_delta: float = 0.0,
     tags: dict[str, str] | None = None,
+    rule: ChampionRule | None = None,
+    val_correct: np.ndarray | None = None,
 ) -> PromotionResult:
     """Register ``model_uri`` (unless this very model is already a version) and apply the rules above.
 
     ``tags`` should carry ``model_hash``, ``dataset`` and ``split_fingerprint`` (and the provenance
-    tags); a version with the same three is the same model evaluated again.
+    tags); a version with the same three is the same model evaluated again. ``rule`` (default: the
+    gain alone, at least ``min_delta``) decides; ``val_correct`` (which val nodes this model got
+    right) is kept on the version and feeds the paired test.
     """
+    rule = rule or ChampionRule(min_delta=min_delta)
     client = MlflowClient()
     tags = dict(tags or {})
     metric_tag = METRIC_TAG_PREFIX + metric
     champion = champion_version(client, name, alias)
-    if "model_hash" in tags:
-        key = ("model_hash", *SAME_DATA_TAGS)
-        for existing in _versions(client, name):
-            if all(existing.tags.get(k) == tags.get(k) for k in key):
-                is_champion = champion is not None and champion.version == existing.version
-                return PromotionResult(
-                    name,
-                    int(existing.version),
-                    metric_tag,
-                    value,
-                    False,
-                    int(champion.version) if champion else None,
-                    None,
-                    alias=alias if is_champion else ",".join(existing.aliases),
-                    reason=f"v{existing.version} already holds this model (same weights, dataset and split): "
-                    "nothing registered",
-                    duplicate=True,
-                )
-    promote, reason, previous_value = _decide(champion, tags, metric_tag, value, min_delta)
+    if (again := _already_registered(client, name, alias, champion, tags, metric_tag, value)) is not None:
+        return again
+    decision = decide(champion, tags, metric_tag, value, rule, val_correct)
     tags |= {metric_tag: f"{value:.6f}", "run_id": run_id, "champion_metric": metric_tag}
+    if val_correct is not None and (encoded := encode_correct(val_correct)) is not None:
+        tags[VAL_CORRECT_TAG] = encoded
     version = int(mlflow.register_model(model_uri, name, tags=tags).version)
-    if promote:
+    if decision.promote:
         _set_champion(client, name, alias, version)
     else:
         client.set_registered_model_alias(name, CHALLENGER_ALIAS, str(version))
@@ -178,12 +170,18 @@ def register_and_promote(
         version,
         metric_tag,
         value,
-        promote,
+        decision.promote,
         int(champion.version) if champion else None,
-        previous_value,
-        alias=alias if promote else CHALLENGER_ALIAS,
-        reason=reason,
+        decision.previous_value,
+        alias=alias if decision.promote else CHALLENGER_ALIAS,
+        reason=decision.reason,
+        test=decision.test,
     )
+
+
+def version_run_id(name: str, version: int) -> str:
+    """The MLflow run that logged a registered version."""
+    return _require_version(MlflowClient(), name, version).run_id or ""
 
 
 def _require_version(client: MlflowClient, name: str, version: int) -> ModelVersion:
@@ -244,52 +242,3 @@ def list_versions(name: str) -> list[dict[str, str]]:
             }
         )
     return rows
-
-
-def _download(model_uri: str, dst: str) -> Path:
-    try:
-        return Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=dst))
-    except MlflowException as exc:
-        raise GraphFuseError(
-            f"model {model_uri!r} could not be found in the registry at "
-            f"{redact_uri(mlflow.get_tracking_uri())}: {redact_text(str(exc))}"
-        ) from exc
-
-
-def load_package_from_registry(model_uri: str) -> tuple[ModelBundle, KnownGraph | None]:
-    """The bundle (and training graph, when the version has one) behind a model URI, no unpickling.
-
-    Everything is read into memory and the download is deleted before returning.
-    """
-    with tempfile.TemporaryDirectory(prefix="graphfuse-model-") as tmp:
-        local = _download(model_uri, tmp)
-        artifacts = _artifact_dirs(local)
-        if "bundle" not in artifacts:
-            raise GraphFuseError(
-                f"model {model_uri!r} is not a GraphFuse model (its MLmodel names no 'bundle' artifact)"
-            )
-        bundle = load_bundle(artifacts["bundle"])
-        known = load_known_graph(artifacts["known_graph"]) if "known_graph" in artifacts else None
-    return bundle, known
-
-
-def load_bundle_from_registry(model_uri: str) -> ModelBundle:
-    """Fetch the bundle behind ``models:/name@alias`` (or any model URI) without unpickling."""
-    return load_package_from_registry(model_uri)[0]
-
-
-def _artifact_dirs(model_dir: Path) -> dict[str, Path]:
-    """Where the pyfunc flavour put its artifacts, read from MLmodel (plain YAML, nothing executed)."""
-    mlmodel = model_dir / "MLmodel"
-    if not mlmodel.is_file():
-        return {}
-    spec = yaml.safe_load(mlmodel.read_text(encoding="utf-8")) or {}
-    artifacts = spec.get("flavors", {}).get("python_function", {}).get("artifacts", {})
-    out = {}
-    for key, entry in artifacts.items():
-        relative = (entry or {}).get("path")
-        if relative:
-            path = (model_dir / relative).resolve()
-            if path.is_relative_to(model_dir.resolve()):
-                out[key] = path
-    return out

@@ -24,12 +24,12 @@ from mlflow.models import ModelSignature
 from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema
 
 from pipeline.atomic import read_json
-from pipeline.bundle import load_bundle
 from pipeline.dataset import DatasetSpec
 from pipeline.errors import GraphFuseError
 from pipeline.graph import load_graph
-from pipeline.inductive import input_columns
-from pipeline.known_graph import KnownGraph, save_known_graph
+from pipeline.inference.bundle import load_bundle
+from pipeline.inference.inductive import input_columns
+from pipeline.inference.known_graph import KnownGraph, save_known_graph
 from pipeline.redact import redact_text, redact_uri
 from pipeline.tracking.orchestrator_tags import orchestrator_tags
 from pipeline.tracking.recovery import close_orphaned_runs, owner_tags
@@ -171,7 +171,7 @@ def _input_columns(known: KnownGraph, link: bool) -> dict[str, str]:
 def log_bundle_model(bundle_dir: str | Path, known: KnownGraph, name: str = "model") -> str:
     """Log a model bundle and its training graph as a pyfunc model (models-from-code, no pickle).
 
-    The model scores new nodes attached to the training graph (see :mod:`pipeline.inductive`);
+    The model scores new nodes attached to the training graph (see :mod:`pipeline.inference.inductive`);
     ``images_root`` in the model config (or ``$GRAPHFUSE_IMAGES_ROOT``) is where image paths
     in a request may point, and nowhere else.
     """

@@ -10,7 +10,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from pipeline.training.device import resolve_device, seed_everything, threads_for_data
+    from pipeline.device import resolve_device, seed_everything, threads_for_data
     from pipeline.training.distributed import process_group
     from pipeline.training.loop import TrainResult, predict_logits, train_node_classifier
     from pipeline.training.options import MONITORS, TrainOptions, options_from
@@ -22,9 +22,9 @@ _HOME = {
     "TrainResult": "pipeline.training.loop",
     "predict_logits": "pipeline.training.loop",
     "process_group": "pipeline.training.distributed",
-    "resolve_device": "pipeline.training.device",
-    "seed_everything": "pipeline.training.device",
-    "threads_for_data": "pipeline.training.device",
+    "resolve_device": "pipeline.device",
+    "seed_everything": "pipeline.device",
+    "threads_for_data": "pipeline.device",
     "train_node_classifier": "pipeline.training.loop",
 }
 

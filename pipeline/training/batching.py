@@ -13,8 +13,8 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.data import Data
 
+from pipeline.device import to_device
 from pipeline.models.propagation import gather_hops, precompute_hops
-from pipeline.training.device import to_device
 from pipeline.training.distributed import DistContext
 
 

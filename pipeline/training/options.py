@@ -27,7 +27,7 @@ class TrainOptions:
     batch_size: int = 4096
     fanout: int = 10
     checkpoint_every: int = 0
-    # label smoothing after training (pipeline/training/label_smoothing.py): off | auto | a strength
+    # Correct & Smooth after training (pipeline/training/correct_and_smooth.py): off | auto | a strength
     smoothing: str | float = "off"
     smoothing_layers: int = 50
     smoothing_correct: bool = False

@@ -17,13 +17,13 @@ import torch
 from torch_geometric.data import Data
 
 from pipeline.config import Params
+from pipeline.device import threads_for_data
 from pipeline.evaluation.spread import seeds_for
 from pipeline.graph import GraphMeta
 from pipeline.models import FusionModelConfig, LinkPredictor, build_model
 from pipeline.tasks.link.metrics import METRIC_NAMES, ranking_metrics
 from pipeline.tasks.link.train import candidate_scores, embed_nodes, train_link_predictor
 from pipeline.training import options_from, seed_everything
-from pipeline.training.device import threads_for_data
 
 Progress = Callable[[str], None]
 EVAL_SPLITS = ("val", "test")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from pipeline.dataset import SPLITS, Dataset
+from pipeline.dataset import SPLITS, LoadedDataset
 from pipeline.graph import EdgeReport, build_edge_index
 from pipeline.tasks.link.negatives import eval_negatives
 from pipeline.tasks.link.split import EDGE_SPLIT
@@ -29,7 +29,7 @@ def unique_pairs(edge_index: Tensor, *, directed: bool) -> Tensor:
 
 
 def link_graph_tensors(
-    dataset: Dataset, *, eval_negatives_per_positive: int, seed: int
+    dataset: LoadedDataset, *, eval_negatives_per_positive: int, seed: int
 ) -> tuple[Tensor, EdgeReport, dict[str, Tensor], list[str]]:
     """(message-passing edge_index, its report, the ``lp_*`` tensors, notes)."""
     directed = dataset.spec.edges.directed

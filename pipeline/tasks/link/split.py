@@ -21,7 +21,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from pipeline.dataset import SPLITS, Dataset
+from pipeline.dataset import SPLITS, LoadedDataset
 from pipeline.dataset.dataset import STRING_DTYPE
 from pipeline.errors import DatasetError
 
@@ -29,7 +29,7 @@ EdgeSplitMode = Literal["random", "inductive"]
 EDGE_SPLIT = "split"  # column of the edges frame (as pipeline.dataset.load names it)
 
 
-def pair_keys(dataset: Dataset) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def pair_keys(dataset: LoadedDataset) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(source position, target position, pair key) per edges row; undirected pairs share a key."""
     index = pd.Index(dataset.ids)
     src = index.get_indexer(dataset.edges["source"]).astype(np.int64)
@@ -39,7 +39,7 @@ def pair_keys(dataset: Dataset) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def split_edges(
-    dataset: Dataset, *, seed: int, val_fraction: float, test_fraction: float, mode: EdgeSplitMode = "random"
+    dataset: LoadedDataset, *, seed: int, val_fraction: float, test_fraction: float, mode: EdgeSplitMode = "random"
 ) -> tuple[pd.Series, pd.Series]:
     """(edge split aligned with ``dataset.edges``, node split aligned with ``dataset.nodes``).
 
@@ -73,8 +73,8 @@ def split_edges(
 
 
 def with_edge_splits(
-    dataset: Dataset, *, seed: int, val_fraction: float, test_fraction: float, mode: EdgeSplitMode = "random"
-) -> Dataset:
+    dataset: LoadedDataset, *, seed: int, val_fraction: float, test_fraction: float, mode: EdgeSplitMode = "random"
+) -> LoadedDataset:
     """A copy of ``dataset`` whose edges carry ``split`` and whose nodes carry the node split."""
     edge_split, node_split = split_edges(
         dataset, seed=seed, val_fraction=val_fraction, test_fraction=test_fraction, mode=mode
@@ -84,13 +84,13 @@ def with_edge_splits(
     return dataclasses.replace(dataset, edges=edges, split=node_split)
 
 
-def _from_column(dataset: Dataset, keys: np.ndarray, loop: np.ndarray) -> np.ndarray:
+def _from_column(dataset: LoadedDataset, keys: np.ndarray, loop: np.ndarray) -> np.ndarray:
     given = dataset.edges[EDGE_SPLIT].to_numpy(dtype=object, na_value=None)
     frame = pd.DataFrame({"key": keys[~loop], "split": given[~loop]})
     conflicting = frame.groupby("key")["split"].nunique()
     if (conflicting > 1).any():
         key = int(conflicting.index[np.flatnonzero(conflicting.to_numpy() > 1)[0]])
-        rows = [Dataset.file_row(int(p)) for p in np.flatnonzero((keys == key) & ~loop)]
+        rows = [LoadedDataset.file_row(int(p)) for p in np.flatnonzero((keys == key) & ~loop)]
         raise DatasetError(
             dataset.edges_file,
             f"rows {', '.join(map(str, rows))} are the same node pair in different splits: "

@@ -16,11 +16,12 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch_geometric.data import Data
 
+from pipeline.device import threads_for_data
 from pipeline.models import LinkPredictor
 from pipeline.tasks.link.metrics import ranking_metrics
 from pipeline.tasks.link.negatives import train_negatives
 from pipeline.training import TrainOptions, TrainResult
-from pipeline.training.device import threads_for_data
+from pipeline.training.early_stopping import EarlyStopping
 
 EpochCallback = Callable[[int, dict[str, float]], None]
 MONITOR = "val_mrr"
@@ -88,9 +89,8 @@ def _train(
     xs, masks, edge_index = node_inputs(model, data, device)
     train_pos_dev = train_pos.to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=options.lr, weight_decay=options.weight_decay)
-    best_state: dict[str, Tensor] | None = None
-    best_score: tuple[float, float] | None = None
-    best_epoch, history = 0, []
+    stopper = EarlyStopping(options.patience, keep_on_cpu=True)
+    history = []
     for epoch in range(1, options.max_epochs + 1):
         model.train()
         optimizer.zero_grad(set_to_none=True)
@@ -107,35 +107,32 @@ def _train(
             torch.nn.utils.clip_grad_norm_(model.parameters(), options.grad_clip)
         optimizer.step()
 
-        model.eval()
-        with torch.inference_mode():
-            z = model.encode(xs, masks, edge_index)
-            pos_scores, neg_scores = candidate_scores(model, z, val_pos.to(device), val_neg.to(device))
-        pos_scores, neg_scores = pos_scores.float().cpu(), neg_scores.float().cpu()
-        val = ranking_metrics(pos_scores, neg_scores)
-        row = {
-            "epoch": epoch,
-            "train_loss": float(loss.detach()),
-            "val_loss": float(_bce(pos_scores, neg_scores)),
-            "val_mrr": val["mrr"],
-            "val_hits_at_10": val["hits_at_10"],
-        }
+        row = {"epoch": epoch, "train_loss": float(loss.detach())} | _validation(
+            model, (xs, masks, edge_index), val_pos.to(device), val_neg.to(device)
+        )
         history.append(row)
         if on_epoch is not None:
             on_epoch(epoch, row)
-        score = (round(row["val_mrr"], 6), -round(row["val_loss"], 6))
-        if best_score is None or score > best_score:
-            best_score, best_epoch = score, epoch
-            best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-        if epoch - best_epoch >= options.patience:
+        stopper.update(epoch, (round(row["val_mrr"], 6), -round(row["val_loss"], 6)), model)
+        if stopper.should_stop(epoch):
             break
-    assert best_state is not None
     return TrainResult(
-        state_dict=best_state,
-        best_epoch=best_epoch,
+        state_dict=stopper.best_weights(),
+        best_epoch=stopper.best_epoch,
         epochs_run=len(history),
         monitor=MONITOR,
         history=history,
         batching="full",
         trained_nodes=int(train_nodes.numel()),
     )
+
+
+def _validation(model: LinkPredictor, inputs: tuple, val_pos: Tensor, val_neg: Tensor) -> dict[str, float]:
+    """The epoch's validation figures: loss, MRR and Hits@10 of the positives among their candidates."""
+    model.eval()
+    with torch.inference_mode():
+        z = model.encode(*inputs)
+        pos_scores, neg_scores = candidate_scores(model, z, val_pos, val_neg)
+    pos_scores, neg_scores = pos_scores.float().cpu(), neg_scores.float().cpu()
+    val = ranking_metrics(pos_scores, neg_scores)
+    return {"val_loss": float(_bce(pos_scores, neg_scores)), "val_mrr": val["mrr"], "val_hits_at_10": val["hits_at_10"]}

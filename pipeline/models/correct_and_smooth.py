@@ -3,7 +3,7 @@
 A GNN sees its neighbours' *features*; on a homophilous graph with many labelled nodes, their
 *labels* say more. PyG's :class:`~torch_geometric.nn.models.CorrectAndSmooth` (Huang et al.,
 2021) propagates them on top of the model's probabilities. Only training labels enter: the
-validation labels choose ``alpha`` (see :mod:`pipeline.training.label_smoothing`), the test
+validation labels choose ``alpha`` (see :mod:`pipeline.training.correct_and_smooth`), the test
 labels never take part.
 """
 
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import torch
 from torch import Tensor
-from torch_geometric.nn.models import CorrectAndSmooth
+from torch_geometric.nn.models import CorrectAndSmooth as PyGCorrectAndSmooth
 
 from pipeline.models.generated_code import remove_generated_files
 
@@ -22,7 +22,7 @@ ALPHA_GRID = (0.0, 0.5, 0.7, 0.8, 0.9)
 
 
 @dataclass(frozen=True)
-class LabelSmoothing:
+class CorrectAndSmooth:
     r"""Post-processing of a model's class probabilities with the training labels.
 
     .. math::
@@ -48,7 +48,7 @@ class LabelSmoothing:
         train_mask = train_mask.to(logits.device).bool() & (y.to(logits.device) >= 0)
         if self.alpha <= 0 or not bool(train_mask.any()) or edge_index.numel() == 0:
             return logits
-        cs = CorrectAndSmooth(self.layers, 0.8, self.layers, self.alpha, autoscale=True)
+        cs = PyGCorrectAndSmooth(self.layers, 0.8, self.layers, self.alpha, autoscale=True)
         remove_generated_files()  # PyG's LabelPropagation wrote its propagate() to /tmp once
         probs = torch.softmax(logits.float(), dim=-1)
         y_train = y.to(logits.device)[train_mask]
@@ -58,3 +58,6 @@ class LabelSmoothing:
         total = smoothed.sum(dim=-1, keepdim=True)
         smoothed = torch.where(total > 0, smoothed / total.clamp_min(1e-12), torch.softmax(logits.float(), -1))
         return smoothed.clamp_min(1e-12).log()
+
+
+LabelSmoothing = CorrectAndSmooth  # the older name, kept for code that imported it

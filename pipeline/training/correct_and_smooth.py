@@ -1,4 +1,4 @@
-"""Choosing the label smoothing of a trained model on the validation split.
+"""Choosing the Correct & Smooth of a trained model on the validation split.
 
 ``train.smoothing: auto`` tries each strength of :data:`~pipeline.models.ALPHA_GRID` (0 = none)
 on the best epoch's predictions and keeps the one with the best validation accuracy (ties go to
@@ -11,13 +11,13 @@ from __future__ import annotations
 from torch import Tensor
 from torch_geometric.data import Data
 
-from pipeline.models import ALPHA_GRID, LabelSmoothing
+from pipeline.models import ALPHA_GRID, CorrectAndSmooth
 from pipeline.training.options import TrainOptions
 
 
 def choose_smoothing(
     logits: Tensor, data: Data, options: TrainOptions
-) -> tuple[LabelSmoothing | None, dict[str, float]]:
+) -> tuple[CorrectAndSmooth | None, dict[str, float]]:
     """The smoothing ``options.smoothing`` asks for (``off``, a strength, or ``auto``: the best on
     validation) for the model's ``logits`` (the best epoch's, every node), and the validation
     accuracy of each candidate tried."""
@@ -28,7 +28,7 @@ def choose_smoothing(
     scores: dict[str, float] = {}
     best: tuple[float, float] | None = None
     for alpha in candidates:
-        smoothing = LabelSmoothing(alpha, options.smoothing_layers, options.smoothing_correct)
+        smoothing = CorrectAndSmooth(alpha, options.smoothing_layers, options.smoothing_correct)
         pred = smoothing(logits, data.y, data.train_mask, data.edge_index).argmax(-1)
         accuracy = float((pred[val] == data.y[val]).float().mean())
         scores[f"{alpha:g}"] = accuracy
@@ -37,4 +37,4 @@ def choose_smoothing(
     alpha = best[0] if best is not None else 0.0
     if alpha <= 0:
         return None, scores
-    return LabelSmoothing(alpha, options.smoothing_layers, options.smoothing_correct), scores
+    return CorrectAndSmooth(alpha, options.smoothing_layers, options.smoothing_correct), scores

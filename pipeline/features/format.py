@@ -23,8 +23,8 @@ import numpy as np
 import torch
 
 from pipeline.atomic import atomic_dir
-from pipeline.encoder_states import STATES_FILE, load_states, save_states
 from pipeline.errors import GraphFuseError
+from pipeline.features.states import STATES_FILE, load_states, save_states
 from pipeline.formats import FEATURES, check_format
 
 #: The tabular encoder's fitted state, beside the feature folders (written by preprocess_tabular,

@@ -1,4 +1,4 @@
-"""Label smoothing (PyG's Correct & Smooth over the training labels): what it propagates, what it
+"""Correct & Smooth (PyG's Correct & Smooth over the training labels): what it propagates, what it
 never reads (validation and test labels), how ``auto`` chooses, and that a rebuilt model and the
 inductive package smooth exactly as the trained one did."""
 
@@ -11,8 +11,8 @@ from torch_geometric.data import Data
 from pipeline.dataset import DatasetSpec
 from pipeline.features import ModalityFeatures
 from pipeline.graph import build_graph
-from pipeline.known_graph import KnownGraph, load_known_graph, save_known_graph
-from pipeline.models import LabelSmoothing, build_model
+from pipeline.inference.known_graph import KnownGraph, load_known_graph, save_known_graph
+from pipeline.models import CorrectAndSmooth, build_model
 from pipeline.training import TrainOptions, predict_logits, seed_everything, train_node_classifier
 from tests.tiny_graphs import one_thread, tiny_config, two_community_graph  # noqa: F401 (autouse fixture)
 
@@ -30,20 +30,20 @@ def _path_graph() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tenso
 
 def test_smoothing_spreads_training_labels_and_leaves_isolated_nodes_alone() -> None:
     logits, y, train_mask, edge_index = _path_graph()
-    out = LabelSmoothing(alpha=0.9)(logits, y, train_mask, edge_index)
+    out = CorrectAndSmooth(alpha=0.9)(logits, y, train_mask, edge_index)
     probs = out.softmax(-1)
     assert torch.allclose(probs.sum(-1), torch.ones(4))
     base = logits.softmax(-1)[0, 1]
     assert probs[1, 1] > probs[2, 1] > base  # class 1 spreads from node 0, weaker further away
     assert torch.allclose(probs[3], logits[3].softmax(-1))  # no edge: the model's own prediction
-    assert torch.equal(LabelSmoothing(alpha=0.0)(logits, y, train_mask, edge_index), logits)
+    assert torch.equal(CorrectAndSmooth(alpha=0.0)(logits, y, train_mask, edge_index), logits)
 
 
 def test_smoothing_never_reads_validation_or_test_labels() -> None:
     logits, y, train_mask, edge_index = _path_graph()
     other = y.clone()
     other[~train_mask] = torch.tensor([1, 1, 1])  # change every non-training label
-    for smoothing in (LabelSmoothing(0.8), LabelSmoothing(0.8, correct=True)):
+    for smoothing in (CorrectAndSmooth(0.8), CorrectAndSmooth(0.8, correct=True)):
         assert torch.equal(
             smoothing(logits, y, train_mask, edge_index), smoothing(logits, other, train_mask, edge_index)
         )
