@@ -23,8 +23,6 @@ from tests.shared_projects import Reproduced
 
 pytestmark = pytest.mark.e2e
 
-pytestmark = pytest.mark.slow
-
 
 def test_init_then_repro_registers_a_model_of_the_new_dataset(reproduced_project: Reproduced, tmp_path: Path) -> None:
     root = copy_project(reproduced_project.root, tmp_path / "project")
