@@ -239,3 +239,40 @@ def test_a_kill_right_after_the_run_is_created_leaves_a_run_the_sweep_closes(
     run = mlflow.get_run(run_id)
     assert run.info.status == "KILLED", run.data.tags
     assert "ended without closing the run" in run.data.tags["graphfuse.closed_because"]
+
+
+_KILLED_WHILE_CREATING_THE_STORE = """
+import os, signal, sys
+import mlflow
+import mlflow.store.db.utils as db_utils
+from pipeline.tracking.runs import connect_tracking
+
+def die(engine):  # kill -9 half-way: the tables exist, MLflow's migrations have not run
+    os.kill(os.getpid(), signal.SIGKILL)
+
+db_utils._upgrade_db = die
+connect_tracking(sys.argv[1])
+mlflow.search_experiments()
+"""
+
+
+def test_a_kill_while_the_sqlite_store_is_created_leaves_no_broken_store(
+    tmp_path: Path, clean_tracking_env: None
+) -> None:
+    """A kill during MLflow's first migrations (the first train of a project) left a half-built
+    mlflow.db on which every later command failed with "table ... already exists" (found by the kill loop)."""
+    import mlflow
+
+    from pipeline.tracking import configure_tracking
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    child = subprocess.run(
+        [sys.executable, "-c", _KILLED_WHILE_CREATING_THE_STORE, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert child.returncode == -signal.SIGKILL, child.stderr[-3000:]
+    configure_tracking(tmp_path, "graphfuse-test")
+    assert mlflow.get_experiment_by_name("graphfuse-test") is not None

@@ -47,8 +47,10 @@ def stage(
     """Run one pipeline stage as a Prefect flow (this is what dvc.yaml calls)."""
     if name not in STAGES:
         raise GraphFuseError(f"unknown stage {name!r}; stages: {', '.join(STAGES)}")
+    from pipeline.ops.processes import die_with_parent_if_asked
     from pipeline.ops.warm_stages import run_in_server
 
+    die_with_parent_if_asked()  # under `graphfuse repro`: when dvc dies, so does this stage
     if (code := run_in_server(sys.argv)) is not None:  # under `graphfuse repro`: a warm fork runs it
         raise typer.Exit(code=code)
     exit_code = _skip_teardown_at_exit()

@@ -115,7 +115,8 @@ def launch_server(
         env["PREFECT__SERVER_EPHEMERAL"] = "1"
     process = launch(command, env=env, log=log, tied=tied)
     api_url = f"http://127.0.0.1:{port}/api"
-    wait_until(lambda: healthy(api_url), process, what=f"Prefect server on port {port}", log=log)
+    # Its imports alone took over 120 s on a 2-core box at load 12; a server that exits fails at once.
+    wait_until(lambda: healthy(api_url), process, what=f"Prefect server on port {port}", log=log, timeout=300)
     return Service(name="prefect", pid=process.pid, url=api_url, log=str(log))
 
 

@@ -26,6 +26,7 @@ from pipeline.errors import GraphFuseError
 from pipeline.ops.tools import child_env
 
 _PR_SET_PDEATHSIG = 1
+TIED_ENV_VAR = "GRAPHFUSE_TIED"
 
 
 @dataclass(frozen=True)
@@ -71,17 +72,42 @@ def alive(pid: int) -> bool:
         return True
 
 
-def _die_with_parent(parent: int) -> Callable[[], None]:
-    """A pre-exec hook: the child gets SIGKILL when the process that started it dies (Linux)."""
+def _die_with_parent(parent: int, signum: int = signal.SIGKILL) -> Callable[[], None]:
+    """A pre-exec hook: the child gets ``signum`` when the process that started it dies (Linux)."""
 
     def hook() -> None:
         if sys.platform.startswith("linux"):
             libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+            libc.prctl(_PR_SET_PDEATHSIG, signum, 0, 0, 0)
         if os.getppid() != parent:  # the parent died before prctl took effect
             os._exit(1)
 
     return hook
+
+
+def run_tied(command: Sequence[str], *, env: Mapping[str, str], cwd: Path | None = None) -> int:
+    """Run ``command`` in the foreground, tied to this process: if we die, even by ``kill -9``, it
+    gets SIGKILL, and so does every ``graphfuse stage`` it starts (:func:`die_with_parent_if_asked`),
+    so nothing runs on to rewrite outputs after the command that owned it is gone."""
+    hook = _die_with_parent(os.getpid())
+    with subprocess.Popen(list(command), env={**env, TIED_ENV_VAR: "1"}, cwd=cwd, preexec_fn=hook) as process:  # noqa: PLW1509
+        try:
+            return process.wait()
+        except KeyboardInterrupt:  # Ctrl-C reached the whole foreground group: let it finish its own way
+            return process.wait()
+
+
+def die_with_parent_if_asked() -> None:
+    """Under :func:`run_tied` (``GRAPHFUSE_TIED`` set), end this process when its parent ends.
+
+    Only then: a stage a user starts by hand (``nohup graphfuse stage train &``) must outlive its shell."""
+    if os.environ.get(TIED_ENV_VAR) != "1" or not sys.platform.startswith("linux"):
+        return
+    parent = os.getppid()
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if parent == 1 or os.getppid() != parent:  # the parent is already gone
+        os._exit(1)
 
 
 def launch(
@@ -91,9 +117,11 @@ def launch(
     log: Path,
     tied: bool,
     cwd: Path | None = None,
+    death_signal: int = signal.SIGKILL,
 ) -> subprocess.Popen:
-    """Start ``command`` with its output in ``log``; tied to this process, or in its own session.
-    The child finds the project's programs first on its PATH (:func:`pipeline.ops.tools.child_env`)."""
+    """Start ``command`` with its output in ``log``; tied to this process (it gets ``death_signal``
+    when we die), or in its own session. The child finds the project's programs first on its PATH
+    (:func:`pipeline.ops.tools.child_env`)."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:
         return subprocess.Popen(
@@ -104,7 +132,7 @@ def launch(
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=not tied,
-            preexec_fn=_die_with_parent(os.getpid()) if tied else None,  # noqa: PLW1509 - only sets a signal
+            preexec_fn=_die_with_parent(os.getpid(), death_signal) if tied else None,  # noqa: PLW1509 - only sets a signal
         )
 
 

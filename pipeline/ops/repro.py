@@ -8,7 +8,6 @@ Sets up, once: the project's programs first on the children's PATH (DVC runs a b
 from __future__ import annotations
 
 import os
-import subprocess
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -48,9 +47,11 @@ def repro(root: Path, args: Sequence[str]) -> int:
     """`dvc repro ARGS` with every stage on one Prefect server (the running one, or one that lives
     exactly as long as this call); returns DVC's exit code."""
     from pipeline.ops.prefect_server import embedded_defaults, prefect_api
+    from pipeline.ops.processes import run_tied
 
     embedded_defaults(root)
     warm = warm_stages_wanted(root)  # a bad params.yaml fails here, before any server starts
     with prefect_api(root) as api_url:
         with dvc_environment(root, {**os.environ, "PREFECT_API_URL": api_url}, warm=warm) as env:
-            return subprocess.run(dvc_command("repro", *args), cwd=root, env=env).returncode
+            # Tied: `kill -9` of this command takes dvc and its stages with it.
+            return run_tied(dvc_command("repro", *args), cwd=root, env=env)

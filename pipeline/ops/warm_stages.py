@@ -44,6 +44,7 @@ ENV_VAR = "GRAPHFUSE_WARM_STAGES"
 PRELOAD_ENV_VAR = "GRAPHFUSE_WARM_PRELOAD"  # comma-separated modules instead of PRELOAD (e.g. your own encoder)
 ENTRY_POINT = "graphfuse"  # the console script whose command a warm child runs
 SOCKET_NAME = "stages.sock"
+FOLDER_PREFIX = "graphfuse-stages-"
 LOG_NAME = "warm-stages.log"
 
 #: Imported once by the server; each is what a stage process would otherwise import on its own
@@ -145,10 +146,11 @@ def warm_server(
 
     log_dir = prefect_home(root) if log_dir is None else log_dir
 
-    folder = Path(tempfile.mkdtemp(prefix="graphfuse-stages-"))  # 0700: only this user can connect
+    folder = Path(tempfile.mkdtemp(prefix=FOLDER_PREFIX))  # 0700: only this user can connect
     path = folder / SOCKET_NAME
     command = [sys.executable, "-m", "pipeline.ops.warm_stages", str(path)]
-    process = launch(command, env=dict(env), log=log_dir / LOG_NAME, tied=True, cwd=root)
+    log, last_words = log_dir / LOG_NAME, signal.SIGTERM  # when we die: it stops its stages, removes the folder
+    process = launch(command, env=dict(env), log=log, tied=True, cwd=root, death_signal=last_words)
     try:
         yield {ENV_VAR: str(path)}
     finally:
@@ -157,7 +159,18 @@ def warm_server(
 
 
 def serve(path: str) -> None:
-    """Accept stage commands on ``path`` and fork one warm child for each, until SIGTERM."""
+    """Accept stage commands on ``path`` and fork one warm child for each, until SIGTERM (also
+    sent when the command that started us dies); the socket's folder goes with us either way."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # while importing: stop there
+    try:
+        _serve(path)
+    finally:
+        folder = Path(path).parent
+        if folder.name.startswith(FOLDER_PREFIX):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _serve(path: str) -> None:
     _preload()
     try:
         command = _entry_point()

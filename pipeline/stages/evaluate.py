@@ -33,8 +33,8 @@ from pipeline.stages.publish import (  # noqa: F401 - the output names, also rea
     csv_text,
     publish,
     read_history,
-    read_run_info,
     registry_tags,
+    tracked_lineage,
 )
 from pipeline.tracking.health import ensure_tracking_reachable
 
@@ -78,7 +78,7 @@ def run(params: Params, paths: Paths) -> dict:
         raise GraphFuseError(
             f"{paths.model}: trained on classes {bundle.classes}, graph has {meta.classes}; rerun train"
         )
-    run_info = read_run_info(paths)
+    lineage = tracked_lineage(params, paths)  # before any output is overwritten
     device = resolve_device(params.train.device)
     result = evaluate_model(bundle.build(), bundle.config, data, meta, params, device, progress=progress_lines())
 
@@ -112,7 +112,7 @@ def run(params: Params, paths: Paths) -> dict:
     registry = publish(
         params,
         paths,
-        run_info,
+        lineage,
         dataset=meta.dataset,
         flat_metrics=flat,
         artifacts={"plots": plots, "report": [paths.root / "reports" / REPORT_FILE]},

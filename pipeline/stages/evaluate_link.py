@@ -21,6 +21,7 @@ CHAMPION_METRIC = "mrr"
 
 def run_link(params: Params, paths: Paths, data, meta, bundle: ModelBundle, device) -> dict:
     """The evaluate stage for a link predictor; writes the files the stage declares in dvc.yaml."""
+    lineage = files.tracked_lineage(params, paths)  # before any output is overwritten
     say = progress_lines()
     model = bundle.build()
     result = evaluate_link_model(model, bundle.config, data, meta, params, device, progress=say)
@@ -73,7 +74,6 @@ def run_link(params: Params, paths: Paths, data, meta, bundle: ModelBundle, devi
     report = link_report(title=f"GraphFuse evaluation: {meta.dataset} links", facts=facts, result=result, plots=plots)
     write_text(paths.root / "reports" / files.REPORT_FILE, report)
 
-    run_info = files.read_run_info(paths)
     flat = {f"{s}_{k}": v for s in ("val", "test") for k, v in metrics[s].items()}
     for prefix, table in (("spread", spread), ("baseline", baseline)):
         flat |= {
@@ -85,7 +85,7 @@ def run_link(params: Params, paths: Paths, data, meta, bundle: ModelBundle, devi
     registry = files.publish(
         params,
         paths,
-        run_info,
+        lineage,
         dataset=meta.dataset,
         flat_metrics=flat,
         artifacts={"plots": plots, "report": [paths.root / "reports" / files.REPORT_FILE]},

@@ -32,7 +32,7 @@ from pipeline.stages.outputs import (  # noqa: F401 - the output names, also rea
     REPORT_FILE,
 )
 from pipeline.stages.train import HISTORY_FILE, RUN_FILE
-from pipeline.tracking import configure_tracking, log_evaluation, register_and_promote
+from pipeline.tracking import Lineage, configure_tracking, log_evaluation, register_and_promote, training_lineage
 from pipeline.tracking.champion_rule import ChampionRule
 from pipeline.tracking.provenance import dvc_data_hash, file_hash, flow_run_id, git_commit, params_tag
 
@@ -54,9 +54,17 @@ def csv_text(rows: list[dict]) -> str:
     return buffer.getvalue()
 
 
-def read_run_info(paths: Paths) -> dict:
-    """The train stage's run.json: the MLflow run and logged model to publish to."""
-    return read_json(paths.model / RUN_FILE)
+def tracked_lineage(params: Params, paths: Paths) -> Lineage:
+    """Tracking first, before any output is overwritten: the store set up, and the run that trained
+    the model (the train stage's run.json) found in it, or, for a model that came through a shared
+    DVC cache from another machine, logged here anew (said in a ``note:`` line)."""
+    experiment = params.tracking.experiment
+    configure_tracking(paths.root, experiment)
+    run_info = read_json(paths.model / RUN_FILE)
+    lineage = training_lineage(run_info, paths.model, paths.graph, paths.dataset, experiment)
+    if lineage.note:
+        print(f"note: {lineage.note}", flush=True)
+    return lineage
 
 
 def read_history(paths: Paths) -> list[dict[str, float]]:
@@ -83,7 +91,7 @@ def registry_tags(params: Params, paths: Paths, dataset: str, fingerprint: str) 
 def publish(
     params: Params,
     paths: Paths,
-    run_info: dict,
+    lineage: Lineage,
     *,
     dataset: str,
     flat_metrics: dict[str, float],
@@ -94,15 +102,14 @@ def publish(
     tags: dict[str, str],
     val_correct: np.ndarray | None = None,
 ) -> dict:
-    """Log the evaluation to the training run (``run_info``: the train stage's run.json), register
-    its model (champion on ``metric`` under params' ``registry`` rule, paired on ``val_correct``:
-    which val nodes it got right), and write registry.json; returns what registry.json says."""
+    """Log the evaluation to the training run (``lineage``: :func:`tracked_lineage`), register its
+    model (champion on ``metric`` under params' ``registry`` rule, paired on ``val_correct``: which
+    val nodes it got right), and write registry.json; returns what registry.json says."""
     tracking = params.tracking
-    configure_tracking(paths.root, tracking.experiment)
-    log_evaluation(run_info["run_id"], flat_metrics, artifacts, documents)
+    log_evaluation(lineage.run_id, flat_metrics, artifacts, documents)
     promotion = register_and_promote(
-        run_info["model_uri"],
-        run_info["run_id"],
+        lineage.model_uri,
+        lineage.run_id,
         name=tracking.registered_name(dataset),
         alias=tracking.champion_alias,
         metric=metric,
@@ -111,5 +118,6 @@ def publish(
         rule=ChampionRule(**params.registry.model_dump()),
         val_correct=val_correct,
     )
-    write_json(paths.metrics / REGISTRY_FILE, promotion.as_dict())
-    return promotion.as_dict()
+    record = promotion.as_dict() | ({"lineage": lineage.note} if lineage.note else {})
+    write_json(paths.metrics / REGISTRY_FILE, record)
+    return record

@@ -1,5 +1,6 @@
 """The only part of the library that talks to MLflow: runs, models, the registry."""
 
+from pipeline.tracking.lineage import Lineage, training_lineage
 from pipeline.tracking.model_files import load_bundle_from_registry, load_package_from_registry
 from pipeline.tracking.registry import (
     PromotionResult,
@@ -19,6 +20,7 @@ from pipeline.tracking.runs import (
 )
 
 __all__ = [
+    "Lineage",
     "PromotionResult",
     "TrainingRun",
     "configure_tracking",
@@ -32,5 +34,6 @@ __all__ = [
     "register_and_promote",
     "rollback",
     "start_run",
+    "training_lineage",
     "training_run",
 ]

@@ -112,6 +112,9 @@ def _already_registered(
     key = ("model_hash", *SAME_DATA_TAGS)
     for existing in _versions(client, name):
         if all(existing.tags.get(k) == tags.get(k) for k in key):
+            if champion is None and not existing.aliases:  # an evaluate killed before setting the alias
+                _set_champion(client, name, alias, version := int(existing.version))
+                return PromotionResult(name, version, metric_tag, value, True, None, None, alias, "no champion yet")
             is_champion = champion is not None and champion.version == existing.version
             return PromotionResult(
                 name,

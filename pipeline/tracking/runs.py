@@ -33,6 +33,7 @@ from pipeline.inference.known_graph import KnownGraph, save_known_graph
 from pipeline.redact import redact_text, redact_uri
 from pipeline.tracking.orchestrator_tags import orchestrator_tags
 from pipeline.tracking.recovery import close_orphaned_runs, owner_tags
+from pipeline.tracking.store_file import create_whole
 
 PYFUNC_ENTRY = Path(__file__).with_name("pyfunc_entry.py")
 _RUNTIME_PACKAGES = (
@@ -79,6 +80,7 @@ def tracking_uri_for(root: str | Path = ".") -> str:
 def connect_tracking(root: str | Path = ".") -> str:
     """Point MLflow (tracking and registry) at ``$MLFLOW_TRACKING_URI`` or ``ROOT/mlflow.db``."""
     uri = tracking_uri_for(root)
+    create_whole(uri, (Path(root).resolve() / "mlartifacts").as_uri())  # a kill never leaves half a SQLite store
     if redact_uri(uri) != uri:  # MLflow would print "View run ... at: <uri with the password>"
         os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
     _set("MLFLOW_TRACKING_URI", mlflow.set_tracking_uri, uri)
@@ -102,13 +104,15 @@ def configure_tracking(root: str | Path = ".", experiment: str = "graphfuse") ->
 
 
 @contextmanager
-def start_run(run_id: str | None = None, run_name: str | None = None) -> Iterator[Run]:
+def start_run(
+    run_id: str | None = None, run_name: str | None = None, tags: dict[str, str] | None = None
+) -> Iterator[Run]:
     """An MLflow run owned by this process (so a crash is detected at the next start); a store
     that stays locked or unreachable becomes one clear error instead of MLflow's traceback."""
     # The owner goes in with the run, in one call: a kill between creating a run and tagging it
     # used to leave a RUNNING run without an owner, which the orphan sweep cannot judge. Under a
     # scheduled/orchestrated flow run, the run also links back to it (orchestrator_tags).
-    tags = orchestrator_tags() | owner_tags()
+    tags = (tags or {}) | orchestrator_tags() | owner_tags()
     try:
         with mlflow.start_run(run_id=run_id, run_name=run_name, tags=tags) as run:
             yield run
