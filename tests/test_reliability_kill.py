@@ -10,6 +10,7 @@ by replacing the ``os`` functions :mod:`pipeline.atomic` calls, in the child onl
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
