@@ -9,7 +9,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export DO_NOT_TRACK := 1
 
-.PHONY: setup run test lint clean
+.PHONY: setup run test test-fast lint clean
 
 setup: $(STAMP)
 
@@ -27,6 +27,10 @@ run: setup
 
 test: setup
 	$(BIN)/python -m pytest
+
+# The unit tier: no server, no encoder weights (under 2 minutes on 2 cores).
+test-fast: setup
+	$(BIN)/python -m pytest -m unit
 
 lint: setup
 	$(BIN)/ruff check pipeline flows tests benchmarks

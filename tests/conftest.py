@@ -9,6 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from tests.helpers import forget_tracking_env
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 COUNTRIES = REPO_ROOT / "data" / "raw" / "countries"
 
@@ -78,5 +80,35 @@ def prefect_api():
 @pytest.fixture
 def clean_tracking_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests use their own SQLite MLflow store, never a server a developer has configured."""
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
+    forget_tracking_env(monkeypatch)
+
+
+# Issue 18: test tiers. `make test-fast` runs `-m unit`; a tier that is not declared drifts.
+TIERS = ("unit", "integration", "e2e")
+# Fixtures that start a server or run the pipeline: a unit test that asks for one is not a unit test.
+SERVER_FIXTURES = frozenset({"prefect_api", "evaluated_project", "reproduced_project"})
+
+
+def tier_problem(item: pytest.Item) -> str | None:
+    """Why ``item``'s tier markers are wrong, or None: exactly one tier, and unit means no server."""
+    tiers = [mark.name for mark in item.iter_markers() if mark.name in TIERS]
+    if len(tiers) != 1:
+        return f"has {len(tiers)} tiers {tiers or ''}".rstrip() + f"; give it exactly one of {', '.join(TIERS)}"
+    servers = sorted(SERVER_FIXTURES & set(getattr(item, "fixturenames", ())))
+    if tiers == ["unit"] and servers:
+        return f"is marked unit but uses {', '.join(servers)}, which start a server; mark it integration"
+    return None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Refuse to collect a test without exactly one tier; every e2e test is also `slow`."""
+    problems = [f"{item.nodeid} {why}" for item in items if (why := tier_problem(item))]
+    if problems:
+        listed = "\n  ".join(problems)
+        raise pytest.UsageError(
+            f"{len(problems)} test(s) without exactly one tier (pytestmark = pytest.mark.unit / integration / "
+            f"e2e at the top of the file, or a mark on the test):\n  {listed}"
+        )
+    for item in items:
+        if item.get_closest_marker("e2e"):
+            item.add_marker(pytest.mark.slow)

@@ -11,6 +11,7 @@ import yaml
 from pipeline.config import load_params
 from pipeline.paths import Paths
 from pipeline.stages.registry import run_stage
+from tests.helpers import own_tracking_store
 
 REPO = Path(__file__).resolve().parents[1]
 TINY_TRAIN = {"max_epochs": 40, "patience": 15, "hidden_dim": 32, "projection_dim": 16, "monitor": "val_macro_f1"}
@@ -34,9 +35,7 @@ def run_stages(root: Path, names: tuple[str, ...]) -> dict[str, dict]:
 def evaluated_project(tmp_path_factory: pytest.TempPathFactory, small_countries: Path) -> Path:
     root = tmp_path_factory.mktemp("evaluated")
     write_project_params(root, small_countries)
-    with pytest.MonkeyPatch.context() as env:
-        env.delenv("MLFLOW_TRACKING_URI", raising=False)
-        env.delenv("MLFLOW_REGISTRY_URI", raising=False)
+    with own_tracking_store() as env:
         env.setenv("GRAPHFUSE_FLOW_RUN_ID", "flow-run-for-test")
         run_stages(root, ("validate", "preprocess_text", "preprocess_image", "preprocess_tabular", "build_graph"))
         run_stages(root, ("train", "evaluate"))

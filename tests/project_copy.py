@@ -3,28 +3,16 @@ real user paths (DVC, Prefect deployments, team mode)."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import yaml
 
 from tests.conftest import REPO_ROOT, write_countries_subset
 
-BIN = Path(sys.executable).parent
 FAST_TRAIN = {"max_epochs": 30, "patience": 10, "hidden_dim": 16, "projection_dim": 8}
 GIT = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
-
-
-def project_env(**extra: str) -> dict[str, str]:
-    """The environment of a user's shell: no developer MLflow/Prefect settings, the venv on PATH."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "PREFECT_"))}
-    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
-    env.update(CI="1", DO_NOT_TRACK="1", HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
-    env.pop("PYTHONDONTWRITEBYTECODE", None)  # bytecode next to the code is not a change (.dvcignore)
-    return env | extra
 
 
 def run_ok(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:

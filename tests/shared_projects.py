@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.project_copy import BIN, make_project, project_env, run_ok
+from tests.helpers import BIN, project_env
+from tests.project_copy import make_project, run_ok
 
 SETTINGS = {"max_epochs": 60, "patience": 20}  # 30 countries, the repo's model otherwise
 

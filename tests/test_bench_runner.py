@@ -16,6 +16,8 @@ import pytest
 
 from benchmarks.report import BEGIN, END, holds, markdown, ratio, regression_report, regressions, splice, target_text
 
+pytestmark = pytest.mark.unit
+
 REPO = Path(__file__).resolve().parents[1]
 
 

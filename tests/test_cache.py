@@ -17,6 +17,8 @@ from pipeline.cli import app
 from pipeline.encoders.tfidf import TfidfTextEncoder
 from pipeline.features.runner import embed
 
+pytestmark = pytest.mark.unit
+
 TEXTS = [
     f"product {i}: a {colour} {thing}"
     for i, (colour, thing) in enumerate(

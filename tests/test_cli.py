@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pandas as pd
+import pytest
 import yaml
 
-BIN = Path(sys.executable).parent
+from tests.helpers import BIN, project_env
+
+pytestmark = pytest.mark.integration
 
 
 def _graphfuse(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "PREFECT_"))}
-    env["CI"] = "1"
+    env = project_env()
     command = [str(BIN / "graphfuse"), *args]
     return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
 

@@ -8,10 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 from typer.testing import CliRunner
 
 from pipeline.cli import app
+
+pytestmark = pytest.mark.unit
 
 GIT = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
 METRICS = {

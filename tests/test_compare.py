@@ -14,6 +14,8 @@ from pipeline.comparison import differing_params
 from pipeline.errors import GraphFuseError
 from pipeline.ops.dvc_experiment import experiment_to_compare
 
+pytestmark = pytest.mark.unit
+
 GIT = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
 
 

@@ -9,6 +9,8 @@ import pytest
 from pipeline.config import Params, load_params
 from pipeline.errors import GraphFuseError
 
+pytestmark = pytest.mark.unit
+
 REPO_PARAMS = Path(__file__).resolve().parents[1] / "params.yaml"
 
 

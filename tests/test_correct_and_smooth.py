@@ -4,6 +4,7 @@ inductive package smooth exactly as the trained one did."""
 
 from __future__ import annotations
 
+import pytest
 import torch
 from torch_geometric.data import Data
 
@@ -14,6 +15,8 @@ from pipeline.inference.known_graph import KnownGraph, load_known_graph, save_kn
 from pipeline.models import CorrectAndSmooth, build_model
 from pipeline.training import TrainOptions, predict_logits, seed_everything, train_node_classifier
 from tests.tiny_graphs import one_thread, tiny_config, two_community_graph  # noqa: F401 (autouse fixture)
+
+pytestmark = pytest.mark.unit
 
 
 def _path_graph() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:

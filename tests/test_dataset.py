@@ -29,6 +29,8 @@ from pipeline.dataset import (
 )
 from pipeline.errors import DatasetError
 
+pytestmark = pytest.mark.unit
+
 FRACTIONS = {"val_fraction": 0.2, "test_fraction": 0.2}
 
 

@@ -17,6 +17,8 @@ from pipeline.dataset import load_dataset, load_spec
 from pipeline.dataset.schema import SCHEMA_FILE, build_schema, modeline
 from pipeline.errors import DatasetError
 
+pytestmark = pytest.mark.unit
+
 REPO = Path(__file__).resolve().parents[1]
 
 

@@ -30,10 +30,11 @@ from mlflow import MlflowClient
 
 from pipeline.ops.processes import terminate
 from pipeline.ops.team import TeamPaths, postgres_available
-from tests.project_copy import BIN, copy_project, project_env
+from tests.helpers import BIN, project_env
+from tests.project_copy import copy_project
 from tests.shared_projects import Reproduced
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.e2e
 DEPLOYMENT = "graphfuse-repro/nightly"
 TEAM = postgres_available()
 

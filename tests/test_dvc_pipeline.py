@@ -15,11 +15,12 @@ import pytest
 
 from pipeline.stages import STAGES
 from tests.conftest import write_countries_subset
-from tests.project_copy import BIN, copy_project, project_env
+from tests.helpers import BIN, project_env
+from tests.project_copy import copy_project
 from tests.project_copy import run_ok as _run
 from tests.shared_projects import Reproduced
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from pipeline.dataset import load_dataset, with_splits
+
+pytestmark = pytest.mark.unit
 
 EMOJI = Path(__file__).resolve().parents[1] / "data" / "raw" / "emoji"
 

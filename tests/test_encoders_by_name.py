@@ -25,7 +25,10 @@ from pipeline.features import load_feature_group
 from pipeline.inference.bundle import load_bundle
 from pipeline.paths import Paths
 from tests.evaluation_fixtures import REPO, TINY_TRAIN, run_stages
+from tests.helpers import own_tracking_store
 from tests.test_encoders import block_network
+
+pytestmark = pytest.mark.integration
 
 timm = pytest.importorskip("timm")
 TIMM_MODEL = "test_efficientnet"
@@ -127,9 +130,7 @@ def tfidf_timm_project(tmp_path_factory: pytest.TempPathFactory, small_countries
     )
     params["train"].update(TINY_TRAIN | {"max_epochs": 10})
     (root / "params.yaml").write_text(yaml.safe_dump(params))
-    with pytest.MonkeyPatch.context() as env:
-        env.delenv("MLFLOW_TRACKING_URI", raising=False)
-        env.delenv("MLFLOW_REGISTRY_URI", raising=False)
+    with own_tracking_store() as env:
         block_network(env)
         run_stages(root, ("validate", "preprocess_text", "preprocess_image", "preprocess_tabular", "build_graph"))
         run_stages(root, ("train",))

@@ -18,6 +18,9 @@ from pipeline.models import FusionModelConfig
 from pipeline.paths import Paths
 from pipeline.tracking import configure_tracking
 from tests.evaluation_fixtures import run_stages, write_project_params
+from tests.helpers import own_tracking_store
+
+pytestmark = pytest.mark.integration
 
 
 def test_metrics_json_has_every_metric_per_split_and_the_seed_spread(evaluated_project: Path) -> None:
@@ -68,9 +71,7 @@ def test_registered_version_carries_provenance_and_evaluation_artifacts(evaluate
 
 def test_evaluating_the_same_model_again_registers_nothing(evaluated_project: Path, small_countries: Path) -> None:
     write_project_params(evaluated_project, small_countries, seeds=1, retrain_ablation=False, embedding_map=False)
-    with pytest.MonkeyPatch.context() as env:
-        env.delenv("MLFLOW_TRACKING_URI", raising=False)
-        env.delenv("MLFLOW_REGISTRY_URI", raising=False)
+    with own_tracking_store():
         summary = run_stages(evaluated_project, ("evaluate",))["evaluate"]
     assert summary["registry"]["duplicate"] and summary["registry"]["version"] == 1
     assert "nothing registered" in summary["registry"]["reason"]

@@ -9,6 +9,8 @@ from pipeline.config import EvaluateParams
 from pipeline.evaluation.metrics import evaluate_probs
 from pipeline.evaluation.spread import seeds_for, summarise
 
+pytestmark = pytest.mark.unit
+
 # 7 nodes, 3 classes; predictions [0, 1, 1, 1, 2, 0, 2], so 4 of 7 right.
 Y = np.array([0, 0, 1, 1, 2, 2, 1])
 P = np.array(

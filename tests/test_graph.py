@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 import torch
 
 from pipeline.features import ModalityFeatures, ids_fingerprint
 from pipeline.graph import GraphMeta, build_edge_index, build_graph, load_graph, save_graph
+
+pytestmark = pytest.mark.unit
 
 IDS = ["a", "b", "c", "d"]
 

@@ -25,6 +25,8 @@ from pipeline.importers import ArchiveLimits, import_magb, import_mm_graph
 from pipeline.stages.validate import checked_dataset
 from tests.benchmark_layouts import N, write_magb, write_mm_graph_lp, write_mm_graph_nc
 
+pytestmark = pytest.mark.unit
+
 
 def _nodes(out: Path) -> pd.DataFrame:
     return pd.read_csv(out / "nodes.csv", dtype=str, keep_default_na=False)

@@ -30,6 +30,7 @@ def _roles(plan) -> dict[str, str]:
     return {r.column: r.role for r in plan.roles}
 
 
+@pytest.mark.unit
 def test_roles_are_inferred_with_reasons_and_missing_counts(raw, tmp_path: Path) -> None:
     nodes, edges, images = raw
     plan = plan_dataset(InitRequest(out=tmp_path / "shapes", nodes=nodes, edges=edges, images=images))
@@ -53,6 +54,7 @@ def test_roles_are_inferred_with_reasons_and_missing_counts(raw, tmp_path: Path)
     assert plan.spec["name"] == "shapes"
 
 
+@pytest.mark.unit
 def test_flags_win_over_the_guess(raw, tmp_path: Path) -> None:
     nodes, edges, images = raw
     flags = RoleOverrides(text=["description", "tone"], ignore=["size"], id="shape_id")
@@ -65,6 +67,7 @@ def test_flags_win_over_the_guess(raw, tmp_path: Path) -> None:
         plan_dataset(InitRequest(out=tmp_path / "s", nodes=nodes, overrides=RoleOverrides(label="colour")))
 
 
+@pytest.mark.unit
 def test_no_label_column_asks_for_the_flag(raw, tmp_path: Path) -> None:
     nodes, _, _ = raw
     frame = pd.read_csv(nodes, dtype=str, keep_default_na=False).rename(columns={"label": "kind"})
@@ -75,6 +78,7 @@ def test_no_label_column_asks_for_the_flag(raw, tmp_path: Path) -> None:
     assert plan.spec["label_column"] == "kind"
 
 
+@pytest.mark.unit
 def test_a_semicolon_file_is_sniffed_and_written_as_sep(raw, tmp_path: Path) -> None:
     nodes, edges, images = raw
     for path in (nodes, edges):
@@ -86,6 +90,7 @@ def test_a_semicolon_file_is_sniffed_and_written_as_sep(raw, tmp_path: Path) -> 
     assert len(result.dataset.nodes) == 24
 
 
+@pytest.mark.unit
 def test_init_writes_a_valid_folder_and_points_params_at_it(raw, tmp_path: Path) -> None:
     nodes, edges, images = raw
     params = tmp_path / "params.yaml"
@@ -110,6 +115,7 @@ def test_init_writes_a_valid_folder_and_points_params_at_it(raw, tmp_path: Path)
     assert "# One section per stage" in text and "task: null" in text  # comments and nulls kept
 
 
+@pytest.mark.unit
 def test_a_failed_check_leaves_nothing_behind_and_params_untouched(raw, tmp_path: Path) -> None:
     nodes, edges, images = raw
     (images / "s05.png").unlink()  # a node names an image that is not there
@@ -124,6 +130,7 @@ def test_a_failed_check_leaves_nothing_behind_and_params_untouched(raw, tmp_path
     assert nodes.is_file() and images.is_dir()  # the user's own files are never touched
 
 
+@pytest.mark.unit
 def test_init_never_overwrites(raw, tmp_path: Path) -> None:
     nodes, edges, images = raw
     out = tmp_path / "shapes"
@@ -139,6 +146,7 @@ def test_init_never_overwrites(raw, tmp_path: Path) -> None:
     assert (out / "nodes.csv").read_text() == "other,data\n" and not (out / "dataset.yaml").exists()
 
 
+@pytest.mark.unit
 def test_without_edges_every_node_is_isolated_and_said_so(raw, tmp_path: Path) -> None:
     nodes, _, images = raw
     request = InitRequest(out=tmp_path / "alone", nodes=nodes, images=images)
@@ -148,6 +156,7 @@ def test_without_edges_every_node_is_isolated_and_said_so(raw, tmp_path: Path) -
     assert result.dataset.edges.empty and yaml.safe_load((request.out / "dataset.yaml").read_text())["edges"]
 
 
+@pytest.mark.unit
 def test_one_model_name_per_dataset_unless_set() -> None:
     from pipeline.config import Params, TrackingParams
 
@@ -157,6 +166,7 @@ def test_one_model_name_per_dataset_unless_set() -> None:
     assert load_params(REPO_ROOT / "params.yaml").tracking.model_name is None  # derived by default
 
 
+@pytest.mark.integration
 def test_predict_refuses_a_model_of_another_dataset_that_does_not_fit(
     evaluated_project: Path, editable_countries: Path, raw, tmp_path: Path
 ) -> None:

@@ -16,11 +16,12 @@ from pathlib import Path
 import pytest
 
 from pipeline.params_file import set_params
-from tests.project_copy import BIN, copy_project, project_env, run_ok
+from tests.helpers import BIN, project_env
+from tests.project_copy import copy_project, run_ok
 from tests.raw_shapes import write_raw_shapes
 from tests.shared_projects import Reproduced
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.e2e
 
 
 def test_init_then_repro_registers_a_model_of_the_new_dataset(reproduced_project: Reproduced, tmp_path: Path) -> None:

@@ -10,6 +10,8 @@ from pipeline.features import ModalityFeatures
 from pipeline.graph import add_knn_edges, dataset_and_knn_edges, graph_stats
 from pipeline.graph.knn import knn_pairs, knn_search
 
+pytestmark = pytest.mark.unit
+
 
 def _brute_neighbours(x: np.ndarray, k: int) -> list[set[int]]:
     unit = x / np.linalg.norm(x, axis=1, keepdims=True)

@@ -24,6 +24,8 @@ from pipeline.tasks.link.metrics import ranking_metrics
 from pipeline.tasks.link.negatives import eval_negatives, train_negatives
 from pipeline.tasks.link.split import with_edge_splits
 
+pytestmark = pytest.mark.unit
+
 SPEC = """name: ring
 task: link_prediction
 id_column: node_id

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -14,11 +13,11 @@ import pytest
 import yaml
 
 from tests.conftest import REPO_ROOT, write_countries_subset
-from tests.project_copy import GIT, project_env, tracked_files
+from tests.helpers import BIN, forget_tracking_env, project_env
+from tests.project_copy import GIT, tracked_files
 from tests.project_copy import run_ok as _run
 
-pytestmark = pytest.mark.slow
-BIN = Path(sys.executable).parent
+pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
@@ -85,8 +84,7 @@ def test_predict_by_alias_scores_pairs_and_top_k_as_the_pyfunc_does(
     from pipeline.tracking import connect_tracking
 
     # In-process: earlier tests may have pointed MLflow's globals elsewhere; point them at this project.
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
+    forget_tracking_env(monkeypatch)
     connect_tracking(root)
     model = mlflow.pyfunc.load_model("models:/graphfuse@champion")
     served = model.predict(pd.DataFrame({"source": ["DEU", "BRA"], "target": ["FRA", None]}), params={"k": 4})

@@ -18,6 +18,8 @@ from pipeline.errors import DatasetError
 from pipeline.features.encode import BAD_UTF8, EMPTY_TEXT, encode_image_modality, encode_text_modality
 from pipeline.images import decode_image
 
+pytestmark = pytest.mark.unit
+
 
 def _variants(folder: Path) -> dict[str, tuple[Path, str | None]]:
     """name -> (file, the note decoding must report)."""

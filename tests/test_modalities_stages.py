@@ -20,6 +20,8 @@ from pipeline.features import load_feature_group, load_features
 from pipeline.paths import Paths
 from pipeline.stages import build_graph, preprocess, validate
 
+pytestmark = pytest.mark.integration
+
 
 def make_params(root: Path, data: Path, **preprocess_settings: object) -> Params:
     return Params.model_validate(

@@ -15,6 +15,8 @@ from pipeline.stages.train import _model_config
 from pipeline.training import TrainOptions, predict_logits, seed_everything, train_node_classifier
 from tests.tiny_graphs import one_thread, tiny_config, two_community_graph  # noqa: F401 (autouse fixture)
 
+pytestmark = pytest.mark.unit
+
 CPU = torch.device("cpu")
 
 

@@ -21,6 +21,8 @@ from pipeline.models.modality_dropout import drop_modalities
 from pipeline.training import TrainOptions, predict_logits, seed_everything, train_node_classifier
 from tests.tiny_graphs import one_thread, tiny_config, two_community_graph  # noqa: F401 (autouse fixture)
 
+pytestmark = pytest.mark.unit
+
 CPU = torch.device("cpu")
 
 

@@ -11,6 +11,8 @@ from pipeline.models import EarlyFusion, ModalityProjection, build_model
 from pipeline.training import TrainOptions, predict_logits, seed_everything, train_node_classifier
 from tests.tiny_graphs import one_thread, tiny_config, two_community_graph  # noqa: F401 (autouse fixture)
 
+pytestmark = pytest.mark.unit
+
 
 def test_projection_zeroes_nodes_without_the_modality() -> None:
     projection = ModalityProjection(5, 4)

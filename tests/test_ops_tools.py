@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
-from pathlib import Path
+
+import pytest
 
 from pipeline.ops.tools import bin_dir, child_env, tool
+from tests.helpers import BIN
 
-BIN = Path(sys.executable).parent
+pytestmark = pytest.mark.unit
 
 
 def test_children_get_the_venv_first_on_path_once() -> None:

@@ -28,6 +28,9 @@ from pipeline.paths import Paths
 from pipeline.stages.validate import checked_dataset
 from tests.benchmark_layouts import N, write_mm_graph_nc
 from tests.evaluation_fixtures import REPO, run_stages
+from tests.helpers import own_tracking_store
+
+pytestmark = pytest.mark.integration
 
 STAGES = ("validate", "preprocess_text", "preprocess_image", "preprocess_tabular")
 
@@ -121,9 +124,7 @@ def trained_import(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path
     params["train"] |= {"max_epochs": 40, "patience": 15, "hidden_dim": 16, "projection_dim": 8}
     params["evaluate"] |= {"seeds": 1, "embedding_map": False}
     (base / "params.yaml").write_text(yaml.safe_dump(params))
-    with pytest.MonkeyPatch.context() as env:
-        env.delenv("MLFLOW_TRACKING_URI", raising=False)
-        env.delenv("MLFLOW_REGISTRY_URI", raising=False)
+    with own_tracking_store():
         run_stages(base, STAGES)
         from pipeline.config import load_params
         from pipeline.stages import preprocess_embedding

@@ -3,26 +3,25 @@ that dies with the stage even under ``kill -9`` (issue 11 saw one serving 17 min
 
 from __future__ import annotations
 
-import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import psutil
+import pytest
 import yaml
 
 from pipeline.ops.prefect_server import healthy
 from tests.conftest import REPO_ROOT
+from tests.helpers import BIN, project_env
 
-BIN = Path(sys.executable).parent
+pytestmark = pytest.mark.integration
 
 
 def _env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "PREFECT_"))}
-    return env | {"CI": "1"}
+    return project_env()
 
 
 def _graphfuse(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -8,7 +8,11 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from pipeline.stages import progress_lines
+
+pytestmark = pytest.mark.unit
 
 _SAY_THEN_WORK = (
     "from pipeline.stages import progress_lines; import time; progress_lines()('seed 1 done (1/5)'); time.sleep(60)"

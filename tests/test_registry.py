@@ -21,6 +21,8 @@ from pipeline.tracking.compare import runs_to_compare
 from pipeline.tracking.registry import champion_version
 from tests.test_tracking import _log
 
+pytestmark = pytest.mark.unit
+
 SAME = {"dataset": "toy", "split_fingerprint": "abc"}
 
 

@@ -22,6 +22,8 @@ from pipeline.dataset import load_dataset, read_processed
 from pipeline.errors import DatasetError
 from pipeline.graph import build_edge_index
 
+pytestmark = pytest.mark.unit
+
 
 def _nodes(folder: Path) -> pd.DataFrame:
     return pd.read_csv(folder / "nodes.csv", dtype=str, keep_default_na=False)

@@ -11,15 +11,16 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import REPO_ROOT
+from tests.helpers import BIN, project_env
 
-BIN = Path(sys.executable).parent
+pytestmark = pytest.mark.integration
+
 SLOW_STAGE = """
 import sys, time
 from pathlib import Path
@@ -39,11 +40,7 @@ DVC_YAML = """stages:
 
 
 def _env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "PREFECT_"))}
-    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
-    env["PYTHONPATH"] = str(REPO_ROOT)
-    env["DVC_NO_ANALYTICS"] = "1"
-    return env
+    return project_env(PYTHONPATH=str(REPO_ROOT), DVC_NO_ANALYTICS="1")
 
 
 def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -12,6 +12,8 @@ import pytest
 
 from pipeline.atomic import atomic_dir, write_text
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.fixture
 def umask_027():

@@ -17,6 +17,7 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
+import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -25,6 +26,8 @@ from typer.testing import CliRunner
 from pipeline.cli import app
 from pipeline.dataset import load_dataset, with_splits
 from pipeline.errors import GraphFuseError
+
+pytestmark = pytest.mark.unit
 
 #: Enough cases to cover every mutation many times, within ~15 s on a 2-core machine;
 #: GRAPHFUSE_FUZZ_EXAMPLES=2000 for a longer hunt.
@@ -215,13 +218,18 @@ def test_a_node_index_is_only_what_it_plainly_says(value: object) -> None:
     assert value == index if not isinstance(value, str) else value.strip() == str(index)
 
 
-def test_zz_report_the_fuzz_tally() -> None:
-    """Runs after the fuzz test (same module, file order): print what was tried."""
+def test_zz_the_fuzz_tally_tried_every_mutation_and_both_outcomes() -> None:
+    """After the fuzz test (same module, file order), or alone (``-k tally``): the fuzz is run here
+    then. Print what was tried, and check the cases were what the fuzz claims to try."""
     if not TALLY:
-        return
+        test_every_bad_dataset_ends_in_a_load_or_our_own_error()
     total = sum(v for (kind, _), v in TALLY.items() if kind == "all cases")
     print(f"\nfuzz: {total} cases")
     for kind in (*MUTATIONS, "all cases"):
         loaded, refused = TALLY[(kind, "loaded")], TALLY[(kind, "GraphFuseError")]
         print(f"  {kind:<20} loaded {loaded:>4}  GraphFuseError {refused:>4}")
     assert total >= min(MAX_EXAMPLES, 100)
+    untried = [kind for kind in MUTATIONS if not TALLY[(kind, "loaded")] + TALLY[(kind, "GraphFuseError")]]
+    assert len(untried) <= len(MUTATIONS) // 4, f"mutations never tried: {untried}"  # 60 cases missed 3
+    assert TALLY[("all cases", "loaded")] and TALLY[("all cases", "GraphFuseError")], "one outcome only"
+    assert TALLY[("yaml_malformed", "loaded")] == 0, "a malformed dataset.yaml was loaded"

@@ -21,6 +21,9 @@ import yaml
 from safetensors.torch import load_file
 
 from tests.conftest import REPO_ROOT, write_countries_subset
+from tests.helpers import project_env
+
+pytestmark = pytest.mark.integration
 
 #: Tiny on purpose: the point is the files and the run records, not the model (3 trainings run).
 FAST_TRAIN = {"max_epochs": 5, "patience": 5, "hidden_dim": 16, "projection_dim": 8}
@@ -239,8 +242,7 @@ def killed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict]:
     for root in (ref, victim):
         _params(root, countries)
     (victim / "data/processed/features").mkdir(parents=True)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "PREFECT_"))}
-    env["CI"] = "1"
+    env = project_env()
     loop_dir = tmp_path_factory.mktemp("kill_loop")
     result = subprocess.run(
         [sys.executable, "-c", DRIVER, str(ref), str(victim), str(loop_dir)],

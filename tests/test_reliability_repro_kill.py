@@ -11,10 +11,14 @@ import time
 from pathlib import Path
 
 import psutil
+import pytest
 from mlflow import MlflowClient
 
-from tests.project_copy import BIN, copy_project, project_env, run_ok
+from tests.helpers import BIN, project_env
+from tests.project_copy import copy_project, run_ok
 from tests.shared_projects import Reproduced
+
+pytestmark = pytest.mark.e2e
 
 
 def _gone(process: psutil.Process) -> bool:

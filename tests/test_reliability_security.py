@@ -13,6 +13,8 @@ import pytest
 from pipeline.redact import redact_text, redact_uri
 from tests.conftest import REPO_ROOT
 
+pytestmark = pytest.mark.unit
+
 CODE = [
     p
     for folder in ("pipeline", "flows", "benchmarks", "tests")

@@ -11,10 +11,14 @@ import subprocess
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from mlflow import MlflowClient
 
-from tests.project_copy import BIN, GIT, project_env, run_ok
+from tests.helpers import BIN, project_env
+from tests.project_copy import GIT, run_ok
 from tests.shared_projects import Reproduced
+
+pytestmark = pytest.mark.e2e
 
 #: What the first machine commits after `dvc repro` (cache: false outputs git carries, and the lock).
 COMMITTED = ("dvc.lock", "metrics/metrics.json", "metrics/training_history.csv")

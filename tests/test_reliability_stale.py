@@ -16,6 +16,8 @@ from pipeline.errors import GraphFuseError
 from pipeline.paths import Paths
 from tests.conftest import REPO_ROOT
 
+pytestmark = pytest.mark.unit
+
 
 def test_dvc_yaml_lists_every_module_each_stage_imports() -> None:
     problems = dvc_deps.check(REPO_ROOT)

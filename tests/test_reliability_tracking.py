@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.errors import GraphFuseError
 from pipeline.tracking.health import TrackingUnavailable, check_tracking_store
+
+pytestmark = pytest.mark.unit
 
 
 def _closed_port() -> int:
@@ -48,13 +49,18 @@ def test_a_server_that_accepts_but_never_answers_times_out(monkeypatch: pytest.M
         assert time.monotonic() - started < 4
 
 
-def test_a_live_server_passes(tmp_path: Path) -> None:
-    """A real HTTP server answering /health 200 (MLflow's server does the same)."""
+def test_a_live_server_passes_and_an_unhealthy_one_does_not(tmp_path: Path) -> None:
+    """A real HTTP server answering /health (MLflow's server does the same): 200 passes, and the
+    probe really went to /health without the URI's credentials; 503 from the same server fails."""
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    answer = {"status": 200}
+    requests: list[tuple[str, str | None]] = []
 
     class Health(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802
-            self.send_response(200 if self.path == "/health" else 404)
+            requests.append((self.path, self.headers.get("Authorization")))
+            self.send_response(answer["status"] if self.path == "/health" else 404)
             self.end_headers()
             self.wfile.write(b"OK")
 
@@ -64,9 +70,15 @@ def test_a_live_server_passes(tmp_path: Path) -> None:
     server = ThreadingHTTPServer(("127.0.0.1", 0), Health)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
+    port = server.server_address[1]
     try:
-        check_tracking_store(f"http://127.0.0.1:{server.server_address[1]}")
-        check_tracking_store(f"http://user:pw@127.0.0.1:{server.server_address[1]}/")  # credentials in the URI
+        check_tracking_store(f"http://127.0.0.1:{port}")
+        check_tracking_store(f"http://user:pw@127.0.0.1:{port}/")  # credentials in the URI
+        assert requests == [("/health", None), ("/health", None)]
+        answer["status"] = 503
+        with pytest.raises(TrackingUnavailable, match=r"/health answered HTTP 503") as error:
+            check_tracking_store(f"http://user:pw@127.0.0.1:{port}")
+        assert "pw" not in str(error.value) and "Nothing was run" in str(error.value)
     finally:
         server.shutdown()
         server.server_close()
@@ -157,8 +169,29 @@ def test_a_run_left_running_by_kill_9_is_marked_killed_at_the_next_start(
     assert "ended without closing the run" in run.data.tags["graphfuse.closed_because"]
 
 
-def test_tracking_errors_are_graphfuse_errors() -> None:
-    assert issubclass(TrackingUnavailable, GraphFuseError)
+def test_a_tracking_error_ends_a_command_with_one_line_and_exit_1() -> None:
+    """The commands' one error wrapper turns GraphFuse's errors into ``error: ...``; a tracking
+    store that is down must be one of them, not a traceback."""
+    import typer
+    from typer.testing import CliRunner
+
+    from pipeline.cli.base import CleanErrors
+
+    app = typer.Typer(cls=CleanErrors)
+
+    @app.command()
+    def probe() -> None:
+        check_tracking_store(f"http://bob:s3cr3t@127.0.0.1:{_closed_port()}")
+
+    @app.command()
+    def other() -> None:  # two commands: a group, as `graphfuse` is
+        pass
+
+    result = CliRunner().invoke(app, ["probe"])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), repr(result.exception)
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: MLflow tracking store http://bob:***@127.0.0.1")
+    assert "Traceback" not in result.output and "s3cr3t" not in result.output
 
 
 _KILLED_AT_CREATE = """

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from pipeline.config import TrainParams
@@ -12,6 +13,8 @@ from pipeline.search.folds import scored_nodes, selection_folds, without_test_la
 from pipeline.search.run import search_ensemble
 from pipeline.training import predict_logits
 from tests.tiny_graphs import one_thread, tiny_config, two_community_graph  # noqa: F401
+
+pytestmark = pytest.mark.unit
 
 CPU = torch.device("cpu")
 

@@ -7,11 +7,15 @@ import json
 from pathlib import Path
 
 import pandas as pd
+import pytest
 import yaml
 from mlflow import MlflowClient
 
-from tests.project_copy import BIN, copy_project, project_env, run_ok
+from tests.helpers import BIN, project_env
+from tests.project_copy import copy_project, run_ok
 from tests.shared_projects import Reproduced, reproduced_project  # noqa: F401
+
+pytestmark = pytest.mark.e2e
 
 SEARCH = {
     "search": "auto",

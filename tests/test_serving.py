@@ -28,8 +28,10 @@ from pipeline.inference.bundle import load_bundle
 from pipeline.inference.inductive import EncoderCache, predict_new_nodes
 from pipeline.inference.known_graph import KnownGraph
 from pipeline.paths import Paths
+from tests.helpers import BIN, own_tracking_store, project_env
 
-BIN = Path(sys.executable).parent
+pytestmark = pytest.mark.integration
+
 ENCODERS = EncoderCache()  # one MiniLM / EfficientNet load for the module
 
 
@@ -123,8 +125,7 @@ def test_an_incompatible_bundle_is_refused(evaluated_project: Path, tmp_path: Pa
 
 
 def _clean_env(root: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "PREFECT_"))}
-    return env | {"MLFLOW_TRACKING_URI": f"sqlite:///{root / 'mlflow.db'}", "CI": "1"}
+    return project_env(MLFLOW_TRACKING_URI=f"sqlite:///{root / 'mlflow.db'}")
 
 
 REQUEST = pd.DataFrame(
@@ -264,9 +265,7 @@ def _graphfuse(args: list[str], root: Path):
 
     from pipeline.cli import app
 
-    with pytest.MonkeyPatch.context() as env:
-        env.delenv("MLFLOW_TRACKING_URI", raising=False)
-        env.delenv("MLFLOW_REGISTRY_URI", raising=False)
+    with own_tracking_store():
         return CliRunner().invoke(app, [*args, "--root", str(root)], catch_exceptions=False)
 
 

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import yaml
 
 from pipeline.dvc_deps import stage_module
 from pipeline.ops.warm_stages import PRELOAD
 from pipeline.stages import STAGES
 from pipeline.stages.registry import REGISTRY, stage_modules
+
+pytestmark = pytest.mark.unit
 
 REPO = Path(__file__).resolve().parents[1]
 

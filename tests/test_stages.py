@@ -16,6 +16,9 @@ from pipeline.inference.bundle import load_bundle
 from pipeline.inference.predict import predict_dataset
 from pipeline.paths import Paths
 from pipeline.stages import STAGES
+from tests.helpers import own_tracking_store
+
+pytestmark = pytest.mark.integration
 
 FAST_TRAIN = {"max_epochs": 60, "patience": 20, "hidden_dim": 32, "projection_dim": 16, "monitor": "val_macro_f1"}
 
@@ -35,9 +38,7 @@ def project(tmp_path_factory: pytest.TempPathFactory, small_countries: Path, pre
 
     root = tmp_path_factory.mktemp("project")
     write_params(root, small_countries)
-    with pytest.MonkeyPatch.context() as env:  # MLflow exports its URI; undo that afterwards
-        env.delenv("MLFLOW_TRACKING_URI", raising=False)
-        env.delenv("MLFLOW_REGISTRY_URI", raising=False)
+    with own_tracking_store():  # MLflow exports its URI; undo that afterwards
         summaries = pipeline_flow(params_file="params.yaml", root=str(root))
     assert list(summaries) == list(STAGES)
     return root

@@ -17,6 +17,8 @@ from pipeline.cli import app
 from pipeline.dataset import load_dataset
 from pipeline.synth import SynthConfig, load_synthetic_embeddings, write_synthetic_dataset, write_synthetic_embeddings
 
+pytestmark = pytest.mark.unit
+
 CLASSES = 4
 CHANCE = 1 / CLASSES
 

@@ -23,6 +23,9 @@ from pipeline.tracking import (
     training_run,
 )
 from pipeline.tracking.runs import TrainingRun
+from tests.helpers import forget_tracking_env
+
+pytestmark = pytest.mark.unit
 
 
 def _bundle(seed: int) -> ModelBundle:
@@ -41,8 +44,7 @@ def _bundle(seed: int) -> ModelBundle:
 
 @pytest.fixture
 def tracking_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
+    forget_tracking_env(monkeypatch)
     uri = configure_tracking(tmp_path, "graphfuse-test")
     assert uri == f"sqlite:///{tmp_path.resolve() / 'mlflow.db'}"
     return tmp_path

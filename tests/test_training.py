@@ -33,6 +33,7 @@ def _script(out: Path, *args: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "tests.train_script", str(out), *args], cwd=REPO, env=env)
 
 
+@pytest.mark.unit
 def test_a_killed_training_resumes_and_ends_with_the_uninterrupted_weights(tmp_path: Path) -> None:
     reference = train()
     checkpoint = tmp_path / "ckpt"
@@ -60,6 +61,7 @@ def test_a_killed_training_resumes_and_ends_with_the_uninterrupted_weights(tmp_p
     assert not checkpoint.exists()  # removed once training succeeded
 
 
+@pytest.mark.unit
 def test_a_checkpoint_of_another_run_is_not_resumed(tmp_path: Path) -> None:
     data, _ = two_community_graph(30)
     options = TrainOptions(max_epochs=4, patience=100, checkpoint_every=2)
@@ -84,6 +86,7 @@ def test_a_checkpoint_of_another_run_is_not_resumed(tmp_path: Path) -> None:
     assert not tmp_path.exists()
 
 
+@pytest.mark.integration
 @pytest.mark.skipif(shutil.which("torchrun", path=str(Path(sys.executable).parent)) is None, reason="no torchrun")
 def test_two_ddp_processes_learn_what_one_process_learns(tmp_path: Path) -> None:
     torchrun = str(Path(sys.executable).parent / "torchrun")
@@ -104,6 +107,7 @@ def test_two_ddp_processes_learn_what_one_process_learns(tmp_path: Path) -> None
     assert two == pytest.approx([row["val_accuracy"] for row in single.history], abs=0.05)
 
 
+@pytest.mark.unit
 def test_sign_mini_batches_learn_a_small_graph() -> None:
     data, y = two_community_graph(200, image_missing=0.5)
     seed_everything(0)
@@ -124,6 +128,7 @@ def test_sign_mini_batches_learn_a_small_graph() -> None:
     assert accuracy > float((base_pred[data.test_mask] == y[data.test_mask]).float().mean())  # the hops help
 
 
+@pytest.mark.unit
 def test_auto_batching_switches_to_precomputed_hops_above_the_threshold() -> None:
     from pipeline.training.batching import neighbor_sampling_available, resolve_batching
 
@@ -137,6 +142,7 @@ def test_auto_batching_switches_to_precomputed_hops_above_the_threshold() -> Non
             resolve_batching("neighbor", 10, 200_000, "sage")
 
 
+@pytest.mark.unit
 def test_epoch_metrics_match_the_evaluation_metrics() -> None:
     rng = np.random.default_rng(0)
     for _ in range(20):
@@ -147,6 +153,7 @@ def test_epoch_metrics_match_the_evaluation_metrics() -> None:
         assert accuracy == pytest.approx(expected["accuracy"]) and macro_f1 == pytest.approx(expected["macro_f1"])
 
 
+@pytest.mark.unit
 def test_balanced_class_weights_follow_the_training_labels() -> None:
     y = torch.tensor([0, 0, 0, 1, 2, 2])
     weights = class_weights(y, torch.tensor([0, 1, 2, 3]), 3, "balanced")

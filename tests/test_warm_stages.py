@@ -8,7 +8,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,11 +19,12 @@ import yaml
 from pipeline.ops.prefect_server import STATE_FILE
 from pipeline.ops.processes import alive
 from pipeline.ops.warm_stages import ENV_VAR, LOG_NAME, PRELOAD_ENV_VAR, supported, wait_ready, warm_server
-from tests.project_copy import project_env
+from tests.helpers import BIN, project_env
 
-BIN = Path(sys.executable).parent
-
-pytestmark = pytest.mark.skipif(not supported(), reason="warm stages need Linux (fork, SCM_RIGHTS, pidfd)")
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(not supported(), reason="warm stages need Linux (fork, SCM_RIGHTS, pidfd)"),
+]
 
 
 @pytest.fixture(scope="module")

@@ -45,6 +45,8 @@ from pipeline.training import options_from, seed_everything, train_node_classifi
 from tests.evaluation_fixtures import REPO
 from tests.tiny_graphs import one_thread  # noqa: F401 (autouse fixture)
 
+pytestmark = pytest.mark.integration
+
 CPU = torch.device("cpu")
 N_NODES, N_CLASSES, DIM = 48, 3, 6
 PAIRS = list(itertools.product(sorted(FUSIONS), sorted(BACKBONES)))
