@@ -20,15 +20,17 @@ from pipeline.errors import GraphFuseError
 
 def set_params(path: Path, values: dict[str, Any]) -> Params:
     """Set dotted keys (``dataset.dir``) of the params file at ``path``; returns the checked params."""
-    yaml = YAML()  # round-trip: comments, order and quoting survive
-    yaml.preserve_quotes = True
-    yaml.representer.add_representer(type(None), _null)  # "null" stays "null", not an empty value
+    # Round-trip mode: comments, order and quoting survive; ruamel's "rt" loader builds only plain
+    # YAML types (its safe constructor plus comment tracking), never arbitrary Python objects.
+    round_trip = YAML(typ="rt")
+    round_trip.preserve_quotes = True
+    round_trip.representer.add_representer(type(None), _null)  # "null" stays "null", not an empty value
     try:
-        document = yaml.load(path.read_text(encoding="utf-8")) if path.is_file() else None
+        document = round_trip.load(path.read_text(encoding="utf-8")) if path.is_file() else None
     except YAMLError as exc:
         raise GraphFuseError(f"{path}: not valid YAML: {exc}") from exc
     if document is None:
-        document = yaml.load("{}")
+        document = round_trip.load("{}")
     for dotted, value in values.items():
         section = document
         *parents, key = dotted.split(".")
@@ -38,7 +40,7 @@ def set_params(path: Path, values: dict[str, Any]) -> Params:
             section = section[part]
         section[key] = value
     buffer = io.StringIO()
-    yaml.dump(document, buffer)
+    round_trip.dump(document, buffer)
     staged = path.with_name(f".{path.name}.init-check")
     staged.write_text(buffer.getvalue(), encoding="utf-8")
     try:
