@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from pipeline.config_errors import error_lines
 from pipeline.errors import GraphFuseError
@@ -152,7 +152,8 @@ class TrainParams(_Section):
     modality_aux_weight: float = Field(0.0, ge=0, description="weight of the per-modality heads' loss; 0 = none")
     input_dropout: float = Field(0.0, ge=0, lt=1, description="dropout on each embedding before its projection")
     # --- search over the zoo, selection on folds, greedy ensemble (pipeline/search, docs/search.md) ---
-    search: Literal["off", "auto"] = Field(
+    # YAML 1.1 reads a bare `off` as false, and `dvc exp run -S` rewrites a quoted "off" bare: both mean off.
+    search: Annotated[Literal["off", "auto"], BeforeValidator(lambda v: "off" if v is False else v)] = Field(
         "off", description="auto: an Optuna search over the zoo, registering a weighted ensemble (docs/search.md)"
     )
     search_trials: int = Field(20, ge=1, description="trials (finished or pruned) the search may run")

@@ -114,3 +114,13 @@ def _set(values: dict, key: tuple, value: object) -> None:
     for part in key[:-1]:
         values = values[part]
     values[key[-1]] = value
+
+
+def test_search_off_survives_dvc_rewriting_it_bare(tmp_path: Path) -> None:
+    """`dvc exp run -S` rewrites params.yaml and drops the quotes of "off"; YAML then reads false."""
+    path = tmp_path / "params.yaml"
+    path.write_text("train:\n  search: off\n", encoding="utf-8")
+    assert load_params(path).train.search == "off"
+    path.write_text("train:\n  search: true\n", encoding="utf-8")
+    with pytest.raises(GraphFuseError, match="train.search"):
+        load_params(path)
