@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import ctypes
 import json
+import select
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -90,7 +92,8 @@ def run_tied(command: Sequence[str], *, env: Mapping[str, str], cwd: Path | None
     gets SIGKILL, and so does every ``graphfuse stage`` it starts (:func:`die_with_parent_if_asked`),
     so nothing runs on to rewrite outputs after the command that owned it is gone."""
     hook = _die_with_parent(os.getpid())
-    with subprocess.Popen(list(command), env={**env, TIED_ENV_VAR: "1"}, cwd=cwd, preexec_fn=hook) as process:  # noqa: PLW1509
+    tied_env = {**env, TIED_ENV_VAR: str(os.getpid())}
+    with subprocess.Popen(list(command), env=tied_env, cwd=cwd, preexec_fn=hook) as process:  # noqa: PLW1509
         try:
             return process.wait()
         except KeyboardInterrupt:  # Ctrl-C reached the whole foreground group: let it finish its own way
@@ -98,16 +101,38 @@ def run_tied(command: Sequence[str], *, env: Mapping[str, str], cwd: Path | None
 
 
 def die_with_parent_if_asked() -> None:
-    """Under :func:`run_tied` (``GRAPHFUSE_TIED`` set), end this process when its parent ends.
+    """Under :func:`run_tied` (``GRAPHFUSE_TIED`` names its pid), end this process when that owner ends.
 
-    Only then: a stage a user starts by hand (``nohup graphfuse stage train &``) must outlive its shell."""
-    if os.environ.get(TIED_ENV_VAR) != "1" or not sys.platform.startswith("linux"):
+    The parent-death signal alone is not enough: DVC starts a stage through ``/bin/sh -c``, and when
+    DVC is killed the shell lives on, so the stage also watches the owner itself (a pidfd, no polling).
+    Only under ``run_tied``: a stage a user starts by hand (``nohup graphfuse stage train &``) must
+    outlive its shell."""
+    owner = os.environ.get(TIED_ENV_VAR, "")
+    if not owner or not sys.platform.startswith("linux"):
         return
     parent = os.getppid()
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     if parent == 1 or os.getppid() != parent:  # the parent is already gone
         os._exit(1)
+    if owner.isdigit() and int(owner) != parent:
+        _die_with(int(owner))
+
+
+def _die_with(owner: int) -> None:
+    """SIGKILL this process (and so free its shell) as soon as process ``owner`` exits."""
+    try:
+        handle = os.pidfd_open(owner)
+    except ProcessLookupError:  # the owner is already gone
+        os._exit(1)
+    except OSError:  # no pidfd (old kernel): the parent-death signal still covers a direct parent
+        return
+
+    def watch() -> None:
+        select.select([handle], [], [])
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    threading.Thread(target=watch, name="graphfuse-owner-watch", daemon=True).start()
 
 
 def launch(
