@@ -21,7 +21,7 @@ from tests.shared_projects import Reproduced
 pytestmark = pytest.mark.e2e
 
 #: What the first machine commits after `dvc repro` (cache: false outputs git carries, and the lock).
-COMMITTED = ("dvc.lock", "metrics/metrics.json", "metrics/training_history.csv")
+COMMITTED = ("dvc.lock", "metrics/metrics.json", "metrics/metrics_detail.json", "metrics/training_history.csv")
 
 
 def _teammate_clone(first: Path, dest: Path) -> Path:

@@ -50,7 +50,7 @@ def test_search_registers_an_ensemble_that_evaluate_and_predict_use(
     assert (root / ".cache/graphfuse/search/studies.db").is_file()  # the stored study, outside DVC
 
     metrics = json.loads((root / "metrics/metrics.json").read_text())
-    assert metrics["spread"]["n_seeds"] == 2  # every member retrained per seed
+    assert metrics["seeds"] == 2  # every member retrained per seed
 
     run_id = json.loads((root / "models/run.json").read_text())["run_id"]
     client = MlflowClient(f"sqlite:///{root / 'mlflow.db'}")

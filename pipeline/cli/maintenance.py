@@ -15,7 +15,10 @@ from pipeline.errors import GraphFuseError
 def metrics(
     root: Root = Path("."),
     as_json: Annotated[
-        bool, typer.Option("--json", help="print metrics.json's headline and registry.json as JSON")
+        bool,
+        typer.Option(
+            "--json", help="print the figures (metrics_detail.json) less per class, and registry.json, as JSON"
+        ),
     ] = False,
 ) -> None:
     """Print the last evaluation: mean ± sd over training seeds, and the registered model's own figures.
@@ -24,13 +27,16 @@ def metrics(
     """
     from pipeline.atomic import read_json
     from pipeline.paths import Paths
-    from pipeline.stages.outputs import METRICS_FILE, REGISTRY_FILE
+    from pipeline.stages.headline import read_figures
+    from pipeline.stages.outputs import DETAIL_FILE, METRICS_FILE, REGISTRY_FILE
 
     paths = Paths(root)
     path = paths.metrics / METRICS_FILE
     if not path.is_file():
         raise GraphFuseError(f"{path}: not found; run `dvc repro` first")
-    values = read_json(path)
+    values = read_figures(paths.metrics)  # the headline's every figure: metrics_detail.json
+    if not values:
+        raise GraphFuseError(f"{paths.metrics / DETAIL_FILE}: not found; rerun the evaluate stage (`dvc repro`)")
     if as_json:
         registry_file = paths.metrics / REGISTRY_FILE
         registry = read_json(registry_file) if registry_file.is_file() else None
@@ -73,7 +79,7 @@ def metrics(
 
 
 def _headline(values: dict) -> dict:
-    """metrics.json less the per-class detail: the numbers a script compares."""
+    """The evaluation's figures less the per-class detail: the numbers a script compares."""
     return {
         key: {k: v for k, v in value.items() if k != "per_class"} if isinstance(value, dict) else value
         for key, value in values.items()
