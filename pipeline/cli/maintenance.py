@@ -105,7 +105,10 @@ def cache_prune(
     root: Annotated[Path, typer.Option(help="project root")] = Path("."),
     params: Annotated[Path, typer.Option(help="params file, relative to the root")] = Path("params.yaml"),
 ) -> None:
-    """Remove cache entries by age of last use and/or down to a total size."""
+    """Remove cache entries by age of last use and/or down to a total size.
+
+    Example: graphfuse cache prune --older-than 30d --max-size 20GB
+    """
     from pipeline.cache import parse_age, parse_size, prune
 
     if older_than is None and max_size is None:
@@ -127,6 +130,10 @@ def cache_prune(
 
 def register(app: typer.Typer) -> None:
     app.command()(metrics)
-    cache_app = sub_app("The embedding cache (preprocess.cache_dir): size and pruning.", no_args_is_help=True)
+    cache_app = sub_app(
+        "The embedding cache (preprocess.cache_dir): size and pruning."
+        "\n\nExample: graphfuse cache prune --older-than 30d",
+        no_args_is_help=True,
+    )
     cache_app.command("prune")(cache_prune)
     app.add_typer(cache_app, name="cache")
