@@ -11,15 +11,12 @@ import typer
 from pipeline.cli.base import Root, fail, sub_app
 from pipeline.errors import GraphFuseError
 
+_JSON_HELP = "print the figures (metrics_detail.json) less per class, and registry.json, as JSON"
+
 
 def metrics(
     root: Root = Path("."),
-    as_json: Annotated[
-        bool,
-        typer.Option(
-            "--json", help="print the figures (metrics_detail.json) less per class, and registry.json, as JSON"
-        ),
-    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help=_JSON_HELP)] = False,
 ) -> None:
     """Print the last evaluation: mean ± sd over training seeds, and the registered model's own figures.
 
@@ -27,16 +24,10 @@ def metrics(
     """
     from pipeline.atomic import read_json
     from pipeline.paths import Paths
-    from pipeline.stages.headline import read_figures
-    from pipeline.stages.outputs import DETAIL_FILE, METRICS_FILE, REGISTRY_FILE
+    from pipeline.stages.outputs import REGISTRY_FILE
 
     paths = Paths(root)
-    path = paths.metrics / METRICS_FILE
-    if not path.is_file():
-        raise GraphFuseError(f"{path}: not found; run `dvc repro` first")
-    values = read_figures(paths.metrics)  # the headline's every figure: metrics_detail.json
-    if not values:
-        raise GraphFuseError(f"{paths.metrics / DETAIL_FILE}: not found; rerun the evaluate stage (`dvc repro`)")
+    values = _figures(paths.metrics)
     if as_json:
         registry_file = paths.metrics / REGISTRY_FILE
         registry = read_json(registry_file) if registry_file.is_file() else None
@@ -76,6 +67,19 @@ def metrics(
             state = f"{r.get('alias') or 'challenger'}; champion stays v{r['previous_champion']}"
         head = f"registered {r['model_name']} v{r['version']} ({r['metric']}={r['value']:.4f}; {state})"
         typer.echo(f"{head}: {r['reason']}" if r.get("reason") else head)
+
+
+def _figures(metrics_dir: Path) -> dict:
+    """The last evaluation's every figure (metrics_detail.json), or the error that says what to run."""
+    from pipeline.stages.headline import read_figures
+    from pipeline.stages.outputs import DETAIL_FILE, METRICS_FILE
+
+    if not (metrics_dir / METRICS_FILE).is_file():
+        raise GraphFuseError(f"{metrics_dir / METRICS_FILE}: not found; run `dvc repro` first")
+    values = read_figures(metrics_dir)
+    if not values:
+        raise GraphFuseError(f"{metrics_dir / DETAIL_FILE}: not found; rerun the evaluate stage (`dvc repro`)")
+    return values
 
 
 def _headline(values: dict) -> dict:
