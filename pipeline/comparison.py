@@ -44,7 +44,7 @@ def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, str]:
 
 
 def from_metric_files(label: str, source: str, params: dict, metrics: dict, ablation: dict) -> Compared:
-    """A run from the pipeline's own files: params.yaml, metrics/metrics.json, metrics/ablation.json."""
+    """A run from the pipeline's own files: params.yaml, metrics/metrics_detail.json, metrics/ablation.json."""
     spread = metrics.get("spread", {})
     return Compared(
         label=label,

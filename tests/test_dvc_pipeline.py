@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -51,6 +52,23 @@ def test_repro_produces_metrics_and_a_champion(repo_copy: tuple[Path, dict[str, 
     assert "Africa" in (root / "metrics/metrics_detail.json").read_text()
     summary = _run([str(BIN / "graphfuse"), "metrics"], root, env).stdout
     assert "test" in summary and "now champion" in summary
+
+
+def test_plots_render_offline_and_diff_across_revisions(repo_copy: tuple[Path, dict[str, str]], tmp_path: Path) -> None:
+    """`dvc plots show` used DVC's page, which loads Vega from a CDN: blank plots offline (issue 19)."""
+    root, env = repo_copy
+    _run([str(BIN / "dvc"), "plots", "show", "-o", str(tmp_path / "show")], root, env)
+    page = (tmp_path / "show" / "index.html").read_text()
+    scripts = re.findall(r"<script\b[^>]*>", page, flags=re.IGNORECASE)
+    assert scripts and not [tag for tag in scripts if re.search(r"src\s*=\s*[\"']?\s*(https?:)?//", tag, re.I)]
+    assert not re.search(r"<link\b[^>]*href\s*=\s*[\"']?(https?:)?//", page, flags=re.IGNORECASE)
+    assert "vegaEmbed" in page and 'var e="5.20.2"' in page  # the Vega plots, with Vega inlined ...
+    assert 'src="static/workspace_plots_confusion_test.png"' in page  # ... and the images beside them
+    assert (tmp_path / "show" / "static" / "workspace_plots_confusion_test.png").is_file()
+    # `dvc plots diff` draws the committed training history against this run's on the same page
+    _run([str(BIN / "dvc"), "plots", "diff", "HEAD", "-o", str(tmp_path / "diff")], root, env)
+    diff = (tmp_path / "diff" / "index.html").read_text()
+    assert '"rev": "HEAD"' in diff and '"rev": "workspace"' in diff and "<script src" not in diff
 
 
 def test_predict_from_the_registry_by_alias(repo_copy: tuple[Path, dict[str, str]], tmp_path: Path) -> None:
