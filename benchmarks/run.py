@@ -39,7 +39,7 @@ RESULTS = HERE / "results"
 #: The documentation page whose table a full run rewrites (between report.BEGIN and report.END).
 DOCS_PAGE = REPO / "docs" / "benchmarks.md"
 
-#: (issue row number, name, script, arguments per profile). The issue's rows 1-8, in its order.
+#: (issue row number, name, script, arguments per profile). The issue's rows 1-8, in its order; 9: issue 19.
 #: Full sizes were chosen for ~20-25 min on 2 cores; under load 6-12 from other jobs the run took 51 min,
 #: before the scale row went up to 10^6 nodes (issue 10's row 7; ~15 min more here).
 BENCHES: list[tuple[str, str, str, dict[str, list[str]]]] = [
@@ -76,6 +76,8 @@ BENCHES: list[tuple[str, str, str, dict[str, list[str]]]] = [
         "accuracy_baselines.py",
         {"quick": ["--datasets", "countries", "--seeds", "2", "--max-epochs", "100"], "full": ["--seeds", "5"]},
     ),
+    # issue 19's bar: `graphfuse metrics` <= 2 s, `predict` of 3 new nodes <= 10 s (fresh processes)
+    ("9", "cli_latency", "cli_latency.py", {"quick": ["--repeats", "2"], "full": ["--repeats", "5"]}),
 ]
 #: Rows of one script that belong to different rows of the issue.
 ROW_NUMBERS = {"text_encoding": "1", "image_encoding": "2", "image_batch32_vs_1": "2"}
