@@ -28,8 +28,8 @@ from pipeline.dataset import DatasetSpec
 from pipeline.errors import GraphFuseError
 from pipeline.graph import load_graph
 from pipeline.inference.bundle import load_bundle
-from pipeline.inference.inductive import input_columns
 from pipeline.inference.known_graph import KnownGraph, save_known_graph
+from pipeline.inference.request import input_columns
 from pipeline.redact import redact_text, redact_uri
 from pipeline.tracking.orchestrator_tags import orchestrator_tags
 from pipeline.tracking.recovery import close_orphaned_runs, owner_tags
