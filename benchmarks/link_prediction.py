@@ -61,7 +61,7 @@ def run_dataset(name: str, args: argparse.Namespace) -> dict:
             print(f"{name}: {graph['notes'][-1] if graph['notes'] else ''}", flush=True)
         train.run(params, paths)
         evaluate.run(params, paths)
-        metrics = json.loads((paths.metrics / "metrics.json").read_text())
+        metrics = json.loads((paths.metrics / "metrics_detail.json").read_text())
         rows[decoder] = {
             "test": {k: metrics["spread"]["test"][k] for k in ("mrr", "hits_at_10")},
             "val": {k: metrics["spread"]["val"][k] for k in ("mrr", "hits_at_10")},

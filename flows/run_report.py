@@ -16,14 +16,18 @@ def read_json(path: Path) -> dict:
 
 
 def results(root: Path, experiment: str | None) -> tuple[dict, dict]:
-    """(metrics, registry outcome) of a run: the workspace's files, or the experiment's commit."""
+    """(every figure, registry outcome) of a run: the workspace's files, or the experiment's commit."""
+    from pipeline.stages.headline import figures, read_figures
+
     if experiment is None:
-        return read_json(root / "metrics" / "metrics.json"), read_json(root / "metrics" / "registry.json")
+        return read_figures(root / "metrics"), read_json(root / "metrics" / "registry.json")
     ref = dvc_experiment.experiment_ref(root, experiment)
     if ref is None:
         return {}, {}
-    metrics = dvc_experiment.read_json_at(root, ref, "metrics/metrics.json")
-    return metrics, dvc_experiment.read_json_at(root, ref, "metrics/registry.json")
+    detail, headline = (
+        dvc_experiment.read_json_at(root, ref, f"metrics/{n}") for n in ("metrics_detail.json", "metrics.json")
+    )
+    return figures(detail, headline), dvc_experiment.read_json_at(root, ref, "metrics/registry.json")
 
 
 def _registry_line(registry: dict) -> str:

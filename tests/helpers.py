@@ -21,6 +21,15 @@ def forget_tracking_env(env: pytest.MonkeyPatch) -> None:
         env.delenv(name, raising=False)
 
 
+def store_client(uri: str):
+    """An MLflow client of one store, its registry included: an in-process stage earlier in the
+    session leaves MLflow's global registry URI on its own project, and a client given only a
+    tracking URI would read that project's registry instead."""
+    from mlflow import MlflowClient
+
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
 @contextmanager
 def own_tracking_store() -> Iterator[pytest.MonkeyPatch]:
     """In-process stages against the project's own store; MLflow's exports are undone afterwards."""

@@ -13,6 +13,7 @@ import yaml
 from typer.testing import CliRunner
 
 from pipeline.cli import app
+from pipeline.stages.headline import headline
 
 pytestmark = pytest.mark.unit
 
@@ -26,7 +27,8 @@ METRICS = {
 
 def _project(root: Path) -> Path:
     (root / "metrics").mkdir(parents=True)
-    (root / "metrics" / "metrics.json").write_text(json.dumps(METRICS))
+    (root / "metrics" / "metrics_detail.json").write_text(json.dumps(METRICS))
+    (root / "metrics" / "metrics.json").write_text(json.dumps(headline(METRICS, "macro_f1")))
     registry = {"model_name": "graphfuse", "version": 3, "metric": "val_macro_f1", "value": 0.85, "promoted": False}
     registry |= {"previous_champion": 2, "alias": "challenger", "reason": "within noise", "test": {"p_value": 0.25}}
     (root / "metrics" / "registry.json").write_text(json.dumps(registry))

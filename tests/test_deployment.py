@@ -26,11 +26,10 @@ import pandas as pd
 import psutil
 import pytest
 import yaml
-from mlflow import MlflowClient
 
 from pipeline.ops.processes import terminate
 from pipeline.ops.team import TeamPaths, postgres_available
-from tests.helpers import BIN, project_env
+from tests.helpers import BIN, project_env, store_client
 from tests.project_copy import copy_project
 from tests.shared_projects import Reproduced
 
@@ -146,7 +145,7 @@ def _artifact(flow_run_id) -> str:
 
 
 def _mlflow_runs(stack: Stack, flow_run_id) -> list:
-    client = MlflowClient(tracking_uri=stack.tracking_uri)
+    client = store_client(stack.tracking_uri)
     experiment = client.get_experiment_by_name("graphfuse")
     return client.search_runs([experiment.experiment_id], filter_string=f"tags.`prefect.flow_run_id` = '{flow_run_id}'")
 
@@ -210,7 +209,7 @@ def test_a_run_with_overrides_is_an_experiment_that_leaves_the_workspace_alone(d
     assert params["dataset"]["task"] is None  # null stays null in the experiment too
     registry = yaml.safe_load(_ok(["git", "show", f"{ref}:metrics/registry.json"], root, project_env()))
     assert registry["version"] == 2 and not registry["promoted"] and registry["alias"] == "challenger"
-    champion = MlflowClient(tracking_uri=deployed.tracking_uri).get_model_version_by_alias("graphfuse", "champion")
+    champion = store_client(deployed.tracking_uri).get_model_version_by_alias("graphfuse", "champion")
     assert champion.version == "1"
     markdown = _artifact(run.id)
     assert f"**DVC experiment:** `{name}`" in markdown and "**Reran:** `train`, `evaluate`" in markdown

@@ -47,7 +47,7 @@ def test_init_then_repro_registers_a_model_of_the_new_dataset(reproduced_project
     registry = json.loads((root / "metrics" / "registry.json").read_text())
     assert registry["model_name"] == "graphfuse-shapes" and registry["version"] == 1
     assert registry["promoted"]  # the first version of its own name: champion, not a challenger of countries'
-    metrics = json.loads((root / "metrics" / "metrics.json").read_text())
+    metrics = json.loads((root / "metrics" / "metrics_detail.json").read_text())
     assert metrics["test"]["accuracy"] >= 0.5  # text, image and the graph each carry the shape (chance: 1/3)
 
     refused = subprocess.run(

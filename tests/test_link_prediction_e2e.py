@@ -50,9 +50,11 @@ def link_repo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str,
 def test_repro_writes_ranking_metrics_with_the_no_graph_scorer(link_repo: tuple[Path, dict[str, str]]) -> None:
     root, env = link_repo
     shown = _run([str(BIN / "dvc"), "metrics", "show"], root, env).stdout
-    assert "test.mrr" in shown and "test.hits_at_10" in shown and "no_graph_mlp.test.mrr.mean" in shown
-    metrics = json.loads((root / "metrics" / "metrics.json").read_text())
-    assert metrics["task"] == "link_prediction"
+    assert "test.mrr_sd" in shown and "test.hits10" in shown and "no_graph_mlp" not in shown  # the headline
+    metrics = json.loads((root / "metrics" / "metrics_detail.json").read_text())
+    assert metrics["task"] == "link_prediction" and "no_graph_mlp" in metrics
+    headline = json.loads((root / "metrics" / "metrics.json").read_text())
+    assert headline["test"]["mrr"] == metrics["spread"]["test"]["mrr"]["mean"] and headline["seeds"] == 2
     for split in ("val", "test"):
         assert 0 < metrics[split]["mrr"] <= 1 and 0 <= metrics[split]["roc_auc"] <= 1
         assert metrics["spread"][split]["mrr"]["sd"] is not None  # two seeds

@@ -141,7 +141,7 @@ def test_an_imported_benchmark_trains_and_evaluates_with_its_precomputed_modalit
     assert meta.encoders["emb_clip"]["encoder"] == "precomputed" and "kNN edges" in " ".join(meta.notes)
     manifest = read_json(Paths(root).features / "embedding" / "emb_clip" / "manifest.json")
     assert manifest["present"] == N and manifest["dim"] == 8
-    metrics = read_json(root / "metrics" / "metrics.json")
+    metrics = read_json(root / "metrics" / "metrics_detail.json")
     assert metrics["test"]["accuracy"] >= 0.75  # every modality carries the class in this fixture
     ablation = read_json(root / "metrics" / "ablation.json")["inference"]
     assert {"full", "no_text", "no_image", "no_emb_clip", "no_graph"} <= set(ablation)

@@ -317,6 +317,7 @@ def _tensors(path: Path) -> dict[str, torch.Tensor]:
         "models/model.json",
         "metrics/training_history.csv",
         "metrics/metrics.json",
+        "metrics/metrics_detail.json",
         "metrics/registry.json",
         "plots/confusion_test.csv",
     ],

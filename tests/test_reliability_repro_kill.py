@@ -12,9 +12,8 @@ from pathlib import Path
 
 import psutil
 import pytest
-from mlflow import MlflowClient
 
-from tests.helpers import BIN, project_env
+from tests.helpers import BIN, project_env, store_client
 from tests.project_copy import copy_project, run_ok
 from tests.shared_projects import Reproduced
 
@@ -63,7 +62,7 @@ def test_kill_9_of_graphfuse_repro_takes_its_children_with_it(reproduced_project
         stderr=subprocess.STDOUT,
     )
     parent = psutil.Process(repro.pid)
-    store = MlflowClient(tracking_uri=f"sqlite:///{root / 'mlflow.db'}")
+    store = store_client(f"sqlite:///{root / 'mlflow.db'}")
 
     def statuses() -> list[str]:
         experiments = [e.experiment_id for e in store.search_experiments()]

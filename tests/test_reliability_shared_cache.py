@@ -12,16 +12,15 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from mlflow import MlflowClient
 
-from tests.helpers import BIN, project_env
+from tests.helpers import BIN, project_env, store_client
 from tests.project_copy import GIT, run_ok
 from tests.shared_projects import Reproduced
 
 pytestmark = pytest.mark.e2e
 
 #: What the first machine commits after `dvc repro` (cache: false outputs git carries, and the lock).
-COMMITTED = ("dvc.lock", "metrics/metrics.json", "metrics/training_history.csv")
+COMMITTED = ("dvc.lock", "metrics/metrics.json", "metrics/metrics_detail.json", "metrics/training_history.csv")
 
 
 def _teammate_clone(first: Path, dest: Path) -> Path:
@@ -49,7 +48,7 @@ def test_a_clone_sharing_the_dvc_cache_reproduces_and_predicts(reproduced_projec
     registry = json.loads((clone / "metrics" / "registry.json").read_text())
     assert registry["version"] == 1 and registry["promoted"] and "came through the DVC cache" in registry["lineage"]
     trained_by = json.loads((clone / "models" / "run.json").read_text())["run_id"]
-    store = MlflowClient(tracking_uri=f"sqlite:///{clone / 'mlflow.db'}")
+    store = store_client(f"sqlite:///{clone / 'mlflow.db'}")
     champion = store.get_model_version_by_alias("graphfuse", "champion")
     adopted = store.get_run(champion.run_id)
     assert adopted.data.tags["graphfuse.adopted_from_run"] == trained_by and adopted.info.status == "FINISHED"

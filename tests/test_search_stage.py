@@ -9,9 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from mlflow import MlflowClient
 
-from tests.helpers import BIN, project_env
+from tests.helpers import BIN, project_env, store_client
 from tests.project_copy import copy_project, run_ok
 from tests.shared_projects import Reproduced, reproduced_project  # noqa: F401
 
@@ -50,10 +49,10 @@ def test_search_registers_an_ensemble_that_evaluate_and_predict_use(
     assert (root / ".cache/graphfuse/search/studies.db").is_file()  # the stored study, outside DVC
 
     metrics = json.loads((root / "metrics/metrics.json").read_text())
-    assert metrics["spread"]["n_seeds"] == 2  # every member retrained per seed
+    assert metrics["seeds"] == 2  # every member retrained per seed
 
     run_id = json.loads((root / "models/run.json").read_text())["run_id"]
-    client = MlflowClient(f"sqlite:///{root / 'mlflow.db'}")
+    client = store_client(f"sqlite:///{root / 'mlflow.db'}")
     experiment = client.get_run(run_id).info.experiment_id
     trials = client.search_runs([experiment], filter_string=f"tags.mlflow.parentRunId = '{run_id}'")
     # train's recipe on all modalities, on each of the 3 alone, and the MLP: the baselines run whatever the budget

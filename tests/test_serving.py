@@ -90,7 +90,10 @@ def test_new_node_with_missing_modalities_and_an_unseen_category(package) -> Non
         ({"node_id": ["N"], "image_bytes": [b"not an image"]}, "cannot decode image"),
         ({"node_id": ["N"], "area_km2": ["huge"]}, "'huge' is not a number"),
         ({"node_id": ["N", "M"], "latitude": [1.0, float("inf")]}, r"request, row 1, column 'latitude': 'inf' is not"),
-        ({"node_id": ["N"], "Text": ["Republic"]}, r"request: unknown column\(s\) \['Text'\]; this model \(trained on dataset 'countries'\) reads"),
+        (
+            {"node_id": ["N"], "Text": ["Republic"]},
+            r"request: unknown column\(s\) \['Text'\]; this model \(trained on dataset 'countries'\) reads",
+        ),
         ({"node_id": ["N"], "text": ["x" * (9 << 20)]}, r"column 'text': a cell of 9 MiB is larger than the 8 MiB"),
         ({"node_id": [f"N{i}" for i in range(100_001)]}, "100001 rows: at most 100000 new nodes per request"),
     ],

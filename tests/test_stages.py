@@ -86,7 +86,7 @@ def test_build_graph_holds_features_edges_and_splits(project: Path) -> None:
 
 def test_train_and_evaluate_write_metrics_plots_and_register(project: Path) -> None:
     paths = Paths(project)
-    metrics = json.loads((paths.metrics / "metrics.json").read_text())
+    metrics = json.loads((paths.metrics / "metrics_detail.json").read_text())
     assert {"train", "val", "test", "spread"} <= set(metrics)
     assert 0.0 <= metrics["test"]["accuracy"] <= 1.0
     assert metrics["train"]["accuracy"] > 0.5  # it learned something on the nodes it saw

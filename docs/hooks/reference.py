@@ -270,17 +270,17 @@ def _spread_cell(spread: dict, split: str, metric: str, registered: dict, bracke
 
 
 def metrics_block() -> str:
-    """The headline table of ``metrics/metrics.json`` as committed (the last full run), so the
+    """The headline table of ``metrics/metrics_detail.json`` as committed (the last full run), so the
     quick start shows the numbers the repository's own run produced, not a copy."""
     import json
 
-    path = REPO / "metrics" / "metrics.json"
+    path = REPO / "metrics" / "metrics_detail.json"
     if not path.is_file():
-        return "*`metrics/metrics.json` is not in this checkout: `make run` writes it.*\n"
+        return "*`metrics/metrics_detail.json` is not in this checkout: `make run` writes it.*\n"
     metrics = json.loads(path.read_text(encoding="utf-8"))
     spread = metrics.get("spread", {})
     if "accuracy" not in spread.get("test", {}):
-        return "*The committed `metrics/metrics.json` is not a node-classification run.*\n"
+        return "*The committed `metrics/metrics_detail.json` is not a node-classification run.*\n"
     rows = [
         "| split | nodes | accuracy | macro-F1 | weighted F1 | ROC-AUC (OvR) | ECE |",
         "| --- | --- | --- | --- | --- | --- | --- |",
@@ -291,7 +291,7 @@ def metrics_block() -> str:
         rows.append(f"| {split} | {mine.get('n', '')} | " + " | ".join(cells) + " |")
     seeds = spread.get("n_seeds")
     note = f"Mean ± sd over {seeds} training seeds" if seeds else "Mean ± sd over training seeds"
-    return "\n".join([*rows, "", f"{note}, the registered model in brackets (`metrics/metrics.json`).", ""])
+    return "\n".join([*rows, "", f"{note}, the registered model in brackets (`metrics/metrics_detail.json`).", ""])
 
 
 _HEADLINE = ("accuracy", "macro_f1", "weighted_f1", "roc_auc_ovr", "ece")

@@ -30,7 +30,7 @@ warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.* is deprecated
 
 app = typer.Typer(
     cls=CleanErrors,
-    help="GraphFuse: multimodal learning on graphs, as a reproducible pipeline.",
+    help="GraphFuse: multimodal learning on graphs, as a reproducible pipeline.\n\nExample: graphfuse repro",
     no_args_is_help=True,
     add_completion=False,
 )

@@ -38,7 +38,10 @@ def import_mm_graph_cmd(
     max_image_mb: Annotated[int, typer.Option(help="skip images larger than this")] = 64,
     max_images_gb: Annotated[int, typer.Option(help="refuse archives whose images exceed this in all")] = 64,
 ) -> None:
-    """MM-GRAPH (nc_edges-nodeid.pt + split.pt, or lp-edge-split*.pt; labels-w-missing.pt; *_feat.pt)."""
+    """MM-GRAPH (nc_edges-nodeid.pt + split.pt, or lp-edge-split*.pt; labels-w-missing.pt; *_feat.pt).
+
+    Example: graphfuse import mm-graph Multimodal-Graph/books-nc data/raw/books-nc --features clip
+    """
     from pipeline.importers import import_mm_graph
 
     report = import_mm_graph(
@@ -65,7 +68,10 @@ def import_magb_cmd(
     max_image_mb: Annotated[int, typer.Option(help="skip images larger than this")] = 64,
     max_images_gb: Annotated[int, typer.Option(help="refuse archives whose images exceed this in all")] = 64,
 ) -> None:
-    """MAGB (<Name>.csv with texts, labels and neighbours; TextFeature/ and ImageFeature/ .npy; images)."""
+    """MAGB (<Name>.csv with texts, labels and neighbours; TextFeature/ and ImageFeature/ .npy; images).
+
+    Example: graphfuse import magb MAGB/Movies data/raw/movies --name Movies
+    """
     from pipeline.importers import import_magb
 
     if task not in ("node_classification", "link_prediction"):
@@ -167,7 +173,9 @@ def _print_roles(roles) -> None:
 def register(app: typer.Typer) -> None:
     app.command("init")(init_cmd)
     import_app = sub_app(
-        "Turn a downloaded benchmark folder into a format-v1 dataset (no network).", no_args_is_help=True
+        "Turn a downloaded benchmark folder into a format-v1 dataset (no network)."
+        "\n\nExample: graphfuse import magb MAGB/Movies data/raw/movies --name Movies",
+        no_args_is_help=True,
     )
     import_app.command("mm-graph")(import_mm_graph_cmd)
     import_app.command("magb")(import_magb_cmd)

@@ -11,12 +11,12 @@ import typer
 from pipeline.cli.base import Root, fail, sub_app
 from pipeline.errors import GraphFuseError
 
+_JSON_HELP = "print the figures (metrics_detail.json) less per class, and registry.json, as JSON"
+
 
 def metrics(
     root: Root = Path("."),
-    as_json: Annotated[
-        bool, typer.Option("--json", help="print metrics.json's headline and registry.json as JSON")
-    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help=_JSON_HELP)] = False,
 ) -> None:
     """Print the last evaluation: mean ± sd over training seeds, and the registered model's own figures.
 
@@ -24,13 +24,10 @@ def metrics(
     """
     from pipeline.atomic import read_json
     from pipeline.paths import Paths
-    from pipeline.stages.outputs import METRICS_FILE, REGISTRY_FILE
+    from pipeline.stages.outputs import REGISTRY_FILE
 
     paths = Paths(root)
-    path = paths.metrics / METRICS_FILE
-    if not path.is_file():
-        raise GraphFuseError(f"{path}: not found; run `dvc repro` first")
-    values = read_json(path)
+    values = _figures(paths.metrics)
     if as_json:
         registry_file = paths.metrics / REGISTRY_FILE
         registry = read_json(registry_file) if registry_file.is_file() else None
@@ -72,8 +69,21 @@ def metrics(
         typer.echo(f"{head}: {r['reason']}" if r.get("reason") else head)
 
 
+def _figures(metrics_dir: Path) -> dict:
+    """The last evaluation's every figure (metrics_detail.json), or the error that says what to run."""
+    from pipeline.stages.headline import read_figures
+    from pipeline.stages.outputs import DETAIL_FILE, METRICS_FILE
+
+    if not (metrics_dir / METRICS_FILE).is_file():
+        raise GraphFuseError(f"{metrics_dir / METRICS_FILE}: not found; run `dvc repro` first")
+    values = read_figures(metrics_dir)
+    if not values:
+        raise GraphFuseError(f"{metrics_dir / DETAIL_FILE}: not found; rerun the evaluate stage (`dvc repro`)")
+    return values
+
+
 def _headline(values: dict) -> dict:
-    """metrics.json less the per-class detail: the numbers a script compares."""
+    """The evaluation's figures less the per-class detail: the numbers a script compares."""
     return {
         key: {k: v for k, v in value.items() if k != "per_class"} if isinstance(value, dict) else value
         for key, value in values.items()
@@ -99,7 +109,10 @@ def cache_prune(
     root: Annotated[Path, typer.Option(help="project root")] = Path("."),
     params: Annotated[Path, typer.Option(help="params file, relative to the root")] = Path("params.yaml"),
 ) -> None:
-    """Remove cache entries by age of last use and/or down to a total size."""
+    """Remove cache entries by age of last use and/or down to a total size.
+
+    Example: graphfuse cache prune --older-than 30d --max-size 20GB
+    """
     from pipeline.cache import parse_age, parse_size, prune
 
     if older_than is None and max_size is None:
@@ -121,6 +134,10 @@ def cache_prune(
 
 def register(app: typer.Typer) -> None:
     app.command()(metrics)
-    cache_app = sub_app("The embedding cache (preprocess.cache_dir): size and pruning.", no_args_is_help=True)
+    cache_app = sub_app(
+        "The embedding cache (preprocess.cache_dir): size and pruning."
+        "\n\nExample: graphfuse cache prune --older-than 30d",
+        no_args_is_help=True,
+    )
     cache_app.command("prune")(cache_prune)
     app.add_typer(cache_app, name="cache")

@@ -46,7 +46,11 @@ def predict(
     top_k: Annotated[int, typer.Option(help="link prediction: candidate links per node")] = 10,
 ) -> None:
     """Predict new nodes attached to the training graph (--nodes/--edges), or a whole dataset (--dataset);
-    for a link-prediction model, score --pairs or list the --top-k candidate links of each --node."""
+    for a link-prediction model, score --pairs or list the --top-k candidate links of each --node.
+
+    Example: graphfuse predict --model models:/graphfuse@champion --nodes new.csv --edges new_edges.csv --out p.csv
+    Example: graphfuse predict --model models:/graphfuse@champion --pairs pairs.csv --top-k 5 --out links.csv
+    """
     _check_output_file(out)  # before minutes of encoding (and seconds of imports), not after
     from pipeline.atomic import write_with
     from pipeline.stages import show_progress

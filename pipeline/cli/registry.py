@@ -72,7 +72,9 @@ def registry_rollback(
 
 
 def register(app: typer.Typer) -> None:
-    registry_app = sub_app("The model registry: list versions, promote one, roll the champion back.")
+    registry_app = sub_app(
+        "The model registry: list versions, promote one, roll the champion back.\n\nExample: graphfuse registry list"
+    )
     registry_app.command("list")(registry_list)
     registry_app.command("promote")(registry_promote)
     registry_app.command("rollback")(registry_rollback)

@@ -16,7 +16,10 @@ def prefect_start(
     port: Annotated[int, typer.Option(help="port on 127.0.0.1; 0 picks a free one")] = 0,
     root: Annotated[Path, typer.Option(help="project root (state goes in ROOT/.prefect)")] = Path("."),
 ) -> None:
-    """Start the server in the background; stages and `dvc repro` then connect to it in a second."""
+    """Start the server in the background; stages and `dvc repro` then connect to it in a second.
+
+    Example: graphfuse prefect start --port 4200
+    """
     from pipeline.ops import prefect_server
 
     prefect_server.embedded_defaults(root)
@@ -28,7 +31,10 @@ def prefect_start(
 
 
 def prefect_stop(root: Root = Path(".")) -> None:
-    """Stop the background server started by `graphfuse prefect start`."""
+    """Stop the background server started by `graphfuse prefect start`.
+
+    Example: graphfuse prefect stop
+    """
     from pipeline.ops import prefect_server
 
     prefect_server.embedded_defaults(root)
@@ -38,7 +44,10 @@ def prefect_stop(root: Root = Path(".")) -> None:
 
 
 def prefect_status(root: Root = Path(".")) -> None:
-    """Say whether the background server is up, and where; exit 1 when it is not."""
+    """Say whether the background server is up, and where; exit 1 when it is not.
+
+    Example: graphfuse prefect status
+    """
     from pipeline.ops import prefect_server
 
     prefect_server.embedded_defaults(root)
@@ -78,11 +87,17 @@ def _serve(*args, **kwargs) -> None:
     schedule(*args, **kwargs)
 
 
-_serve.__doc__ = "The old name of `graphfuse schedule` (it starts scheduled runs; it serves no model)."
+_serve.__doc__ = """The old name of `graphfuse schedule` (it starts scheduled runs; it serves no model).
+
+Example: graphfuse schedule --cron "0 2 * * *"   (the new name, same options)
+"""
 
 
 def team_up(root: Annotated[Path, typer.Option(help="project root (state in ROOT/.team)")] = Path(".")) -> None:
-    """Start the stack on 127.0.0.1; the database password comes from $GRAPHFUSE_DB_PASSWORD."""
+    """Start the stack on 127.0.0.1; the database password comes from $GRAPHFUSE_DB_PASSWORD.
+
+    Example: GRAPHFUSE_DB_PASSWORD=change-me graphfuse team up
+    """
     from pipeline.ops import team
 
     settings = team.up(root)
@@ -93,7 +108,10 @@ def team_up(root: Annotated[Path, typer.Option(help="project root (state in ROOT
 
 
 def team_down(root: Root = Path(".")) -> None:
-    """Stop the worker, the servers and PostgreSQL (the data stays for the next `team up`)."""
+    """Stop the worker, the servers and PostgreSQL (the data stays for the next `team up`).
+
+    Example: graphfuse team down
+    """
     from pipeline.ops import team
 
     stopped = team.down(root)
@@ -101,7 +119,10 @@ def team_down(root: Root = Path(".")) -> None:
 
 
 def team_status(root: Root = Path(".")) -> None:
-    """List the team services that are up; exit 1 when none is."""
+    """List the team services that are up; exit 1 when none is.
+
+    Example: graphfuse team status
+    """
     from pipeline.ops import team
 
     running = team.status(root)
@@ -113,14 +134,19 @@ def team_status(root: Root = Path(".")) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    prefect_app = sub_app("A persistent local Prefect server for this project (loopback only).")
+    prefect_app = sub_app(
+        "A persistent local Prefect server for this project (loopback only).\n\nExample: graphfuse prefect start"
+    )
     prefect_app.command("start")(prefect_start)
     prefect_app.command("stop")(prefect_stop)
     prefect_app.command("status")(prefect_status)
     app.add_typer(prefect_app, name="prefect")
     app.command()(schedule)
     app.command("serve", deprecated=True)(_serve)
-    team_app = sub_app("Team mode on this machine: PostgreSQL, MLflow and Prefect servers, a worker, DVC remote.")
+    team_app = sub_app(
+        "Team mode on this machine: PostgreSQL, MLflow and Prefect servers, a worker, DVC remote."
+        "\n\nExample: GRAPHFUSE_DB_PASSWORD=change-me graphfuse team up"
+    )
     team_app.command("up")(team_up)
     team_app.command("down")(team_down)
     team_app.command("status")(team_status)

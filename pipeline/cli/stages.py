@@ -44,7 +44,10 @@ def stage(
     params: ParamsFile = Path("params.yaml"),
     root: Root = Path("."),
 ) -> None:
-    """Run one pipeline stage as a Prefect flow (this is what dvc.yaml calls)."""
+    """Run one pipeline stage as a Prefect flow (this is what dvc.yaml calls).
+
+    Example: graphfuse stage train   (one stage by hand; `graphfuse repro` runs them all)
+    """
     if name not in STAGES:
         raise GraphFuseError(f"unknown stage {name!r}; stages: {', '.join(STAGES)}")
     from pipeline.ops.processes import die_with_parent_if_asked
@@ -67,7 +70,10 @@ def stage(
 
 
 def run_all(params: ParamsFile = Path("params.yaml"), root: Root = Path(".")) -> None:
-    """Run every stage in one Prefect flow, without DVC's change detection."""
+    """Run every stage in one Prefect flow, without DVC's change detection.
+
+    Example: graphfuse run-all --params params.yaml
+    """
     from pipeline.ops.prefect_server import embedded_defaults, prefect_api
 
     embedded_defaults(root)
@@ -80,7 +86,11 @@ def run_all(params: ParamsFile = Path("params.yaml"), root: Root = Path(".")) ->
 
 def repro(ctx: typer.Context, root: Root = Path(".")) -> None:
     """`dvc repro [ARGS]` with every stage on one Prefect server: the running one, or one that
-    lives exactly as long as this command."""
+    lives exactly as long as this command.
+
+    Example: graphfuse repro
+    Example: graphfuse repro --force evaluate   (DVC's own arguments pass through)
+    """
     from pipeline.ops.repro import repro as run_repro
 
     raise typer.Exit(code=run_repro(root, ctx.args))
@@ -92,7 +102,10 @@ def validate(
         Path | None, typer.Option(help="params file for the split settings [default: ./params.yaml if present]")
     ] = None,
 ) -> None:
-    """Check a dataset folder exactly as the validate stage does (images decoded, split drawn); writes nothing."""
+    """Check a dataset folder exactly as the validate stage does (images decoded, split drawn); writes nothing.
+
+    Example: graphfuse validate data/raw/countries
+    """
     from pipeline.config import Params, load_params
     from pipeline.stages.validate import checked_dataset
 
@@ -113,7 +126,10 @@ def dvc_deps(
     write: Annotated[bool, typer.Option("--write/--check", help="rewrite dvc.yaml, or only check it")] = False,
     root: Annotated[Path, typer.Option(help="project root holding dvc.yaml")] = Path("."),
 ) -> None:
-    """Make (or check) each stage's code deps in dvc.yaml equal to the modules it imports."""
+    """Make (or check) each stage's code deps in dvc.yaml equal to the modules it imports.
+
+    Example: graphfuse dvc-deps --write   (after adding a module to a stage)
+    """
     from pipeline import dvc_deps as deps
 
     root = root.resolve()

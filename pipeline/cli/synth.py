@@ -41,7 +41,10 @@ def synth(
     ] = False,
     dims: Annotated[str, typer.Option(help="embedding dims with --embeddings")] = "text=384,image=1280,tabular=32",
 ) -> None:
-    """Write a synthetic dataset (format v1, or precomputed embeddings) with tunable signal per modality."""
+    """Write a synthetic dataset (format v1, or precomputed embeddings) with tunable signal per modality.
+
+    Example: graphfuse synth --nodes 500 --out data/raw/synthetic --homophily 0.9 --image-signal 0.3
+    """
     from pydantic import ValidationError
 
     from pipeline.synth import SynthConfig

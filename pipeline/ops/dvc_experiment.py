@@ -114,14 +114,16 @@ def experiment_to_compare(root: Path, name: str):
     import yaml
 
     from pipeline.comparison import from_metric_files
+    from pipeline.stages.headline import figures
 
     rev = None if name == "workspace" else (experiment_ref(root, name) or name)
     params_text = _read_at(root, rev, "params.yaml")
     if params_text is None:
         raise GraphFuseError(f"{name!r} is neither a DVC experiment (`dvc exp list`) nor a revision with params.yaml")
     loaded = {}
-    for key in ("metrics", "ablation"):
+    for key in ("metrics", "metrics_detail", "ablation"):
         text = _read_at(root, rev, f"metrics/{key}.json")
         loaded[key] = json.loads(text) if text else {}
     params = yaml.safe_load(params_text) or {}
-    return from_metric_files(name, "dvc", params, loaded["metrics"], loaded["ablation"])
+    metrics = figures(loaded["metrics_detail"], loaded["metrics"])  # an older commit: metrics.json held them
+    return from_metric_files(name, "dvc", params, metrics, loaded["ablation"])

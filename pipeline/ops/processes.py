@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import ctypes
 import json
-import select
 import os
+import select
 import signal
 import socket
 import subprocess

@@ -17,11 +17,13 @@ from pipeline.graph import load_graph
 from pipeline.inference.bundle import load_bundle
 from pipeline.paths import Paths
 from pipeline.stages import progress_lines
+from pipeline.stages.headline import headline
 from pipeline.stages.publish import (  # noqa: F401 - the output names, also read from here
     ABLATION_FILE,
     CONFUSION_CSV,
     CONFUSION_PNG,
     CURVES_PNG,
+    DETAIL_FILE,
     EMBEDDINGS_CSV,
     EMBEDDINGS_PNG,
     METRICS_FILE,
@@ -68,28 +70,59 @@ def run(params: Params, paths: Paths) -> dict:
     ensure_tracking_reachable(paths.root)  # before any output is overwritten
     data, meta = load_graph(paths.graph)
     bundle = load_bundle(paths.model)
+    device = resolve_device(params.train.device)
     if meta.task == "link_prediction" or bundle.config.decoder is not None:
         if (meta.task == "link_prediction") != (bundle.config.decoder is not None):
             raise GraphFuseError(f"{paths.model}: trained for another task than the graph's ({meta.task}); rerun train")
         from pipeline.stages.evaluate_link import run_link
 
-        return run_link(params, paths, data, meta, bundle, resolve_device(params.train.device))
+        return run_link(params, paths, data, meta, bundle, device)
     if bundle.classes != meta.classes:
         raise GraphFuseError(
             f"{paths.model}: trained on classes {bundle.classes}, graph has {meta.classes}; rerun train"
         )
     lineage = tracked_lineage(params, paths)  # before any output is overwritten
-    device = resolve_device(params.train.device)
     result = evaluate_model(bundle.build(), bundle.config, data, meta, params, device, progress=progress_lines())
 
-    spread = {"n_seeds": len(result.spread["seeds"])} | result.spread["summary"]
-    metrics = clean({split: m for split, m in result.metrics.items()} | {"spread": spread})
-    ablation = clean(result.ablation | {"modality_weights": result.modality_weights or {}})
-    write_json(paths.metrics / METRICS_FILE, metrics)
-    write_json(paths.metrics / ABLATION_FILE, ablation)
+    metrics, ablation = _write_metric_files(result, params, paths)
     _write_plots(result, data, meta, bundle, paths)
     plots = [paths.plots / p for p in (CONFUSION_PNG, CURVES_PNG, RELIABILITY_PNG, EMBEDDINGS_PNG)]
     fingerprint = split_fingerprint(data, meta)
+    _write_report(result, data, meta, fingerprint, plots, paths)
+    registry = publish(
+        params,
+        paths,
+        lineage,
+        dataset=meta.dataset,
+        flat_metrics=_flat_metrics(metrics, ablation),
+        artifacts={"plots": plots, "report": [paths.root / "reports" / REPORT_FILE]},
+        documents={
+            "evaluation/metrics.json": metrics,
+            "evaluation/ablation.json": ablation,
+            "evaluation/spread.json": result.spread,
+        },
+        metric=params.evaluate.champion_metric,
+        value=result.metrics["val"][params.evaluate.champion_metric],
+        tags=registry_tags(params, paths, meta.dataset, fingerprint),
+        val_correct=(result.probs.argmax(axis=1) == data.y.numpy())[data.val_mask.numpy()],
+    )
+    headline = {s: {k: v for k, v in metrics[s].items() if k != "per_class"} for s in ("val", "test")}
+    return {"metrics": headline | {"spread": metrics["spread"]}, "registry": registry}
+
+
+def _write_metric_files(result: EvaluationResult, params: Params, paths: Paths) -> tuple[dict, dict]:
+    """Every figure (the detail), then the headline DVC shows, and the ablation; returns (detail, ablation)."""
+    spread = {"n_seeds": len(result.spread["seeds"])} | result.spread["summary"]
+    metrics = clean({split: m for split, m in result.metrics.items()} | {"spread": spread})
+    ablation = clean(result.ablation | {"modality_weights": result.modality_weights or {}})
+    write_json(paths.metrics / DETAIL_FILE, metrics)
+    write_json(paths.metrics / METRICS_FILE, headline(metrics, params.evaluate.champion_metric))
+    write_json(paths.metrics / ABLATION_FILE, ablation)
+    return metrics, ablation
+
+
+def _write_report(result: EvaluationResult, data, meta, fingerprint: str, plots: list, paths: Paths) -> None:
+    """The self-contained HTML report: the run's facts, metrics with spread, ablation, plots."""
     facts = {"dataset": meta.dataset, "nodes": str(len(meta.node_ids)), "split fingerprint": fingerprint}
     facts |= {f"{s} nodes": str(int(data[f"{s}_mask"].sum())) for s in ("train", "val", "test")}
     report = write_report(
@@ -104,27 +137,13 @@ def run(params: Params, paths: Paths) -> dict:
     )
     write_text(paths.root / "reports" / REPORT_FILE, report)
 
-    flat = {f"{s}_{k}": v for s in ("train", "val", "test") for k, v in metrics[s].items() if k not in ("per_class",)}
+
+def _flat_metrics(metrics: dict, ablation: dict) -> dict[str, float]:
+    """The figures under MLflow's flat names: ``test_macro_f1``, ``spread_test_accuracy_mean``, ..."""
+    spread = metrics["spread"]
+    flat = {f"{s}_{k}": v for s in ("train", "val", "test") for k, v in metrics[s].items() if k != "per_class"}
     flat |= {
         f"spread_{s}_{k}_{stat}": v for s in ("val", "test") for k, st in spread[s].items() for stat, v in st.items()
     }
     flat |= {f"ablation_{c}_{k}": v for c, row in ablation["inference"].items() for k, v in row.items()}
-    registry = publish(
-        params,
-        paths,
-        lineage,
-        dataset=meta.dataset,
-        flat_metrics=flat,
-        artifacts={"plots": plots, "report": [paths.root / "reports" / REPORT_FILE]},
-        documents={
-            "evaluation/metrics.json": metrics,
-            "evaluation/ablation.json": ablation,
-            "evaluation/spread.json": result.spread,
-        },
-        metric=params.evaluate.champion_metric,
-        value=result.metrics["val"][params.evaluate.champion_metric],
-        tags=registry_tags(params, paths, meta.dataset, fingerprint),
-        val_correct=(result.probs.argmax(axis=1) == data.y.numpy())[data.val_mask.numpy()],
-    )
-    headline = {s: {k: v for k, v in metrics[s].items() if k != "per_class"} for s in ("val", "test")}
-    return {"metrics": headline | {"spread": spread}, "registry": registry}
+    return flat

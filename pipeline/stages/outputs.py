@@ -1,7 +1,8 @@
 """The evaluate stage's output names, in a module that imports nothing: ``graphfuse metrics`` reads
 them without loading torch or MLflow (it took 11-19 s for two file names)."""
 
-METRICS_FILE = "metrics.json"
+METRICS_FILE = "metrics.json"  # the headline, the one DVC metric: `dvc metrics show` stays narrow
+DETAIL_FILE = "metrics_detail.json"  # every figure: each split, per class, the spread over seeds
 ABLATION_FILE = "ablation.json"
 REGISTRY_FILE = "registry.json"
 REPORT_FILE = "evaluation.html"

@@ -23,6 +23,7 @@ from pipeline.stages.outputs import (  # noqa: F401 - the output names, also rea
     CONFUSION_CSV,
     CONFUSION_PNG,
     CURVES_PNG,
+    DETAIL_FILE,
     EMBEDDINGS_CSV,
     EMBEDDINGS_PNG,
     METRICS_FILE,

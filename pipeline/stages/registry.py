@@ -84,6 +84,7 @@ REGISTRY: tuple[StageSpec, ...] = (
         ("train", "evaluate", "tracking", "registry"),
         (
             "metrics/metrics.json",
+            "metrics/metrics_detail.json",
             "metrics/ablation.json",
             "metrics/registry.json",
             "reports/evaluation.html",
