@@ -35,6 +35,7 @@ test-fast: setup
 lint: setup
 	$(BIN)/ruff check pipeline flows tests benchmarks
 	$(BIN)/ruff format --check pipeline flows tests benchmarks
+	$(BIN)/mypy  # pipeline/models, pipeline/dataset, pipeline/tracking: see [tool.mypy] in pyproject.toml
 
 clean:
 	rm -rf data/processed models metrics plots .prefect mlflow.db mlartifacts

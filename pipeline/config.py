@@ -16,6 +16,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from pipeline.config_errors import error_lines
 from pipeline.errors import GraphFuseError
+from pipeline.params_yaml import safe_load_params, yaml_where
 
 
 class _Section(BaseModel):
@@ -246,43 +247,15 @@ class Params(_Section):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, strict=True)
 
 
-class _Loader(yaml.SafeLoader):
-    """YAML 1.1 reads ``1e-3`` (no dot) as text; params.yaml (and ``dvc exp run -S``) mean a number."""
-
-
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
-    list("-+0123456789"),
-)
-
-
-def _safe_load(text: str) -> object:
-    """``yaml.safe_load`` with the float rule above (the loader is a SafeLoader: no Python objects)."""
-    loader = _Loader(text)
-    try:
-        return loader.get_single_data()
-    finally:
-        loader.dispose()
-
-
-def _yaml_where(exc: yaml.YAMLError) -> str:
-    """`` at line L, column C: problem`` in one line (PyYAML's own message spans five)."""
-    mark, problem = getattr(exc, "problem_mark", None), getattr(exc, "problem", None)
-    if mark is None or problem is None:
-        return f": {' '.join(str(exc).split())}"
-    return f" at line {mark.line + 1}, column {mark.column + 1}: {problem}"
-
-
 def load_params(path: str | Path = "params.yaml") -> Params:
     """Read params.yaml; a missing or bad file is a clear error (never silently the defaults)."""
     path = Path(path)
     if not path.is_file():
         raise GraphFuseError(f"{path}: params file not found (check --params and --root)")
     try:
-        raw = _safe_load(path.read_text(encoding="utf-8"))
+        raw = safe_load_params(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
-        raise GraphFuseError(f"{path}: not valid YAML{_yaml_where(exc)}") from exc
+        raise GraphFuseError(f"{path}: not valid YAML{yaml_where(exc)}") from exc
     if raw is None:
         raise GraphFuseError(
             f"{path}: the file is empty; write the sections you change, or '{{}}' to use every default on purpose"

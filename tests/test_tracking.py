@@ -168,3 +168,17 @@ def test_epoch_rows_are_written_in_batches_and_all_arrive(tracking_root: Path, m
     with training_run(run_name="each") as tracked:
         tracked.log_epoch(1, rows[0])
         assert [m.step for m in client.get_metric_history(tracked.run_id, "val_loss")] == [1]
+
+
+def test_a_failure_before_any_run_is_recorded_in_an_experiment_the_store_lacked(tracking_root: Path) -> None:
+    """A flow run whose first stage failed before the experiment existed in this store still gets
+    its FAILED run (the experiment is created), tagged with the stage and the error."""
+    from pipeline.tracking.orchestrator_tags import TAG_FAILED_STAGE, TAG_FLOW_RUN_ID, record_failure
+
+    assert mlflow.get_experiment_by_name("graphfuse-new") is None
+    run_id = record_failure("flow-1", None, "graphfuse-new", "validate", "nodes.csv, row 3: empty id")
+    run = MlflowClient().get_run(run_id)
+    assert run.info.experiment_id == mlflow.get_experiment_by_name("graphfuse-new").experiment_id
+    assert run.info.status == "FAILED"
+    assert run.data.tags[TAG_FAILED_STAGE] == "validate"
+    assert run.data.tags[TAG_FLOW_RUN_ID] == "flow-1"

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from pipeline.cli.base import fail, sub_app
 from pipeline.errors import GraphFuseError
+
+if TYPE_CHECKING:
+    from pipeline.onboarding.project import InitResult
 
 
 def _split_list(text: str | None) -> list[str] | None:
@@ -140,6 +143,11 @@ def init_cmd(
         result = apply_plan(request, plan, params_file=root / params if set_params else None, root=root)
     except GraphFuseError as exc:
         fail(exc)
+    _print_result(directory, params, result)
+
+
+def _print_result(directory: Path, params: Path, result: InitResult) -> None:
+    """What init wrote and validated, its notes, and the next command."""
     ds = result.dataset
     typer.echo(
         f"wrote {directory / 'dataset.yaml'}; validated: {len(ds.nodes)} nodes ({int(ds.labels.notna().sum())} "

@@ -7,15 +7,15 @@ file open in a spreadsheet, not a debugger. Nothing outside the dataset folder i
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from pipeline.dataset.dataset import IMAGES_DIR, STRING_DTYPE, Dataset
+from pipeline.dataset.edges import load_edges, note_graph
 from pipeline.dataset.embeddings import check_embeddings
+from pipeline.dataset.hints import did_you_mean
 from pipeline.dataset.numbers import not_a_number, parse_numbers
 from pipeline.dataset.schema import load_spec
 from pipeline.dataset.spec import SPEC_FILE, DatasetSpec
@@ -57,8 +57,8 @@ def load_dataset(root: str | Path, *, require_labels: bool = True) -> Dataset:
     _note_missing_modalities(spec, nodes, notes)
     notes.extend(check_embeddings(spec, root, spec_path, nodes[spec.id_column].tolist(), nodes_path.name))
 
-    edges = _load_edges(spec, root, spec_path, set(nodes[spec.id_column]), notes)
-    _note_graph(spec, nodes, edges, notes)
+    edges = load_edges(spec, root, spec_path, set(nodes[spec.id_column]))
+    note_graph(spec, nodes, edges, notes)
 
     return Dataset(
         root=root,
@@ -105,11 +105,6 @@ def _check_spec_columns(spec: DatasetSpec, spec_path: Path) -> None:
         raise DatasetError(spec_path, f"edges.source and edges.target are both '{spec.edges.source}'")
 
 
-def _did_you_mean(name: str, available: Iterable[str]) -> str:
-    close = difflib.get_close_matches(name, [a for a in available if a], n=1)
-    return f" (did you mean '{close[0]}'?)" if close else ""
-
-
 def _check_columns_present(spec: DatasetSpec, raw: pd.DataFrame, nodes_path: Path, *, require_labels: bool) -> None:
     present = set(raw.columns)
     for column, key in _yaml_keys(spec):
@@ -120,7 +115,7 @@ def _check_columns_present(spec: DatasetSpec, raw: pd.DataFrame, nodes_path: Pat
         raise DatasetError(
             nodes_path,
             f"column '{column}' named by {key} in dataset.yaml is not in {nodes_path.name}"
-            f"{_did_you_mean(column, present)}; its columns are: " + ", ".join(c for c in raw.columns if c),
+            f"{did_you_mean(column, present)}; its columns are: " + ", ".join(c for c in raw.columns if c),
             column=column,
         )
 
@@ -138,11 +133,6 @@ def _typed_nodes(spec: DatasetSpec, raw: pd.DataFrame, nodes_path: Path) -> pd.D
             cells = raw[column].astype(STRING_DTYPE)
             out[column] = cells.mask(cells == "")
     return pd.DataFrame(out, index=pd.RangeIndex(len(raw)))
-
-
-def _more(positions: np.ndarray, what: str) -> str:
-    """The error names the first bad row; this says how many more there are, if any."""
-    return f" ({positions.size - 1} more {what})" if positions.size > 1 else ""
 
 
 def _parse_numeric(cells: pd.Series, column: str, nodes_path: Path) -> pd.Series:
@@ -232,81 +222,6 @@ def _check_image_column(column: str, nodes: pd.DataFrame, root: Path, nodes_path
         raise DatasetError(nodes_path, f"image '{cell}' {problem}", row=row, column=column)
 
 
-def _load_edges(spec: DatasetSpec, root: Path, spec_path: Path, ids: set[str], notes: list[str]) -> pd.DataFrame:
-    path = root / spec.edges.file
-    if not path.resolve().is_relative_to(root):
-        raise DatasetError(
-            spec_path,
-            f"edges.file '{spec.edges.file}' resolves outside the dataset folder",
-        )
-    if not path.is_file():
-        raise DatasetError(path, f"file not found: edges.file in dataset.yaml names '{spec.edges.file}'")
-    raw = read_table(path, sep=spec.sep)
-    for key, column in (("edges.source", spec.edges.source), ("edges.target", spec.edges.target)):
-        if column not in raw.columns:
-            raise DatasetError(
-                path,
-                f"column '{column}' named by {key} in dataset.yaml is not in {path.name}"
-                f"{_did_you_mean(column, raw.columns)}; its columns are: " + ", ".join(c for c in raw.columns if c),
-                column=column,
-            )
-    known = pd.Index(sorted(ids))
-    for column in (spec.edges.source, spec.edges.target):
-        cells = raw[column]  # vectorised (one hash lookup each): millions of edges take seconds
-        empty = np.flatnonzero((cells == "").to_numpy(dtype=bool))
-        if empty.size:
-            raise DatasetError(
-                path,
-                "empty endpoint: every edge needs both a source and a target id",
-                row=Dataset.file_row(int(empty[0])),
-                column=column,
-            )
-        unknown = np.flatnonzero(known.get_indexer(cells) == -1)
-        if unknown.size:
-            first = int(unknown[0])
-            more = _more(unknown, "rows in this column do too")
-            raise DatasetError(
-                path,
-                f"unknown id '{cells.iloc[first]}': no node in the nodes file has this id{more}",
-                row=Dataset.file_row(first),
-                column=column,
-            )
-    columns = {
-        "source": raw[spec.edges.source].astype(STRING_DTYPE),
-        "target": raw[spec.edges.target].astype(STRING_DTYPE),
-    }
-    if spec.edges.split_column:
-        columns[EDGE_SPLIT_COLUMN] = _edge_split_cells(raw, spec.edges.split_column, path)
-    return pd.DataFrame(columns, index=pd.RangeIndex(len(raw)))
-
-
-#: Column of the edges frame holding the user's train/val/test per edge (``edges.split_column``).
-EDGE_SPLIT_COLUMN = "split"
-
-
-def _edge_split_cells(raw: pd.DataFrame, column: str, path: Path) -> pd.Series:
-    """``edges.split_column``'s cells, lower-cased; anything but train/val/test is an error naming the row."""
-    if column not in raw.columns:
-        raise DatasetError(
-            path,
-            f"column '{column}' named by edges.split_column in dataset.yaml is not in {path.name}"
-            f"{_did_you_mean(column, raw.columns)}",
-            column=column,
-        )
-    cells = raw[column].astype(STRING_DTYPE).str.strip().str.lower()
-    bad = np.flatnonzero(~cells.isin(["train", "val", "test"]).to_numpy(dtype=bool))
-    if bad.size:
-        first = int(bad[0])
-        raise DatasetError(
-            path,
-            f"split value '{raw[column].iloc[first]}' is not one of train, val, test"
-            f"{_more(bad, 'rows in this column are not either')}",
-            row=Dataset.file_row(first),
-            column=column,
-        )
-    return cells
-
-
 # -- notes ---------------------------------------------------------------------------------
 
 
@@ -319,29 +234,3 @@ def _note_missing_modalities(spec: DatasetSpec, nodes: pd.DataFrame, notes: list
             notes.append(
                 f"{missing} of {len(nodes)} nodes have no '{column}' ({key}): treated as a missing value, not an error"
             )
-
-
-def _note_graph(spec: DatasetSpec, nodes: pd.DataFrame, edges: pd.DataFrame, notes: list[str]) -> None:
-    """Count self-loops, repeats and isolated nodes on integer node positions, so an edges file
-    of millions of rows costs a few int64 arrays, not millions of Python strings."""
-    if edges.empty:
-        notes.append("the edges file has no edges: every node is isolated")
-        return
-    index = pd.Index(nodes[spec.id_column])  # unique, checked before
-    src = index.get_indexer(edges["source"]).astype(np.int64)
-    dst = index.get_indexer(edges["target"]).astype(np.int64)
-    loops = int((src == dst).sum())
-    if loops:
-        notes.append(f"{loops} edges are self-loops (a node linked to itself)")
-    u, v = (src, dst) if spec.edges.directed else (np.minimum(src, dst), np.maximum(src, dst))
-    dups = int(u.size - np.unique(u * len(index) + v).size)
-    if dups:
-        notes.append(f"{dups} edges repeat an earlier edge")
-    linked = np.zeros(len(index), dtype=bool)
-    linked[src] = True
-    linked[dst] = True
-    isolated = int((~linked).sum())
-    if isolated:
-        notes.append(
-            f"{isolated} of {len(nodes)} nodes have no edges: they are classified from their own features only"
-        )

@@ -31,16 +31,15 @@ import pandas as pd
 
 from pipeline.errors import DatasetError, GraphFuseError
 from pipeline.importers.archives import DEFAULT_LIMITS, ArchiveLimits, image_column, is_archive
+from pipeline.importers.mm_graph_edges import LP_GLOB, NC_EDGES, lp_edges, nc_edges, pick_edge_split
 from pipeline.importers.node_ids import PLAIN_RULE, NotANode, index_or_reason, is_plain_index
 from pipeline.importers.safe_torch import as_index_array, as_mapping, as_matrix, load_pt
 from pipeline.importers.writer import (
-    DST,
     ID,
     IMAGE,
     IMAGES_DIR,
     LABEL,
     SPLIT,
-    SRC,
     TEXT,
     ImportedDataset,
     ImportReport,
@@ -50,9 +49,8 @@ from pipeline.importers.writer import (
     write_dataset,
 )
 
-NC_EDGES, LABELS, NODE_SPLIT, NODE_MAPPING = "nc_edges-nodeid.pt", "labels-w-missing.pt", "split.pt", "node_mapping.pt"
-LP_GLOB, FEAT_SUFFIX = "lp-edge-split*.pt", "_feat.pt"
-SPLIT_KEYS = {"train": "train", "valid": "val", "val": "val", "test": "test"}
+LABELS, NODE_SPLIT, NODE_MAPPING = "labels-w-missing.pt", "split.pt", "node_mapping.pt"
+FEAT_SUFFIX = "_feat.pt"
 NODE_SPLIT_KEYS = {"train_idx": "train", "valid_idx": "val", "val_idx": "val", "test_idx": "test"}
 RAW_ID = "raw_id"
 
@@ -84,10 +82,10 @@ def import_mm_graph(
         by_index = {index: raw for raw, index in mapping.items()}
         nodes[RAW_ID] = [str(by_index.get(i, "")) for i in range(num_nodes)]
     if task == "node_classification":
-        edges = _nc_edges(src, num_nodes, report)
+        edges = nc_edges(src, num_nodes, report)
         _nc_labels_and_split(src, nodes, report)
     else:
-        edges = _lp_edges(_pick(lp_files, edge_split), num_nodes, report)
+        edges = lp_edges(pick_edge_split(lp_files, edge_split), num_nodes, report)
         if (src / LABELS).is_file():
             _nc_labels_and_split(src, nodes, report)
     with staged_output(Path(out)) as staged:
@@ -114,18 +112,6 @@ def import_mm_graph(
         )
         write_dataset(staged, dataset, report)
     return report
-
-
-def _pick(files: list[Path], wanted: str | None) -> Path:
-    if wanted is None:
-        if len(files) > 1:
-            kinds = ", ".join(f.name for f in files)
-            raise GraphFuseError(f"{files[0].parent}: several edge splits ({kinds}); choose one with --edge-split")
-        return files[0]
-    for path in files:
-        if path.stem in (f"lp-edge-split-{wanted}", wanted) or path.name == wanted:
-            return path
-    raise GraphFuseError(f"no lp-edge-split file for --edge-split {wanted!r}; found: {[f.name for f in files]}")
 
 
 def _feature_files(src: Path, wanted: list[str] | None) -> dict[str, Path]:
@@ -163,62 +149,6 @@ def _num_nodes(src: Path, feats: dict[str, Path], mapping: dict[str, int]) -> in
     if mapping:
         return max(mapping.values()) + 1
     raise DatasetError(src, f"cannot tell the number of nodes: no *{FEAT_SUFFIX}, {LABELS} or {NODE_MAPPING}")
-
-
-def _pairs(value, path: Path, what: str, num_nodes: int) -> np.ndarray:
-    pairs = as_index_array(value, path, what, ndim=2, num_nodes=num_nodes)
-    if pairs.shape[1] != 2 and pairs.shape[0] == 2:
-        pairs = pairs.T
-    if pairs.shape[1] != 2:
-        raise DatasetError(path, f"{what}: expected [E, 2] node pairs, got shape {list(pairs.shape)}")
-    return pairs
-
-
-def _edge_frame(pairs: np.ndarray, split: list[str] | None = None) -> pd.DataFrame:
-    frame = pd.DataFrame({SRC: pairs[:, 0].astype(str), DST: pairs[:, 1].astype(str)})
-    if split is not None:
-        frame[SPLIT] = split
-    return frame
-
-
-def _nc_edges(src: Path, num_nodes: int, report: ImportReport) -> pd.DataFrame:
-    path = src / NC_EDGES
-    pairs = _pairs(load_pt(path), path, "edge list", num_nodes)
-    report.counts["edges"] = int(pairs.shape[0])
-    return _edge_frame(pairs)
-
-
-def _lp_edges(path: Path, num_nodes: int, report: ImportReport) -> pd.DataFrame:
-    raw = as_mapping(load_pt(path), path, "edge split")
-    unknown = [k for k in raw if k not in SPLIT_KEYS]
-    if unknown or "train" not in raw:
-        raise DatasetError(path, f"expected keys train, valid, test; got {list(raw)}")
-    parts, splits, negatives = [], [], 0
-    for key, part in raw.items():
-        part = as_mapping(part, path, f"split '{key}'")
-        if "edge" in part:
-            pairs = _pairs(part["edge"], path, f"{key}.edge", num_nodes)
-        elif {"source_node", "target_node"} <= set(part):
-            s = as_index_array(part["source_node"], path, f"{key}.source_node", ndim=1, num_nodes=num_nodes)
-            t = as_index_array(part["target_node"], path, f"{key}.target_node", ndim=1, num_nodes=num_nodes)
-            if s.shape != t.shape:
-                raise DatasetError(path, f"{key}: {s.size} source nodes but {t.size} target nodes")
-            pairs = np.stack([s, t], axis=1)
-        else:
-            raise DatasetError(path, f"split '{key}': expected source_node/target_node or edge; got {list(part)}")
-        for neg_key in ("target_node_neg", "edge_neg"):
-            if neg_key in part:
-                negatives += int(np.asarray(part[neg_key]).size)
-        parts.append(pairs)
-        splits += [SPLIT_KEYS[key]] * pairs.shape[0]
-        report.counts[f"{SPLIT_KEYS[key]} edges"] = int(pairs.shape[0])
-    report.counts["edge split file"] = path.name
-    if negatives:
-        report.notes.append(
-            f"{path.name} carries {negatives} negative candidates (target_node_neg): not imported; "
-            "GraphFuse draws its own fixed, seeded negatives per positive, stored with the split"
-        )
-    return _edge_frame(np.concatenate(parts), splits)
 
 
 def _nc_labels_and_split(src: Path, nodes: pd.DataFrame, report: ImportReport) -> None:

@@ -23,7 +23,7 @@ from pipeline.features import PRECOMPUTED, ModalityFeatures, ids_fingerprint
 from pipeline.features.encode import encode_image_modality, encode_text_modality, tabular_features
 from pipeline.graph import build_edge_index, build_graph, dataset_and_knn_edges
 from pipeline.inference.bundle import ModelBundle
-from pipeline.inference.inductive import unseen_categories
+from pipeline.inference.new_features import unseen_categories
 from pipeline.training import predict_logits, resolve_device
 
 

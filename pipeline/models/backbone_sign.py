@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 from torch import Tensor, nn
 
@@ -65,9 +67,10 @@ class SIGNBackbone(nn.Module):
 
     def reset_parameters(self) -> None:
         for lin in self.hop_lins:
-            lin.reset_parameters()
-        if hasattr(self.norm, "reset_parameters"):
-            self.norm.reset_parameters()
+            cast(nn.Linear, lin).reset_parameters()
+        reset_norm = getattr(self.norm, "reset_parameters", None)
+        if callable(reset_norm):  # "none" is an Identity
+            reset_norm()
         self.head.reset_parameters()
         if self.skip is not None:
             self.skip.reset_parameters()

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Protocol, cast
 
 import torch
 from torch import Tensor, nn
 
 from pipeline.models.correct_and_smooth import CorrectAndSmooth
+
+
+class _Classifier(Protocol):
+    """What the ensemble reads of a member (a fusion model, or an ensemble itself)."""
+
+    modalities: list[str]
+    num_classes: int
 
 
 class WeightedEnsemble(nn.Module):
@@ -24,6 +32,8 @@ class WeightedEnsemble(nn.Module):
     Shapes: as :class:`~pipeline.models.fusion_base.FusionBase`: output :math:`(N, C)`.
     """
 
+    weights: Tensor  # a buffer (registered in __init__)
+
     def __init__(self, members: Sequence[nn.Module], weights: Sequence[float]) -> None:
         super().__init__()
         if not members or len(members) != len(weights):
@@ -32,8 +42,9 @@ class WeightedEnsemble(nn.Module):
         total = float(sum(weights))
         # From the config, not the weights file: a buffer outside the state dict.
         self.register_buffer("weights", torch.tensor([w / total for w in weights]), persistent=False)
-        self.modalities = sorted({m for member in members for m in member.modalities})
-        self.num_classes = members[0].num_classes
+        classifiers = [cast(_Classifier, member) for member in members]
+        self.modalities = sorted({m for member in classifiers for m in member.modalities})
+        self.num_classes = classifiers[0].num_classes
         self.smoothing: CorrectAndSmooth | None = None
 
     def forward(self, xs: Mapping[str, Tensor], masks: Mapping[str, Tensor], edge_index: Tensor) -> Tensor:
@@ -41,6 +52,7 @@ class WeightedEnsemble(nn.Module):
         for weight, member in zip(self.weights, self.members, strict=True):
             probs = weight * torch.softmax(member(xs, masks, edge_index).float(), dim=-1)
             mixture = probs if mixture is None else mixture + probs
+        assert mixture is not None  # __init__ refuses an ensemble without members
         return mixture.clamp_min(1e-12).log()
 
     def embed(self, xs: Mapping[str, Tensor], masks: Mapping[str, Tensor], edge_index: Tensor) -> Tensor:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import Protocol
 
 import torch
 from torch import Tensor, nn
@@ -14,6 +15,15 @@ from pipeline.models.projection import ModalityProjection
 from pipeline.models.propagation import precompute_hops
 
 BackboneFactory = Callable[[int, int], nn.Module]  # (in_channels, out_channels) -> backbone
+
+
+class Backbone(Protocol):
+    """What a fusion calls on its backbone (every backbone of the zoo has both): a module's
+    attributes type as ``Tensor | Module`` to a type checker, so the fusions name this instead."""
+
+    def __call__(self, x: Tensor, edge_index: Tensor | None = None) -> Tensor: ...
+
+    def embed(self, x: Tensor, edge_index: Tensor | None = None) -> Tensor: ...
 
 
 class FusionBase(nn.Module):
@@ -80,8 +90,9 @@ class FusionBase(nn.Module):
 
     def reset_parameters(self) -> None:
         for module in self.modules():
-            if module is not self and hasattr(module, "reset_parameters"):
-                module.reset_parameters()
+            reset = getattr(module, "reset_parameters", None)
+            if module is not self and callable(reset):
+                reset()
 
     def prepare(
         self, xs: Mapping[str, Tensor], masks: Mapping[str, Tensor], edge_index: Tensor

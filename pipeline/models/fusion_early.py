@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import cast
 
 import torch
 from torch import Tensor
 
-from pipeline.models.fusion_base import BackboneFactory, FusionBase
+from pipeline.models.fusion_base import Backbone, BackboneFactory, FusionBase
 
 
 class EarlyFusion(FusionBase):
@@ -42,7 +43,7 @@ class EarlyFusion(FusionBase):
 
     def embed(self, xs: Mapping[str, Tensor], masks: Mapping[str, Tensor], edge_index: Tensor) -> Tensor:
         xs, masks = self.prepare(xs, masks, edge_index)
-        return self.backbone.embed(self.fuse(xs, masks), edge_index)
+        return cast(Backbone, self.backbone).embed(self.fuse(xs, masks), edge_index)
 
     def backbone_repr(self) -> str:
         return repr(self.backbone)

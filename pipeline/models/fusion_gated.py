@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import cast
 
 import torch
 from torch import Tensor, nn
 
-from pipeline.models.fusion_base import BackboneFactory, FusionBase
+from pipeline.models.fusion_base import Backbone, BackboneFactory, FusionBase
 
 
 class GatedFusion(FusionBase):
@@ -52,7 +53,7 @@ class GatedFusion(FusionBase):
 
     def embed(self, xs: Mapping[str, Tensor], masks: Mapping[str, Tensor], edge_index: Tensor) -> Tensor:
         xs, masks = self.prepare(xs, masks, edge_index)
-        return self.backbone.embed(self.fuse(xs, masks), edge_index)
+        return cast(Backbone, self.backbone).embed(self.fuse(xs, masks), edge_index)
 
     def modality_weights(self, xs: Mapping[str, Tensor], masks: Mapping[str, Tensor], edge_index: Tensor) -> Tensor:
         """:math:`\\alpha` per node, :math:`(N, M)` (a node's own features, hop 0, for sign)."""

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import cast
 
 import torch
 from torch import Tensor, nn
 
-from pipeline.models.fusion_base import BackboneFactory, FusionBase
+from pipeline.models.fusion_base import Backbone, BackboneFactory, FusionBase
 
 
 class LateFusion(FusionBase):
@@ -46,6 +47,7 @@ class LateFusion(FusionBase):
         for j, (m, branch_input) in enumerate(self.branch_inputs(xs, masks).items()):
             out = weights[j] * self.branches[m](branch_input, edge_index)
             logits = out if logits is None else logits + out
+        assert logits is not None  # a fusion has at least one modality (FusionBase refuses none)
         return logits
 
     def embed(self, xs: Mapping[str, Tensor], masks: Mapping[str, Tensor], edge_index: Tensor) -> Tensor:
@@ -55,7 +57,10 @@ class LateFusion(FusionBase):
         xs, masks = self.prepare(xs, masks, edge_index)
         weights = torch.softmax(self.mix, dim=0)
         parts = self.branch_inputs(xs, masks).items()
-        return torch.cat([weights[j] * self.branches[m].embed(h, edge_index) for j, (m, h) in enumerate(parts)], dim=-1)
+        return torch.cat(
+            [weights[j] * cast(Backbone, self.branches[m]).embed(h, edge_index) for j, (m, h) in enumerate(parts)],
+            dim=-1,
+        )
 
     def modality_weights(self, xs: Mapping[str, Tensor], masks: Mapping[str, Tensor], edge_index: Tensor) -> Tensor:
         """The learned mix :math:`\\mathbf{w}`, the same for every node: :math:`(N, M)`."""

@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Protocol, cast
 
 from torch import Tensor, nn
 
 from pipeline.models.fusion_base import FusionBase
+
+
+class _Resettable(Protocol):
+    """A module with its own ``reset_parameters`` (a module's attributes type as ``Tensor | Module``)."""
+
+    def reset_parameters(self) -> None: ...
 
 
 class LinkPredictor(nn.Module):
@@ -39,7 +46,7 @@ class LinkPredictor(nn.Module):
 
     def reset_parameters(self) -> None:
         self.encoder.reset_parameters()
-        self.decoder.reset_parameters()
+        cast(_Resettable, self.decoder).reset_parameters()  # every decoder of the zoo has one
 
     def encode(self, xs: Mapping[str, Tensor], masks: Mapping[str, Tensor], edge_index: Tensor) -> Tensor:
         """Node embeddings :math:`(N, D)`."""

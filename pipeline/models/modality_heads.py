@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import cast
 
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -44,8 +45,12 @@ class ModalityHeads(nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        for head in self.heads.values():
+        for head in self._linears().values():
             head.reset_parameters()
+
+    def _linears(self) -> dict[str, nn.Linear]:
+        """The heads as the linear layers they are (a ModuleDict types its items as any module)."""
+        return {m: cast(nn.Linear, head) for m, head in self.heads.items()}
 
     def forward(
         self,
@@ -56,14 +61,16 @@ class ModalityHeads(nn.Module):
         class_weights: Tensor,
         denominator: float,
     ) -> Tensor:
-        total = None
-        for m, head in self.heads.items():
+        total: Tensor | None = None
+        for m, head in self._linears().items():
             z, present = projections[m], masks[m]
             if rows is not None:
                 z, present = z[rows], present[rows]
             per_node = F.cross_entropy(head(z.to(head.weight.dtype)).float(), y, reduction="none")
             term = (present.to(per_node.dtype) * class_weights[y] * per_node).sum()
             total = term if total is None else total + term
+        if total is None:
+            raise ValueError("ModalityHeads needs at least one modality")
         return self.weight * total / (len(self.heads) * max(denominator, 1e-12))
 
     def __repr__(self) -> str:

@@ -73,10 +73,8 @@ def _build(config: FusionModelConfig) -> FusionBase | LinkPredictor | WeightedEn
         if config.smoothing_alpha > 0:
             ensemble.smoothing = smoothing_of(config)
         return ensemble
-    if config.fusion not in FUSIONS:  # pragma: no cover - the config's Literal already refuses
-        raise ValueError(f"unknown fusion {config.fusion!r}; known: {sorted(FUSIONS)}")
     if config.decoder is not None:
-        encoder = _build(config.model_copy(update={"decoder": None}))
+        encoder = _build_fusion(config.model_copy(update={"decoder": None}))
         decoder_cls = DECODERS[config.decoder]
         decoder = (
             decoder_cls(config.num_classes, config.hidden_dim, config.dropout)
@@ -84,6 +82,13 @@ def _build(config: FusionModelConfig) -> FusionBase | LinkPredictor | WeightedEn
             else decoder_cls(config.num_classes)
         )
         return LinkPredictor(encoder, decoder)
+    return _build_fusion(config)
+
+
+def _build_fusion(config: FusionModelConfig) -> FusionBase:
+    """The fusion model alone: no members, no decoder (a link predictor's encoder is one)."""
+    if config.fusion not in FUSIONS:  # pragma: no cover - the config's Literal already refuses
+        raise ValueError(f"unknown fusion {config.fusion!r}; known: {sorted(FUSIONS)}")
     model = FUSIONS[config.fusion](
         config.modality_dims,
         config.num_classes,

@@ -19,30 +19,26 @@ and sees its output, its exit status and its outputs exactly as before.
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import importlib
-import io
 import json
 import os
 import select
 import shutil
 import signal
 import socket
-import struct
 import sys
 import tempfile
 import threading
 import time
-import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
+from pipeline.ops.warm_child import supervise
+from pipeline.ops.warm_protocol import CODE, ENTRY_POINT, ENV_VAR, FORWARDED, STARTED, supported
 from pipeline.stages.registry import stage_modules
 
-ENV_VAR = "GRAPHFUSE_WARM_STAGES"
 PRELOAD_ENV_VAR = "GRAPHFUSE_WARM_PRELOAD"  # comma-separated modules instead of PRELOAD (e.g. your own encoder)
-ENTRY_POINT = "graphfuse"  # the console script whose command a warm child runs
 SOCKET_NAME = "stages.sock"
 FOLDER_PREFIX = "graphfuse-stages-"
 LOG_NAME = "warm-stages.log"
@@ -50,10 +46,6 @@ LOG_NAME = "warm-stages.log"
 #: Imported once by the server; each is what a stage process would otherwise import on its own
 #: (the stages' modules from the one stage registry).
 PRELOAD = ("torch", "torch_geometric", "prefect", "mlflow", "flows.stage_flows", *stage_modules())
-
-_FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-_STARTED = b"S"  # the server has forked the child: from here on there is no falling back
-_CODE = struct.Struct("!i")
 
 
 def wait_ready(path: str | Path, timeout: float = 120.0) -> bool:
@@ -64,10 +56,6 @@ def wait_ready(path: str | Path, timeout: float = 120.0) -> bool:
             return True
         time.sleep(0.1)
     return False
-
-
-def supported() -> bool:
-    return sys.platform.startswith("linux") and hasattr(socket, "send_fds") and hasattr(os, "pidfd_open")
 
 
 # ---------------------------------------------------------------- the command's side (the client)
@@ -83,12 +71,12 @@ def run_in_server(argv: Sequence[str]) -> int | None:
         conn.connect(path)
         request = {"argv": list(argv), "cwd": os.getcwd(), "env": dict(os.environ)}
         payload = json.dumps(request).encode()
-        socket.send_fds(conn, [_CODE.pack(len(payload)) + payload], [0, 1, 2])
+        socket.send_fds(conn, [CODE.pack(len(payload)) + payload], [0, 1, 2])
         started = conn.recv(1)
     except OSError:
         conn.close()
         return None
-    if started != _STARTED:  # the server went away before running anything: run it here
+    if started != STARTED:  # the server went away before running anything: run it here
         conn.close()
         return None
     return _wait_for_child(conn)
@@ -96,18 +84,18 @@ def run_in_server(argv: Sequence[str]) -> int | None:
 
 def _wait_for_child(conn: socket.socket) -> int:
     """Pass our signals on and wait for the child's exit status; die as it died."""
-    previous = {sig: signal.getsignal(sig) for sig in _FORWARDED}
+    previous = {sig: signal.getsignal(sig) for sig in FORWARDED}
 
     def forward(signum: int, _frame: object) -> None:
         with contextlib.suppress(OSError):
             conn.send(bytes([signum]))
 
-    for sig in _FORWARDED:
+    for sig in FORWARDED:
         signal.signal(sig, forward)
     try:
         data = b""
-        while len(data) < _CODE.size:
-            chunk = conn.recv(_CODE.size - len(data))
+        while len(data) < CODE.size:
+            chunk = conn.recv(CODE.size - len(data))
             if not chunk:
                 sys.stderr.write("error: the warm stage server went away while the stage was running\n")
                 return 1
@@ -116,7 +104,7 @@ def _wait_for_child(conn: socket.socket) -> int:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         conn.close()
-    (code,) = _CODE.unpack(data)
+    (code,) = CODE.unpack(data)
     if code < 0:  # killed by a signal: end the same way, so DVC reports what it would have
         sys.stdout.flush()
         sys.stderr.flush()
@@ -202,7 +190,7 @@ def _serve(path: str) -> None:
                 conn, _ = listener.accept()
                 if (pid := os.fork()) == 0:
                     listener.close()
-                    _supervise(conn, command)  # never returns
+                    supervise(conn, command)  # never returns
                 supervisors.add(pid)
                 conn.close()
         supervisors -= _reap()
@@ -237,103 +225,6 @@ def _reap() -> set[int]:
         while (pid := os.waitpid(-1, os.WNOHANG)[0]) != 0:
             ended.add(pid)
     return ended
-
-
-def _supervise(conn: socket.socket, command: Callable[..., object]) -> None:
-    """One command: fork the child that runs it, then relay signals in and the exit status out."""
-    code = 0
-    try:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        request, fds = _receive(conn)
-        child = os.fork()
-        if child == 0:
-            conn.close()
-            _become(request, fds, command)  # never returns
-        for fd in fds:
-            os.close(fd)
-
-        def stop_child(_signum: int, _frame: object) -> None:  # the server is stopping
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(child, signal.SIGKILL)
-            os._exit(1)
-
-        signal.signal(signal.SIGTERM, stop_child)
-        conn.sendall(_STARTED)
-        print(f"warm stages: pid {child} runs {' '.join(request['argv'][1:])} in {request['cwd']}", flush=True)
-        _relay(conn, child)
-    except BaseException:
-        traceback.print_exc()
-        code = 1
-    finally:
-        os._exit(code)
-
-
-def _receive(conn: socket.socket) -> tuple[dict, list[int]]:
-    message, fds, _flags, _addr = socket.recv_fds(conn, 1 << 20, 3)
-    (size,) = _CODE.unpack(message[: _CODE.size])
-    payload = message[_CODE.size :]
-    while len(payload) < size:
-        chunk = conn.recv(size - len(payload))
-        if not chunk:
-            raise ConnectionError("the stage command hung up while sending its request")
-        payload += chunk
-    if len(fds) != 3:
-        raise ConnectionError(f"expected stdin, stdout and stderr, got {len(fds)} descriptors")
-    return json.loads(payload), fds
-
-
-def _relay(conn: socket.socket, child: int) -> None:
-    pidfd = os.pidfd_open(child)
-    while True:
-        readable, _, _ = select.select([conn, pidfd], [], [])
-        if pidfd in readable:
-            _, status = os.waitpid(child, 0)
-            with contextlib.suppress(OSError):
-                conn.sendall(_CODE.pack(os.waitstatus_to_exitcode(status)))
-            return
-        data = conn.recv(64)
-        if not data:  # the command is gone (killed, even by SIGKILL): so is its stage
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(child, signal.SIGKILL)
-            os.waitpid(child, 0)
-            return
-        for signum in data:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(child, signum)
-
-
-def _become(request: dict, fds: list[int], command: Callable[..., object]) -> None:
-    """Turn this fork into the stage command: its descriptors, directory, environment and argv."""
-    code = 1
-    try:
-        os.setpgid(0, 0)
-        for target, fd in enumerate(fds):
-            os.dup2(fd, target)
-            os.close(fd)
-        os.chdir(request["cwd"])
-        os.environ.clear()
-        os.environ.update(request["env"])
-        os.environ.pop(ENV_VAR, None)
-        sys.argv = list(request["argv"])
-        sys.stdin = io.TextIOWrapper(io.FileIO(0, "r", closefd=False))
-        sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), line_buffering=os.isatty(1))
-        sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), line_buffering=True)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        try:
-            command(args=sys.argv[1:], prog_name=ENTRY_POINT)
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        atexit._run_exitfuncs()  # Prefect's and MLflow's flushes, as at a normal exit
-    except SystemExit as exc:  # an exit hook that ends the process itself
-        code = exc.code if isinstance(exc.code, int) else 1
-    except BaseException:
-        traceback.print_exc()
-    finally:
-        with contextlib.suppress(Exception):
-            sys.stdout.flush()
-            sys.stderr.flush()
-        os._exit(code)
 
 
 if __name__ == "__main__":

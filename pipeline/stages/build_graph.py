@@ -9,7 +9,7 @@ import torch
 
 from pipeline.atomic import read_json, write_json
 from pipeline.config import Params
-from pipeline.dataset import SPLITS, read_processed
+from pipeline.dataset import SPLITS, LoadedDataset, read_processed
 from pipeline.errors import GraphFuseError
 from pipeline.features import (
     MODALITIES,
@@ -27,27 +27,8 @@ GRAPH_METRICS_FILE = "graph.json"
 
 def run(params: Params, paths: Paths) -> dict:
     dataset = read_processed(paths.dataset, project_root=paths.root)
-    fingerprint = ids_fingerprint(dataset.ids)
-    features: dict[str, ModalityFeatures] = {}
     notes = list(dataset.notes)
-    for kind in MODALITIES:
-        if kind == "embedding" and not dataset.spec.embedding_modalities and not paths.feature_file(kind).exists():
-            continue  # no precomputed embedding named, and no folder from a run before the stage existed
-        for modality, feats in load_feature_group(paths.feature_file(kind)).items():
-            if feats.ids_fingerprint != fingerprint:
-                raise GraphFuseError(
-                    f"{paths.feature_file(kind)}: computed for another node table; rerun preprocess_{kind}"
-                )
-            if feats.dim == 0 or not bool(feats.mask.any()):
-                if kind != "embedding" or "absent" not in feats.info:  # no precomputed one: nothing to say
-                    notes.append(f"modality {modality} left out: no node has it")
-                continue
-            features[modality] = feats
-    if not features:
-        raise GraphFuseError(
-            f"{paths.dataset}: no node has any text, image, tabular or precomputed embedding feature to learn from"
-        )
-
+    features = _present_features(dataset, paths, notes)
     link_tensors: dict = {}
     if dataset.spec.is_link_prediction:  # message passing over training edges only
         from pipeline.tasks.link.graph import link_graph_tensors
@@ -75,15 +56,7 @@ def run(params: Params, paths: Paths) -> dict:
     for key, tensor in link_tensors.items():
         data[key] = tensor
 
-    encoders = {m: dict(f.info) for m, f in features.items()}
-    if "tabular" in encoders:
-        state = read_json(paths.features / TABULAR_STATE_FILE)
-        if encoders["tabular"].pop("state_sha", None) != state_fingerprint(state):
-            raise GraphFuseError(
-                f"{paths.features}: tabular/ and {TABULAR_STATE_FILE} come from different runs "
-                "(an interrupted write); rerun preprocess_tabular"
-            )
-        encoders["tabular"]["state"] = state
+    encoders = _encoder_settings(features, paths)
     meta = GraphMeta(
         dataset=dataset.spec.name,
         node_ids=dataset.ids,
@@ -106,3 +79,43 @@ def run(params: Params, paths: Paths) -> dict:
         "modalities": meta.modalities,
         "notes": notes,
     }
+
+
+def _present_features(dataset: LoadedDataset, paths: Paths, notes: list[str]) -> dict[str, ModalityFeatures]:
+    """Every modality some node has, from the preprocess stages' outputs, each checked to be
+    computed for this node table; a modality no node has is left out with a note."""
+    fingerprint = ids_fingerprint(dataset.ids)
+    features: dict[str, ModalityFeatures] = {}
+    for kind in MODALITIES:
+        if kind == "embedding" and not dataset.spec.embedding_modalities and not paths.feature_file(kind).exists():
+            continue  # no precomputed embedding named, and no folder from a run before the stage existed
+        for modality, feats in load_feature_group(paths.feature_file(kind)).items():
+            if feats.ids_fingerprint != fingerprint:
+                raise GraphFuseError(
+                    f"{paths.feature_file(kind)}: computed for another node table; rerun preprocess_{kind}"
+                )
+            if feats.dim == 0 or not bool(feats.mask.any()):
+                if kind != "embedding" or "absent" not in feats.info:  # no precomputed one: nothing to say
+                    notes.append(f"modality {modality} left out: no node has it")
+                continue
+            features[modality] = feats
+    if not features:
+        raise GraphFuseError(
+            f"{paths.dataset}: no node has any text, image, tabular or precomputed embedding feature to learn from"
+        )
+    return features
+
+
+def _encoder_settings(features: dict[str, ModalityFeatures], paths: Paths) -> dict[str, dict]:
+    """Each modality's encoder settings, as predict must redo them; the tabular encoder's fitted
+    state goes in whole, checked to be the one its features were computed with."""
+    encoders = {m: dict(f.info) for m, f in features.items()}
+    if "tabular" in encoders:
+        state = read_json(paths.features / TABULAR_STATE_FILE)
+        if encoders["tabular"].pop("state_sha", None) != state_fingerprint(state):
+            raise GraphFuseError(
+                f"{paths.features}: tabular/ and {TABULAR_STATE_FILE} come from different runs "
+                "(an interrupted write); rerun preprocess_tabular"
+            )
+        encoders["tabular"]["state"] = state
+    return encoders

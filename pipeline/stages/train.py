@@ -23,7 +23,7 @@ from pipeline.inference.bundle import ModelBundle, save_bundle
 from pipeline.models import FusionModelConfig, build_model
 from pipeline.paths import Paths
 from pipeline.stages import show_progress
-from pipeline.tracking import configure_tracking, training_run
+from pipeline.tracking import TrainingRun, configure_tracking, training_run
 from pipeline.tracking.health import ensure_tracking_reachable
 from pipeline.training import (
     TrainOptions,
@@ -174,21 +174,7 @@ def _train_and_log(params: Params, paths: Paths, data, meta, config, device, fit
     settings = params.train
     configure_tracking(paths.root, params.tracking.experiment)
     with training_run(run_name=f"train-{meta.dataset}") as tracked:
-        tracked.log_params({f"train.{k}": v for k, v in settings.model_dump().items()})
-        tracked.log_params(
-            {
-                "dataset": meta.dataset,
-                "dataset.dir": str(params.dataset.dir),
-                "modalities": ",".join(sorted(meta.modalities)),
-                "device": str(device),
-                "nodes": len(meta.node_ids),
-                "edges": int(data.edge_index.size(1)),
-            }
-        )
-        for modality, settings_of in meta.encoders.items():
-            if "encoder" in settings_of:
-                tracked.log_params({f"encoder.{modality}": settings_of["encoder"]})
-
+        _log_inputs(tracked, params, meta, data, device)
         with tqdm(total=settings.max_epochs, desc="train", unit="epoch", disable=not show_progress()) as bar:
 
             def log_epoch(epoch: int, row: dict[str, float]) -> None:
@@ -204,23 +190,7 @@ def _train_and_log(params: Params, paths: Paths, data, meta, config, device, fit
         tracked.log_metrics({"best_epoch": result.best_epoch, "best_val_loss": best["val_loss"]})
         tracked.log_metrics({f"smoothing_val_accuracy_{a}": v for a, v in result.smoothing_scores.items()})
         config = config.model_copy(update=result.config_update())  # the Correct & Smooth chosen on val
-        bundle = ModelBundle(
-            config=config,
-            classes=meta.classes,
-            encoders=meta.encoders,  # as build_graph recorded them: what predict must redo
-            dataset_name=meta.dataset,
-            state_dict=result.state_dict,
-            training={
-                "best_epoch": result.best_epoch,
-                "epochs_run": result.epochs_run,
-                "seed": settings.seed,
-                "monitor": result.monitor,
-                "batching": result.batching,
-                "resumed_from_epoch": result.resumed_from,
-            },
-            knn=meta.knn.get("settings", {}),
-            encoder_states=load_encoder_states(paths.graph),  # a fitted tfidf: predict rebuilds it
-        )
+        bundle = _bundle(config, meta, result, settings.seed, paths)
         run_id = tracked.run_id
         with atomic_dir(paths.model) as model_dir:  # weights, config and run id: all new or all old
             save_bundle(model_dir, bundle)
@@ -238,6 +208,45 @@ def _train_and_log(params: Params, paths: Paths, data, meta, config, device, fit
         "batching": result.batching,
         "smoothing_alpha": config.smoothing_alpha,
     }
+
+
+def _log_inputs(tracked: TrainingRun, params: Params, meta, data, device) -> None:
+    """The run's params: every train setting, what was trained on, and each modality's encoder."""
+    tracked.log_params({f"train.{k}": v for k, v in params.train.model_dump().items()})
+    tracked.log_params(
+        {
+            "dataset": meta.dataset,
+            "dataset.dir": str(params.dataset.dir),
+            "modalities": ",".join(sorted(meta.modalities)),
+            "device": str(device),
+            "nodes": len(meta.node_ids),
+            "edges": int(data.edge_index.size(1)),
+        }
+    )
+    for modality, settings_of in meta.encoders.items():
+        if "encoder" in settings_of:
+            tracked.log_params({f"encoder.{modality}": settings_of["encoder"]})
+
+
+def _bundle(config: FusionModelConfig, meta, result, seed: int, paths: Paths) -> ModelBundle:
+    """The model package: weights, config, classes, and the encoders predict must redo."""
+    return ModelBundle(
+        config=config,
+        classes=meta.classes,
+        encoders=meta.encoders,  # as build_graph recorded them: what predict must redo
+        dataset_name=meta.dataset,
+        state_dict=result.state_dict,
+        training={
+            "best_epoch": result.best_epoch,
+            "epochs_run": result.epochs_run,
+            "seed": seed,
+            "monitor": result.monitor,
+            "batching": result.batching,
+            "resumed_from_epoch": result.resumed_from,
+        },
+        knn=meta.knn.get("settings", {}),
+        encoder_states=load_encoder_states(paths.graph),  # a fitted tfidf: predict rebuilds it
+    )
 
 
 if __name__ == "__main__":  # torchrun --nproc_per_node=K -m pipeline.stages.train

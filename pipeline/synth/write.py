@@ -112,6 +112,21 @@ def _fill(config: SynthConfig, root: Path) -> dict:
     pd.DataFrame({"source": id_array[pairs[:, 0]], "target": id_array[pairs[:, 1]]}).to_csv(
         root / EDGES_CSV, index=False
     )
+    _write_spec(config, root, spec_keys)
+
+    degree = np.bincount(pairs.ravel(), minlength=n)
+    same = labels[pairs[:, 0]] == labels[pairs[:, 1]]
+    return {
+        "nodes": n,
+        "edges": int(pairs.shape[0]),
+        "classes": classes,
+        "isolated_nodes": int((degree == 0).sum()),
+        "edge_homophily": float(same.mean()) if same.size else float("nan"),
+    }
+
+
+def _write_spec(config: SynthConfig, root: Path, spec_keys: dict) -> None:
+    """dataset.yaml naming the columns written, and the generator's settings (so the data can be remade)."""
     spec = DatasetSpec(
         name=config.name,
         task="node_classification",
@@ -124,13 +139,3 @@ def _fill(config: SynthConfig, root: Path) -> dict:
     document["source"] = "graphfuse synth (synthetic; generated, no third-party content)"
     document["synth"] = config.model_dump(mode="json")
     (root / SPEC_FILE).write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
-
-    degree = np.bincount(pairs.ravel(), minlength=n)
-    same = labels[pairs[:, 0]] == labels[pairs[:, 1]]
-    return {
-        "nodes": n,
-        "edges": int(pairs.shape[0]),
-        "classes": classes,
-        "isolated_nodes": int((degree == 0).sum()),
-        "edge_homophily": float(same.mean()) if same.size else float("nan"),
-    }

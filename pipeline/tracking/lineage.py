@@ -17,6 +17,7 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST, ErrorCode
 
+from pipeline.errors import GraphFuseError
 from pipeline.redact import redact_text
 from pipeline.tracking.runs import TrainingRun, start_run, tracking_error
 
@@ -51,8 +52,11 @@ def training_lineage(run_info: dict, model_dir: Path, graph_dir: Path, dataset_d
     if _exists(client, run_id):
         return Lineage(run_id, model_uri)
     where = redact_text(mlflow.get_tracking_uri())
+    home = mlflow.get_experiment_by_name(experiment)
+    if home is None:
+        raise GraphFuseError(f"{where}: no MLflow experiment {experiment!r} (configure_tracking sets it up first)")
     found = client.search_runs(
-        [mlflow.get_experiment_by_name(experiment).experiment_id],
+        [home.experiment_id],
         filter_string=f"tags.`{ADOPTED_FROM}` = '{run_id}' and attributes.status = 'FINISHED'",
         max_results=1,
     )

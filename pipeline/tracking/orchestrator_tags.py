@@ -45,7 +45,8 @@ def record_failure(flow_run_id: str, flow_run_url: str | None, experiment: str, 
     if existing:
         run_id = existing[0]
     else:
-        experiment_id = mlflow.get_experiment_by_name(experiment).experiment_id
+        found = mlflow.get_experiment_by_name(experiment)  # none yet when a first stage failed on a new store
+        experiment_id = found.experiment_id if found is not None else client.create_experiment(experiment)
         tags = {TAG_FLOW_RUN_ID: flow_run_id} | ({TAG_FLOW_RUN_URL: flow_run_url} if flow_run_url else {})
         run_id = client.create_run(experiment_id, run_name=f"failed-{stage}", tags=tags).info.run_id
     client.set_tag(run_id, TAG_FAILED_STAGE, stage)

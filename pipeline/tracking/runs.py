@@ -21,15 +21,15 @@ import mlflow
 from mlflow.entities import Metric, Run
 from mlflow.exceptions import MlflowException
 from mlflow.models import ModelSignature
-from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema
+from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema, TensorSpec
 
 from pipeline.atomic import read_json
 from pipeline.dataset import DatasetSpec
 from pipeline.errors import GraphFuseError
 from pipeline.graph import load_graph
 from pipeline.inference.bundle import load_bundle
-from pipeline.inference.inductive import input_columns
 from pipeline.inference.known_graph import KnownGraph, save_known_graph
+from pipeline.inference.request import input_columns
 from pipeline.redact import redact_text, redact_uri
 from pipeline.tracking.orchestrator_tags import orchestrator_tags
 from pipeline.tracking.recovery import close_orphaned_runs, owner_tags
@@ -151,21 +151,26 @@ def _signature(classes: list[str]) -> ModelSignature:
     """Outputs only: MLflow's input enforcement drops a column the signature lacks (``Text``,
     ``latitud``) and predicts without it; the model itself refuses unknown columns, as the CLI
     does, and lists what it reads in its metadata (:data:`INPUT_COLUMNS_KEY`)."""
-    outputs = Schema(
-        [ColSpec("string", "node_id"), ColSpec("string", "predicted"), ColSpec("double", "confidence")]
-        + [ColSpec("double", f"p_{name}") for name in classes]
-        + [ColSpec("string", "notes")]
-    )
-    return ModelSignature(outputs=outputs)
+    columns: list[ColSpec | TensorSpec] = [
+        ColSpec("string", "node_id"),
+        ColSpec("string", "predicted"),
+        ColSpec("double", "confidence"),
+        *(ColSpec("double", f"p_{name}") for name in classes),
+        ColSpec("string", "notes"),
+    ]
+    return ModelSignature(outputs=Schema(columns))
 
 
 def _link_signature() -> ModelSignature:
     """Link prediction: scored pairs out; ``k`` for top-k requests (inputs checked by the model)."""
-    outputs = Schema(
-        [ColSpec("string", "source"), ColSpec("string", "target"), ColSpec("double", "probability")]
-        + [ColSpec("double", "logit"), ColSpec("long", "rank", required=False)]
-    )
-    return ModelSignature(outputs=outputs, params=ParamSchema([ParamSpec("k", "long", 10)]))
+    columns: list[ColSpec | TensorSpec] = [
+        ColSpec("string", "source"),
+        ColSpec("string", "target"),
+        ColSpec("double", "probability"),
+        ColSpec("double", "logit"),
+        ColSpec("long", "rank", required=False),
+    ]
+    return ModelSignature(outputs=Schema(columns), params=ParamSchema([ParamSpec("k", "long", 10)]))
 
 
 def _input_columns(known: KnownGraph, link: bool) -> dict[str, str]:
