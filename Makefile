@@ -25,12 +25,14 @@ run: setup
 	$(BIN)/graphfuse repro
 	$(BIN)/graphfuse metrics
 
+# Two workers (pytest-xdist): much of the suite waits on servers and subprocesses, not on a core.
+TEST_WORKERS ?= 2
 test: setup
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
 # The unit tier: no server, no encoder weights (under 2 minutes on 2 cores).
 test-fast: setup
-	$(BIN)/python -m pytest -m unit
+	$(BIN)/python -m pytest -m unit -n $(TEST_WORKERS) --dist loadgroup
 
 lint: setup
 	$(BIN)/ruff check pipeline flows tests benchmarks

@@ -112,3 +112,24 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if item.get_closest_marker("e2e"):
             item.add_marker(pytest.mark.slow)
+    schedule_heavy_modules_first(items)
+
+
+def _module_rank(items: list[pytest.Item]) -> dict[str, int]:
+    """Each module's place: end-to-end modules first, then integration, then unit."""
+    rank: dict[str, int] = {}
+    for item in items:
+        tier = next((t for t in ("e2e", "integration", "unit") if item.get_closest_marker(t)), "unit")
+        module = item.nodeid.split("::", 1)[0]
+        rank[module] = min(rank.get(module, 2), ("e2e", "integration", "unit").index(tier))
+    return rank
+
+
+def schedule_heavy_modules_first(items: list[pytest.Item]) -> None:
+    """`make test` runs on two workers (pytest-xdist, ``--dist loadgroup``): each module is one group,
+    so its module-scoped fixtures are built once, and the groups are handed out in this order, the
+    long end-to-end modules first and the many short unit modules last to even out the finish."""
+    rank = _module_rank(items)
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::", 1)[0]))
+    items.sort(key=lambda item: rank[item.nodeid.split("::", 1)[0]])  # stable: a module keeps its order

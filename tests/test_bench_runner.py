@@ -16,7 +16,7 @@ import pytest
 
 from benchmarks.report import BEGIN, END, holds, markdown, ratio, regression_report, regressions, splice, target_text
 
-pytestmark = pytest.mark.unit
+# Tiers per test: those that start and kill processes are integration tests.
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -49,6 +49,7 @@ def fake_result(rows: list[dict]) -> dict:
     return {"profile": "quick", "started": "2026-11-29 10:00 UTC", "seconds": 90.0, "machine": machine, "rows": rows}
 
 
+@pytest.mark.unit
 def test_ratio_and_targets_follow_the_rows_direction():
     slow = fake_row("t", 3.0, 2.0, target={"op": "<=", "ratio": 1.5, "issue": 6})
     assert ratio(slow) == pytest.approx(1.5) and holds(slow) is True
@@ -62,6 +63,7 @@ def test_ratio_and_targets_follow_the_rows_direction():
     assert ratio(fake_row("z", 1.0, 0.0)) is None and ratio(fake_row("m", None, 1.0)) is None
 
 
+@pytest.mark.unit
 def test_markdown_has_every_row_its_ratio_and_the_machine():
     rows = [
         fake_row("knn", 2.0, 1.0, target={"op": "<=", "ratio": 1.5, "issue": 6}),
@@ -80,6 +82,7 @@ def test_markdown_has_every_row_its_ratio_and_the_machine():
         assert text in machine
 
 
+@pytest.mark.unit
 def test_splice_replaces_only_between_the_markers():
     readme = f"intro\n{BEGIN}\nold table\n{END}\nafter\n"
     spliced = splice(readme, "| new |\n")
@@ -89,6 +92,7 @@ def test_splice_replaces_only_between_the_markers():
         splice("no markers here", "| t |\n")
 
 
+@pytest.mark.unit
 def test_the_docs_pages_hold_the_tables_the_scripts_write_from_the_committed_results(tmp_path):
     """docs/benchmarks.md, accuracy.md and link-prediction.md carry their generated table between markers, and it is
     the table the scripts render from the committed raw results: nobody edited a figure by hand, and
@@ -120,6 +124,7 @@ def test_the_docs_pages_hold_the_tables_the_scripts_write_from_the_committed_res
     assert "| countries | mlp | **0.405 ± 0.009** |" in link_table(payload)
 
 
+@pytest.mark.unit
 def test_regressions_are_rows_more_than_20_percent_worse():
     old = fake_result(
         [
@@ -149,6 +154,7 @@ def test_regressions_are_rows_more_than_20_percent_worse():
     assert "No row" in regression_report([], "latest.json")
 
 
+@pytest.mark.integration
 def test_runner_runs_a_real_benchmark_and_reports_a_regression(tmp_path):
     """The kNN benchmark on 300 rows, once each: rows come back through --json with the peak RSS
     of their process, and an earlier run with a much better ratio is reported, not failed."""
@@ -171,6 +177,7 @@ def test_runner_runs_a_real_benchmark_and_reports_a_regression(tmp_path):
     assert "updated the table" not in proc.stdout  # a partial run never rewrites docs/benchmarks.md
 
 
+@pytest.mark.unit
 def test_rerunning_one_benchmark_replaces_only_its_rows_and_says_when():
     from benchmarks.run import merge_rerun
 
@@ -188,6 +195,7 @@ def test_rerunning_one_benchmark_replaces_only_its_rows_and_says_when():
     assert "Measured again later (`benchmarks/run.py --only scale`): 2026-11-29 11:30 UTC" in markdown(merged)
 
 
+@pytest.mark.unit
 def test_the_epoch_benchmark_times_both_loops_at_the_same_threads():
     """Row 5 on a tiny graph: both loops run (alternating rounds, warm-up dropped) at the thread
     count GraphFuse's loop picks for the graph (one, below 10^7 feature values), and torch's own

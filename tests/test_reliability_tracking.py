@@ -17,7 +17,7 @@ import pytest
 
 from pipeline.tracking.health import TrackingUnavailable, check_tracking_store
 
-pytestmark = pytest.mark.unit
+# Tiers per test: those that start and kill processes are integration tests.
 
 
 def _closed_port() -> int:
@@ -26,6 +26,7 @@ def _closed_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.unit
 def test_a_server_that_is_down_fails_in_seconds_with_one_line() -> None:
     uri = f"http://bob:s3cr3t@127.0.0.1:{_closed_port()}"
     started = time.monotonic()
@@ -37,6 +38,7 @@ def test_a_server_that_is_down_fails_in_seconds_with_one_line() -> None:
     assert "Nothing was run" in message
 
 
+@pytest.mark.unit
 def test_a_server_that_accepts_but_never_answers_times_out(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GRAPHFUSE_TRACKING_PROBE_TIMEOUT", "1")
     with socket.socket() as server:
@@ -49,6 +51,7 @@ def test_a_server_that_accepts_but_never_answers_times_out(monkeypatch: pytest.M
         assert time.monotonic() - started < 4
 
 
+@pytest.mark.unit
 def test_a_live_server_passes_and_an_unhealthy_one_does_not(tmp_path: Path) -> None:
     """A real HTTP server answering /health (MLflow's server does the same): 200 passes, and the
     probe really went to /health without the URI's credentials; 503 from the same server fails."""
@@ -84,6 +87,7 @@ def test_a_live_server_passes_and_an_unhealthy_one_does_not(tmp_path: Path) -> N
         server.server_close()
 
 
+@pytest.mark.unit
 def test_a_busy_sqlite_store_is_retried_with_backoff_then_a_clear_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -105,6 +109,7 @@ def test_a_busy_sqlite_store_is_retried_with_backoff_then_a_clear_error(
         holder.close()
 
 
+@pytest.mark.unit
 def test_evaluate_with_the_server_down_overwrites_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from pipeline.config import Params
     from pipeline.paths import Paths
@@ -138,6 +143,7 @@ with mlflow.start_run(run_name="doomed") as run:
 """
 
 
+@pytest.mark.integration
 def test_a_run_left_running_by_kill_9_is_marked_killed_at_the_next_start(
     tmp_path: Path, clean_tracking_env: None
 ) -> None:
@@ -169,6 +175,7 @@ def test_a_run_left_running_by_kill_9_is_marked_killed_at_the_next_start(
     assert "ended without closing the run" in run.data.tags["graphfuse.closed_because"]
 
 
+@pytest.mark.unit
 def test_a_tracking_error_ends_a_command_with_one_line_and_exit_1() -> None:
     """The commands' one error wrapper turns GraphFuse's errors into ``error: ...``; a tracking
     store that is down must be one of them, not a traceback."""
@@ -214,6 +221,7 @@ with start_run(run_name="doomed"):
 """
 
 
+@pytest.mark.integration
 def test_a_kill_right_after_the_run_is_created_leaves_a_run_the_sweep_closes(
     tmp_path: Path, clean_tracking_env: None
 ) -> None:
@@ -256,6 +264,7 @@ mlflow.search_experiments()
 """
 
 
+@pytest.mark.integration
 def test_a_kill_while_the_sqlite_store_is_created_leaves_no_broken_store(
     tmp_path: Path, clean_tracking_env: None
 ) -> None:

@@ -12,7 +12,7 @@ import yaml
 
 from tests.helpers import BIN, project_env, store_client
 from tests.project_copy import copy_project, run_ok
-from tests.shared_projects import Reproduced, reproduced_project  # noqa: F401
+from tests.shared_projects import Reproduced
 
 pytestmark = pytest.mark.e2e
 
@@ -28,7 +28,7 @@ SEARCH = {
 
 
 def test_search_registers_an_ensemble_that_evaluate_and_predict_use(
-    reproduced_project: Reproduced,  # noqa: F811
+    reproduced_project: Reproduced,
     tmp_path: Path,
 ) -> None:
     root = copy_project(reproduced_project.root, tmp_path / "graphfuse")

@@ -33,7 +33,7 @@ def _script(out: Path, *args: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "tests.train_script", str(out), *args], cwd=REPO, env=env)
 
 
-@pytest.mark.unit
+@pytest.mark.integration  # a real process, killed and restarted
 def test_a_killed_training_resumes_and_ends_with_the_uninterrupted_weights(tmp_path: Path) -> None:
     reference = train()
     checkpoint = tmp_path / "ckpt"
