@@ -85,3 +85,23 @@ def timed_repro(root: Path, command: list[str]) -> tuple[float, dict[str, float]
         raise SystemExit(f"{' '.join(command)} failed:\n{''.join(lines)}")
     ends = [t for _, t in marks[1:]] + [start + total]
     return total, {name: end - begin for (name, begin), end in zip(marks, ends, strict=True)}
+
+
+def exit_gap(root: Path, stage: str) -> tuple[float, float]:
+    """``graphfuse stage STAGE`` on its own (its own temporary Prefect server, as plain ``dvc repro``
+    runs it): seconds from its last output line to its exit, and its whole wall time."""
+    start = time.perf_counter()
+    command = [str(BIN / "graphfuse"), "stage", stage]
+    with subprocess.Popen(
+        command, cwd=root, env=env(root), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    ) as process:
+        assert process.stdout is not None
+        lines, last_line_at = [], time.perf_counter()
+        for line in process.stdout:
+            lines.append(line)
+            last_line_at = time.perf_counter()
+        code = process.wait()
+    end = time.perf_counter()
+    if code != 0:
+        raise SystemExit(f"{' '.join(command)} failed in {root}:\n{''.join(lines)}")
+    return end - last_line_at, end - start
