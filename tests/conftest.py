@@ -100,6 +100,7 @@ def tier_problem(item: pytest.Item) -> str | None:
     return None
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's worker reads the groups (it runs first otherwise)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Refuse to collect a test without exactly one tier; every e2e test is also `slow`."""
     problems = [f"{item.nodeid} {why}" for item in items if (why := tier_problem(item))]
