@@ -45,7 +45,7 @@ def reproduced(tmp: Path, max_epochs: int, seeds: int) -> Path:
     root = copy_project(REPO, tmp / "project", None)
     params = yaml.safe_load((root / "params.yaml").read_text())
     params["train"].update(max_epochs=max_epochs, patience=min(params["train"]["patience"], max_epochs))
-    params["evaluate"]["seeds"] = seeds  # (embedding_map: false fails dvc repro: plots/embeddings.csv unwritten)
+    params["evaluate"]["seeds"] = seeds
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     seconds, _ = run([str(BIN / "graphfuse"), "repro"], root)
     print(f"graphfuse repro (countries, {max_epochs} epochs, {seeds} seeds): {seconds:.0f} s", flush=True)

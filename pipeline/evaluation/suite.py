@@ -37,7 +37,7 @@ class EvaluationResult:
     modality_weights: dict | None
     probs: np.ndarray
     reliability: list[dict[str, float]]
-    embedding_coords: np.ndarray | None
+    embedding_coords: np.ndarray  # t-SNE, or the first two dimensions with evaluate.embedding_map off
     notes: list[str] = field(default_factory=list)
 
 
@@ -96,10 +96,13 @@ def evaluate_model(
         test = data.test_mask.numpy() & (data.y.numpy() >= 0)
         confidence = probs[test].max(axis=1)
         correct = probs[test].argmax(axis=1) == data.y.numpy()[test]
-        coords = None
+        z = node_embeddings(model, data, device)
+        # without the t-SNE (evaluate.embedding_map: false) the map is the embeddings' first two
+        # dimensions: dvc.yaml declares the map's files, and a repro without them failed
+        coords = z[:, :2]
         if params.evaluate.embedding_map:
             say("t-SNE map of the node embeddings")
-            coords = embedding_map(node_embeddings(model, data, device), seed=params.train.seed)
+            coords = embedding_map(z, seed=params.train.seed)
         return EvaluationResult(
             metrics=metrics,
             spread=spread,

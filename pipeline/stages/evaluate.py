@@ -41,7 +41,7 @@ from pipeline.stages.publish import (  # noqa: F401 - the output names, also rea
 from pipeline.tracking.health import ensure_tracking_reachable
 
 
-def _write_plots(result: EvaluationResult, data, meta, bundle, paths: Paths) -> None:
+def _write_plots(result: EvaluationResult, data, meta, bundle, paths: Paths, tsne: bool) -> None:
     y, test = data.y.numpy(), data.test_mask.numpy()
     predicted = result.probs.argmax(axis=1)
     classes = meta.classes
@@ -53,17 +53,17 @@ def _write_plots(result: EvaluationResult, data, meta, bundle, paths: Paths) -> 
     plot_training_curves(read_history(paths), best_epoch, paths.plots / CURVES_PNG)
     write_text(paths.plots / RELIABILITY_CSV, csv_text(result.reliability))
     plot_reliability(result.reliability, result.metrics["test"]["ece"], title, paths.plots / RELIABILITY_PNG)
-    if result.embedding_coords is not None:
-        labels = [classes[c] if c >= 0 else "(unlabelled)" for c in y]
-        splits = ["test" if t else "other" for t in test]
-        coords = result.embedding_coords
-        points = [
-            {"node_id": n, "x": round(float(a), 4), "y": round(float(b), 4), "class": label, "split": split}
-            for n, (a, b), label, split in zip(meta.node_ids, coords, labels, splits, strict=True)
-        ]
-        write_text(paths.plots / EMBEDDINGS_CSV, csv_text(points))
-        title = f"{meta.dataset}: t-SNE of the learned node embeddings (x = test)"
-        plot_embedding_map(coords, labels, splits, classes, title, paths.plots / EMBEDDINGS_PNG)
+    labels = [classes[c] if c >= 0 else "(unlabelled)" for c in y]
+    splits = ["test" if t else "other" for t in test]
+    coords = result.embedding_coords
+    points = [
+        {"node_id": n, "x": round(float(a), 4), "y": round(float(b), 4), "class": label, "split": split}
+        for n, (a, b), label, split in zip(meta.node_ids, coords, labels, splits, strict=True)
+    ]
+    write_text(paths.plots / EMBEDDINGS_CSV, csv_text(points))
+    how = "t-SNE of" if tsne else "the first two dimensions of (evaluate.embedding_map off)"
+    title = f"{meta.dataset}: {how} the learned node embeddings (x = test)"
+    plot_embedding_map(coords, labels, splits, classes, title, paths.plots / EMBEDDINGS_PNG)
 
 
 def run(params: Params, paths: Paths) -> dict:
@@ -85,7 +85,7 @@ def run(params: Params, paths: Paths) -> dict:
     result = evaluate_model(bundle.build(), bundle.config, data, meta, params, device, progress=progress_lines())
 
     metrics, ablation = _write_metric_files(result, params, paths)
-    _write_plots(result, data, meta, bundle, paths)
+    _write_plots(result, data, meta, bundle, paths, tsne=params.evaluate.embedding_map)
     plots = [paths.plots / p for p in (CONFUSION_PNG, CURVES_PNG, RELIABILITY_PNG, EMBEDDINGS_PNG)]
     fingerprint = split_fingerprint(data, meta)
     _write_report(result, data, meta, fingerprint, plots, paths)
