@@ -25,14 +25,15 @@ run: setup
 	$(BIN)/graphfuse repro
 	$(BIN)/graphfuse metrics
 
-# Two workers (pytest-xdist): much of the suite waits on servers and subprocesses, not on a core.
+# Two workers (pytest-xdist), a module to a worker, in the order tests/conftest.py gives: much of
+# the suite waits on servers and subprocesses rather than on a core.
 TEST_WORKERS ?= 2
 test: setup
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 # The unit tier: no server, no encoder weights (under 2 minutes on 2 cores).
 test-fast: setup
-	$(BIN)/python -m pytest -m unit -n $(TEST_WORKERS) --dist loadgroup
+	$(BIN)/python -m pytest -m unit -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 lint: setup
 	$(BIN)/ruff check pipeline flows tests benchmarks

@@ -100,7 +100,6 @@ def tier_problem(item: pytest.Item) -> str | None:
     return None
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist's worker reads the groups (it runs first otherwise)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Refuse to collect a test without exactly one tier; every e2e test is also `slow`."""
     problems = [f"{item.nodeid} {why}" for item in items if (why := tier_problem(item))]
@@ -127,10 +126,9 @@ def _module_rank(items: list[pytest.Item]) -> dict[str, int]:
 
 
 def schedule_heavy_modules_first(items: list[pytest.Item]) -> None:
-    """`make test` runs on two workers (pytest-xdist, ``--dist loadgroup``): each module is one group,
-    so its module-scoped fixtures are built once, and the groups are handed out in this order, the
-    long end-to-end modules first and the many short unit modules last to even out the finish."""
+    """`make test` runs on two workers (pytest-xdist, ``--dist loadfile --no-loadscope-reorder``):
+    each module goes whole to one worker, so its module-scoped fixtures are built once, and modules
+    are handed out in this order, the long end-to-end ones first and the many short unit ones last
+    to even out the finish."""
     rank = _module_rank(items)
-    for item in items:
-        item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::", 1)[0]))
     items.sort(key=lambda item: rank[item.nodeid.split("::", 1)[0]])  # stable: a module keeps its order

@@ -178,17 +178,6 @@ def test_a_triggered_run_reproduces_registers_and_links_both_ways(deployed: Stac
     assert mlflow_run.info.run_id in markdown  # and the artifact names the MLflow run
 
 
-def test_a_second_run_with_nothing_new_reruns_no_stage(deployed: Stack, api: None) -> None:
-    root = deployed.root
-    lock_before = (root / "dvc.lock").read_bytes()
-    run = _trigger()
-    assert run.state.is_completed(), run.state.message
-    assert "nothing (DVC found no change)" in _artifact(run.id)
-    assert (root / "dvc.lock").read_bytes() == lock_before
-    status = _ok([str(BIN / "dvc"), "status"], root, project_env())
-    assert "up to date" in status
-
-
 def test_a_run_with_overrides_is_an_experiment_that_leaves_the_workspace_alone(deployed: Stack, api: None) -> None:
     """Issue 19: the overridden values stay in a DVC experiment (not in params.yaml, where the next
     nightly run would train with them, `null`s rewritten as empty), and its model is only a challenger."""
@@ -254,8 +243,10 @@ with concurrency(LOCK_NAME, occupy=1, strict=True):
 
 
 def test_overlapping_runs_wait_their_turn_or_are_refused(deployed: Stack, api: None) -> None:
+    """Also a second run with nothing new, twice: neither reruns a stage nor touches dvc.lock."""
     root = deployed.root
     env = deployed.client_env()
+    lock_before = (root / "dvc.lock").read_bytes()
     holder = subprocess.Popen(
         [str(BIN / "python"), "-c", _HOLD_THE_LOCK, str(root)],
         cwd=root,
@@ -288,6 +279,9 @@ def test_overlapping_runs_wait_their_turn_or_are_refused(deployed: Stack, api: N
         spans.append((acquired[0], released[0]))
     (_, first_end), (second_start, _) = sorted(spans)
     assert first_end <= second_start  # one after the other, never both inside the pipeline
+    assert all("nothing (DVC found no change)" in _artifact(run.id) for run in runs)
+    assert (root / "dvc.lock").read_bytes() == lock_before
+    assert "up to date" in _ok([str(BIN / "dvc"), "status"], root, project_env())
 
 
 def _logs(flow_run_id) -> list[str]:
