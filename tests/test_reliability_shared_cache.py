@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from tests.helpers import BIN, project_env, store_client
-from tests.project_copy import GIT, run_ok
+from tests.project_copy import GIT, copy_project, run_ok
 from tests.shared_projects import Reproduced
 
 pytestmark = pytest.mark.e2e
@@ -36,7 +36,7 @@ def _teammate_clone(first: Path, dest: Path) -> Path:
 
 
 def test_a_clone_sharing_the_dvc_cache_reproduces_and_predicts(reproduced_project: Reproduced, tmp_path: Path) -> None:
-    first = reproduced_project.root
+    first = copy_project(reproduced_project.root, tmp_path / "first")  # the clone writes to its cache
     clone = _teammate_clone(first, tmp_path / "teammate")
     env = project_env()
     repro = run_ok([str(BIN / "dvc"), "repro"], clone, env)
