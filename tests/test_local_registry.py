@@ -59,7 +59,9 @@ def test_what_the_reader_does_not_handle_goes_to_mlflow(evaluated_project: Path,
             load_registered_package("models:/graphfuse@no-such-alias", evaluated_project)
 
 
-def test_predict_of_new_nodes_imports_no_mlflow(evaluated_project: Path, small_countries: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("model", ["models:/graphfuse@champion", "models"])
+def test_predict_of_new_nodes_imports_no_mlflow(evaluated_project: Path, tmp_path: Path, model: str) -> None:
+    """From the project's registry and from the train stage's model folder alike."""
     nodes, out = tmp_path / "new.csv", tmp_path / "preds.csv"
     nodes.write_text("node_id,text,latitude,longitude\nNEW1,A country in Europe,46.5,2.5\n")
     code = (
@@ -68,7 +70,7 @@ def test_predict_of_new_nodes_imports_no_mlflow(evaluated_project: Path, small_c
         "assert 'mlflow' not in sys.modules, 'mlflow was imported'\n"
         "assert 'sentence_transformers' not in sys.modules, 'sentence_transformers was imported'\n"
     )
-    args = ["predict", "--model", "models:/graphfuse@champion", "--nodes", str(nodes), "--out", str(out)]
+    args = ["predict", "--model", model, "--nodes", str(nodes), "--out", str(out)]
     env = {"PYTHONPATH": str(REPO), "CI": "1", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "PATH": ""}
     result = subprocess.run(
         [sys.executable, "-c", code, *args], cwd=evaluated_project, env=env, capture_output=True, text=True
