@@ -108,8 +108,7 @@ class EfficientNetImageEncoder(StrictEncode):
                 f"Known image encoders: {', '.join(KNOWN_IMAGE_MODELS)}, 'color-histogram', 'torchvision/<arch>' "
                 f"or 'timm/<name>' (weights from a local file or the standard cache). {OFFLINE_HINT}",
             )
-        # The check's and the probe's forwards at the threads encoding uses: on a busy machine every
-        # core's OpenMP barriers made them seconds of a 3-node predict instead of a fraction of one.
+        # Forwards at encoding's threads: every core's OpenMP barriers made them seconds on a busy machine.
         with torch_threads(sensible_threads()):
             net = fast_copy_checked(net.eval(), forward, image_size).to(device)
             self._net = net
