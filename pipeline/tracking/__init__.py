@@ -34,11 +34,16 @@ if TYPE_CHECKING:
         training_run,
     )
 
+#: Full module names, so ``graphfuse dvc-deps`` counts them as imports of this package (they are, on use).
 _HOMES = {
-    "lineage": ("Lineage", "training_lineage"),
-    "model_files": ("load_bundle_from_registry", "load_package_from_registry", "load_registered_package"),
-    "registry": ("PromotionResult", "list_versions", "promote", "register_and_promote", "rollback"),
-    "runs": (
+    "pipeline.tracking.lineage": ("Lineage", "training_lineage"),
+    "pipeline.tracking.model_files": (
+        "load_bundle_from_registry",
+        "load_package_from_registry",
+        "load_registered_package",
+    ),
+    "pipeline.tracking.registry": ("PromotionResult", "list_versions", "promote", "register_and_promote", "rollback"),
+    "pipeline.tracking.runs": (
         "TrainingRun",
         "configure_tracking",
         "connect_tracking",
@@ -76,6 +81,6 @@ def __getattr__(name: str) -> Any:
     module = _HOME_OF.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(f"{__name__}.{module}"), name)
+    value = getattr(import_module(module), name)
     globals()[name] = value
     return value
