@@ -27,10 +27,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import torch  # noqa: E402
 from encode_throughput import text_rows  # noqa: E402
+from sentence_transformers import SentenceTransformer  # noqa: E402
 
 from pipeline.cache import content_digest  # noqa: E402
 from pipeline.encoders.speed import sensible_threads, torch_threads  # noqa: E402
-from pipeline.encoders.text import SentenceTextEncoder  # noqa: E402
+from pipeline.encoders.text import SentenceTextEncoder, packaged_minilm_dir  # noqa: E402
 from pipeline.features.runner import embed  # noqa: E402
 
 
@@ -60,7 +61,8 @@ def main() -> None:
     texts = text_rows(args.texts)
     default_threads, ours_threads = torch.get_num_threads(), sensible_threads()
     ours = SentenceTextEncoder(batch_size=64, progress=False)
-    st = ours._model
+    # sentence-transformers itself on the packaged model (ours runs it through transformers alone)
+    st = SentenceTransformer(str(packaged_minilm_dir()), device="cpu", local_files_only=True)
     print(
         f"torch {torch.__version__}, load average {os.getloadavg()[0]:.1f}, threads: torch default "
         f"{default_threads}, ours {ours_threads}; attention {st[0].auto_model.config._attn_implementation}"

@@ -91,10 +91,9 @@ def _load_model(model: str, root: Path):
             spec = DatasetSpec.model_validate(read_json(paths.dataset / "dataset.json")["spec"])
             known = KnownGraph.from_graph(data, meta, spec)
         return load_bundle(model), known
-    from pipeline.tracking import connect_tracking, load_package_from_registry
+    from pipeline.tracking import load_registered_package
 
-    connect_tracking(root)
-    return load_package_from_registry(model)
+    return load_registered_package(model, root)
 
 
 def _predict_links(bundle, known, model: str, pairs: Path | None, nodes: list[str], top_k: int):

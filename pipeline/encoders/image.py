@@ -108,10 +108,13 @@ class EfficientNetImageEncoder(StrictEncode):
                 f"Known image encoders: {', '.join(KNOWN_IMAGE_MODELS)}, 'color-histogram', 'torchvision/<arch>' "
                 f"or 'timm/<name>' (weights from a local file or the standard cache). {OFFLINE_HINT}",
             )
-        net = fast_copy_checked(net.eval(), forward, image_size).to(device)
-        self._net = net
-        self._forward: Callable[[torch.Tensor], torch.Tensor] = getattr(net, forward)
-        self.dim = int(self._pool(self._forward(torch.zeros(1, 3, image_size, image_size, device=device))).shape[1])
+        # Forwards at encoding's threads: every core's OpenMP barriers made them seconds on a busy machine.
+        with torch_threads(sensible_threads()):
+            net = fast_copy_checked(net.eval(), forward, image_size).to(device)
+            self._net = net
+            self._forward: Callable[[torch.Tensor], torch.Tensor] = getattr(net, forward)
+            probe = torch.zeros(1, 3, image_size, image_size, device=device)
+            self.dim = int(self._pool(self._forward(probe)).shape[1])
         self.settings = {"image_size": image_size, "mean": mean, "std": std, "decode": DECODE_VERSION}
         if str(device).startswith("cuda"):  # fp16 autocast gives slightly other vectors: other cache keys
             self.settings["autocast"] = "float16"

@@ -69,6 +69,9 @@ def _quiet_hf_bars(quiet: bool) -> Iterator[None]:
 class SentenceTextEncoder:
     """Texts -> sentence-transformers embeddings, float32 ``[n, dim]`` on the CPU.
 
+    The packaged MiniLM runs through :class:`pipeline.encoders.minilm.MeanPooledMiniLM` (the same
+    embeddings, without importing sentence-transformers); any other model through sentence-transformers.
+
     Embeddings are L2-normalised (unit length): all-MiniLM-L6-v2 ends in a Normalize module, and
     ``normalize_embeddings=True`` is passed as well so any other model is normalised too. That
     keeps text features on one scale next to the other modalities, and dot product = cosine.
@@ -126,21 +129,25 @@ class SentenceTextEncoder:
 
     def _load(self, model: str, packaged: bool) -> Any:
         quiet = not progress_enabled(self.progress)
-        try:
-            from sentence_transformers import SentenceTransformer
-        except ImportError as exc:
-            raise EncoderUnavailable(model, f"sentence-transformers is not installed ({exc})", OFFLINE_HINT) from exc
-        if packaged:
+        if packaged:  # through transformers alone: the same embeddings without sentence-transformers' import
+            from pipeline.encoders.minilm import MeanPooledMiniLM
+
             path = packaged_minilm_dir()
             try:
                 with env_vars(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1"), _quiet_hf_bars(quiet):
-                    return SentenceTransformer(str(path), device=self.device, local_files_only=True)
+                    return MeanPooledMiniLM(path, device=self.device)
+            except EncoderUnavailable:
+                raise
             except Exception as exc:  # a broken install: say so rather than show a transformers trace
                 raise EncoderUnavailable(
                     model,
                     f"loading the packaged model from {path} failed ({type(exc).__name__}: {exc})",
                     f"Reinstall it with `pip install --force-reinstall {MINILM_PACKAGE}`",
                 ) from exc
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:
+            raise EncoderUnavailable(model, f"sentence-transformers is not installed ({exc})", OFFLINE_HINT) from exc
         local_dir = Path(model).expanduser()
         local_only = local_dir.is_dir() or _offline_requested() or not self.allow_download
         if local_dir.is_dir():

@@ -1,23 +1,59 @@
-"""The only part of the library that talks to MLflow: runs, models, the registry."""
+"""The only part of the library that talks to MLflow: runs, models, the registry.
 
-from pipeline.tracking.lineage import Lineage, training_lineage
-from pipeline.tracking.model_files import load_bundle_from_registry, load_package_from_registry
-from pipeline.tracking.registry import (
-    PromotionResult,
-    list_versions,
-    promote,
-    register_and_promote,
-    rollback,
-)
-from pipeline.tracking.runs import (
-    TrainingRun,
-    configure_tracking,
-    connect_tracking,
-    log_bundle_model,
-    log_evaluation,
-    start_run,
-    training_run,
-)
+The names below load their module (and MLflow with it) on first use, so a command that only
+reads a local model, or finds a registered one in the project's own SQLite registry
+(:mod:`pipeline.tracking.local_registry`), never pays for MLflow's import.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pipeline.tracking.lineage import Lineage, training_lineage
+    from pipeline.tracking.model_files import (
+        load_bundle_from_registry,
+        load_package_from_registry,
+        load_registered_package,
+    )
+    from pipeline.tracking.registry import (
+        PromotionResult,
+        list_versions,
+        promote,
+        register_and_promote,
+        rollback,
+    )
+    from pipeline.tracking.runs import (
+        TrainingRun,
+        configure_tracking,
+        connect_tracking,
+        log_bundle_model,
+        log_evaluation,
+        start_run,
+        training_run,
+    )
+
+#: Full module names, so ``graphfuse dvc-deps`` counts them as imports of this package (they are, on use).
+_HOMES = {
+    "pipeline.tracking.lineage": ("Lineage", "training_lineage"),
+    "pipeline.tracking.model_files": (
+        "load_bundle_from_registry",
+        "load_package_from_registry",
+        "load_registered_package",
+    ),
+    "pipeline.tracking.registry": ("PromotionResult", "list_versions", "promote", "register_and_promote", "rollback"),
+    "pipeline.tracking.runs": (
+        "TrainingRun",
+        "configure_tracking",
+        "connect_tracking",
+        "log_bundle_model",
+        "log_evaluation",
+        "start_run",
+        "training_run",
+    ),
+}
+_HOME_OF = {name: module for module, names in _HOMES.items() for name in names}
 
 __all__ = [
     "Lineage",
@@ -28,6 +64,7 @@ __all__ = [
     "list_versions",
     "load_bundle_from_registry",
     "load_package_from_registry",
+    "load_registered_package",
     "log_bundle_model",
     "log_evaluation",
     "promote",
@@ -37,3 +74,13 @@ __all__ = [
     "training_lineage",
     "training_run",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """``from pipeline.tracking import X``: X's module is imported now, not with the package."""
+    module = _HOME_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value

@@ -1,6 +1,7 @@
 """A registered model's files, read into memory: the bundle and the training graph behind a
 model URI, with no unpickling, no MLflow progress bars in the caller's output, and no download
-left behind."""
+left behind. A version of the project's own registry whose files are local is read in place,
+without importing MLflow (:mod:`pipeline.tracking.local_registry`)."""
 
 from __future__ import annotations
 
@@ -8,19 +9,20 @@ import os
 import tempfile
 from pathlib import Path
 
-import mlflow
 import yaml
-from mlflow.exceptions import MlflowException
 
 from pipeline.errors import GraphFuseError
 from pipeline.inference.bundle import ModelBundle, load_bundle
 from pipeline.inference.known_graph import KnownGraph, load_known_graph
 from pipeline.redact import redact_text, redact_uri
+from pipeline.tracking.local_registry import local_model_dir
 
 
 def _download(model_uri: str, dst: str) -> Path:
     """The model's files, fetched without MLflow's progress bars (they end up in predict's output)."""
+    import mlflow
     from mlflow.environment_variables import MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR
+    from mlflow.exceptions import MlflowException
 
     saved = os.environ.get(MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR.name)
     os.environ[MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR.name] = "false"
@@ -38,20 +40,35 @@ def _download(model_uri: str, dst: str) -> Path:
             os.environ[MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR.name] = saved
 
 
+def load_registered_package(model_uri: str, root: str | Path = ".") -> tuple[ModelBundle, KnownGraph | None]:
+    """:func:`load_package_from_registry` for a command run in project ``root``: a version of the
+    project's own registry with local files is read in place (no MLflow import, no copy); any
+    other is fetched through MLflow, connected to ``root``'s store first."""
+    local = local_model_dir(model_uri, root)
+    if local is not None:
+        return _read_package(model_uri, local)
+    from pipeline.tracking.runs import connect_tracking
+
+    connect_tracking(root)
+    return load_package_from_registry(model_uri)
+
+
 def load_package_from_registry(model_uri: str) -> tuple[ModelBundle, KnownGraph | None]:
     """The bundle (and training graph, when the version has one) behind a model URI, no unpickling.
 
     Everything is read into memory and the download is deleted before returning.
     """
     with tempfile.TemporaryDirectory(prefix="graphfuse-model-") as tmp:
-        local = _download(model_uri, tmp)
-        artifacts = _artifact_dirs(local)
-        if "bundle" not in artifacts:
-            raise GraphFuseError(
-                f"model {model_uri!r} is not a GraphFuse model (its MLmodel names no 'bundle' artifact)"
-            )
-        bundle = load_bundle(artifacts["bundle"])
-        known = load_known_graph(artifacts["known_graph"]) if "known_graph" in artifacts else None
+        return _read_package(model_uri, _download(model_uri, tmp))
+
+
+def _read_package(model_uri: str, local: Path) -> tuple[ModelBundle, KnownGraph | None]:
+    """The bundle and training graph of a model folder (its MLmodel names where they are)."""
+    artifacts = _artifact_dirs(local)
+    if "bundle" not in artifacts:
+        raise GraphFuseError(f"model {model_uri!r} is not a GraphFuse model (its MLmodel names no 'bundle' artifact)")
+    bundle = load_bundle(artifacts["bundle"])
+    known = load_known_graph(artifacts["known_graph"]) if "known_graph" in artifacts else None
     return bundle, known
 
 

@@ -34,6 +34,8 @@ from pipeline.redact import redact_text, redact_uri
 from pipeline.tracking.orchestrator_tags import orchestrator_tags
 from pipeline.tracking.recovery import close_orphaned_runs, owner_tags
 from pipeline.tracking.store_file import create_whole
+from pipeline.tracking.uris import _EXPORTED_BY_US, tracking_uri_for
+from pipeline.tracking.uris import user_setting as _user_setting
 
 PYFUNC_ENTRY = Path(__file__).with_name("pyfunc_entry.py")
 _RUNTIME_PACKAGES = (
@@ -53,28 +55,11 @@ _RUNTIME_PACKAGES = (
 )
 
 
-# mlflow.set_tracking_uri / set_registry_uri export their value to the environment, so after our
-# first call MLFLOW_TRACKING_URI holds our own default. Remember what we exported, so that only a
-# value the user set counts as the user's choice (and a later call for another root still works).
-# Every value we exported counts (a caller may restore an older one of ours, as test fixtures do).
-_EXPORTED_BY_US: dict[str, set[str]] = {}
-
-
-def _user_setting(name: str) -> str | None:
-    value = os.environ.get(name)
-    return None if not value or value in _EXPORTED_BY_US.get(name, set()) else value
-
-
 def _set(name: str, setter, uri: str) -> None:
     users = _user_setting(name)
     setter(uri)
     if name in os.environ and os.environ[name] != users:  # the user's own value stays the user's
         _EXPORTED_BY_US.setdefault(name, set()).add(os.environ[name])
-
-
-def tracking_uri_for(root: str | Path = ".") -> str:
-    """``$MLFLOW_TRACKING_URI`` when the user set it, else the embedded ``ROOT/mlflow.db``."""
-    return _user_setting("MLFLOW_TRACKING_URI") or f"sqlite:///{Path(root).resolve() / 'mlflow.db'}"
 
 
 def connect_tracking(root: str | Path = ".") -> str:
