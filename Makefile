@@ -25,9 +25,9 @@ run: setup
 	$(BIN)/graphfuse repro
 	$(BIN)/graphfuse metrics
 
-# Two workers (pytest-xdist), a module to a worker, in the order tests/conftest.py gives: much of
+# Three workers (pytest-xdist), a module to a worker, in the order tests/conftest.py gives: much of
 # the suite waits on servers and subprocesses rather than on a core.
-TEST_WORKERS ?= 2
+TEST_WORKERS ?= 3
 test: setup
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 

@@ -126,7 +126,7 @@ def _module_rank(items: list[pytest.Item]) -> dict[str, int]:
 
 
 def schedule_heavy_modules_first(items: list[pytest.Item]) -> None:
-    """`make test` runs on two workers (pytest-xdist, ``--dist loadfile --no-loadscope-reorder``):
+    """`make test` runs on three workers (pytest-xdist, ``--dist loadfile --no-loadscope-reorder``):
     each module goes whole to one worker, so its module-scoped fixtures are built once, and modules
     are handed out in this order, the long end-to-end ones first and the many short unit ones last
     to even out the finish."""
