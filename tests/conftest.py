@@ -125,23 +125,10 @@ def _module_rank(items: list[pytest.Item]) -> dict[str, int]:
     return rank
 
 
-#: The longest module (its module fixture is a whole deployment stack, then four flow runs): it goes
-#: first, and the worker that takes it gets a short module as the second it holds in advance.
-LONGEST_MODULE = "tests/test_deployment.py"
-
-
 def schedule_heavy_modules_first(items: list[pytest.Item]) -> None:
     """`make test` runs on three workers (pytest-xdist, ``--dist loadfile --no-loadscope-reorder``):
     each module goes whole to one worker, so its module-scoped fixtures are built once, and modules
     are handed out in this order, the long end-to-end ones first and the many short unit ones last
-    to even out the finish. xdist gives each worker two modules at the start (the first W, then the
-    next W); the one that took the longest module gets the shortest as its second."""
+    to even out the finish."""
     rank = _module_rank(items)
-    rank[LONGEST_MODULE] = -1
     items.sort(key=lambda item: rank[item.nodeid.split("::", 1)[0]])  # stable: a module keeps its order
-    modules = list(dict.fromkeys(item.nodeid.split("::", 1)[0] for item in items))
-    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
-    if modules[0] == LONGEST_MODULE and len(modules) > 2 * workers:
-        modules.insert(workers, modules.pop())  # the last module: a short unit one
-        place = {module: i for i, module in enumerate(modules)}
-        items.sort(key=lambda item: place[item.nodeid.split("::", 1)[0]])
