@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from typing import Protocol
 
@@ -26,7 +27,7 @@ class Backbone(Protocol):
     def embed(self, x: Tensor, edge_index: Tensor | None = None) -> Tensor: ...
 
 
-class FusionBase(nn.Module):
+class FusionBase(nn.Module, ABC):
     r"""Base of the fusion models: ``forward(xs, masks, edge_index) -> logits``.
 
     Inputs are one embedding and one mask per modality. For the ``sign`` backbone
@@ -128,10 +129,10 @@ class FusionBase(nn.Module):
         self._projected = None
         return self.modality_heads(projections, masks, rows, y, class_weights, denominator)
 
+    @abstractmethod
     def embed(self, xs: Mapping[str, Tensor], masks: Mapping[str, Tensor], edge_index: Tensor) -> Tensor:
         """Node embeddings, :math:`(N, d)` for every fusion and backbone: the representation the
         output layer reads (the t-SNE map and anything else that wants one vector a node)."""
-        raise NotImplementedError(f"{type(self).__name__} does not say what its node embedding is")
 
     def stacked_masks(self, masks: Mapping[str, Tensor], dtype: torch.dtype) -> Tensor:
         """The masks as features, :math:`(*, M)`."""
