@@ -34,7 +34,7 @@ from pipeline.redact import redact_text, redact_uri
 from pipeline.tracking.orchestrator_tags import orchestrator_tags
 from pipeline.tracking.recovery import close_orphaned_runs, owner_tags
 from pipeline.tracking.store_file import create_whole
-from pipeline.tracking.uris import _EXPORTED_BY_US, tracking_uri_for
+from pipeline.tracking.uris import export_uri, registry_uri_for, tracking_uri_for
 from pipeline.tracking.uris import user_setting as _user_setting
 
 PYFUNC_ENTRY = Path(__file__).with_name("pyfunc_entry.py")
@@ -55,22 +55,14 @@ _RUNTIME_PACKAGES = (
 )
 
 
-def _set(name: str, setter, uri: str) -> None:
-    users = _user_setting(name)
-    setter(uri)
-    if name in os.environ and os.environ[name] != users:  # the user's own value stays the user's
-        _EXPORTED_BY_US.setdefault(name, set()).add(os.environ[name])
-
-
 def connect_tracking(root: str | Path = ".") -> str:
     """Point MLflow (tracking and registry) at ``$MLFLOW_TRACKING_URI`` or ``ROOT/mlflow.db``."""
     uri = tracking_uri_for(root)
     create_whole(uri, (Path(root).resolve() / "mlartifacts").as_uri())  # a kill never leaves half a SQLite store
     if redact_uri(uri) != uri:  # MLflow would print "View run ... at: <uri with the password>"
         os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
-    _set("MLFLOW_TRACKING_URI", mlflow.set_tracking_uri, uri)
-    # The registry follows the tracking store unless the user set its own URI.
-    _set("MLFLOW_REGISTRY_URI", mlflow.set_registry_uri, _user_setting("MLFLOW_REGISTRY_URI") or uri)
+    export_uri("MLFLOW_TRACKING_URI", mlflow.set_tracking_uri, uri)
+    export_uri("MLFLOW_REGISTRY_URI", mlflow.set_registry_uri, registry_uri_for(root))
     return uri
 
 

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 # mlflow.set_tracking_uri / set_registry_uri export their value to the environment, so after our
@@ -20,6 +21,15 @@ def user_setting(name: str) -> str | None:
     """The environment's ``name`` when the user set it (not one of our own exports), else None."""
     value = os.environ.get(name)
     return None if not value or value in _EXPORTED_BY_US.get(name, set()) else value
+
+
+def export_uri(name: str, setter: Callable[[str], None], uri: str) -> None:
+    """Call MLflow's ``setter`` (which exports ``name``) and remember the export as ours, unless the
+    value is the one the user set."""
+    users = user_setting(name)
+    setter(uri)
+    if name in os.environ and os.environ[name] != users:  # the user's own value stays the user's
+        _EXPORTED_BY_US.setdefault(name, set()).add(os.environ[name])
 
 
 def tracking_uri_for(root: str | Path = ".") -> str:
