@@ -106,8 +106,8 @@ def run(params: Params, paths: Paths) -> dict:
         tags=registry_tags(params, paths, meta.dataset, fingerprint),
         val_correct=(result.probs.argmax(axis=1) == data.y.numpy())[data.val_mask.numpy()],
     )
-    headline = {s: {k: v for k, v in metrics[s].items() if k != "per_class"} for s in ("val", "test")}
-    return {"metrics": headline | {"spread": metrics["spread"]}, "registry": registry}
+    splits = {s: {k: v for k, v in metrics[s].items() if k != "per_class"} for s in ("val", "test")}
+    return {"metrics": splits | {"spread": metrics["spread"]}, "registry": registry}
 
 
 def _write_metric_files(result: EvaluationResult, params: Params, paths: Paths) -> tuple[dict, dict]:

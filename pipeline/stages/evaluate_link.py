@@ -42,8 +42,8 @@ def run_link(params: Params, paths: Paths, data, meta, bundle: ModelBundle, devi
         value=result.metrics["val"][CHAMPION_METRIC],
         tags=files.registry_tags(params, paths, meta.dataset, fingerprint) | {"task": "link_prediction"},
     )
-    headline = {s: metrics[s] for s in ("val", "test")}
-    return {"metrics": headline | {k: metrics[k] for k in ("spread", BASELINE_KEY)}, "registry": registry}
+    splits = {s: metrics[s] for s in ("val", "test")}
+    return {"metrics": splits | {k: metrics[k] for k in ("spread", BASELINE_KEY)}, "registry": registry}
 
 
 def _write_metric_files(result: LinkEvaluation, paths: Paths) -> dict:
