@@ -63,9 +63,10 @@ def stage(
     # The running Prefect server when there is one (a second), else one that dies with us.
     with prefect_api(root) as api_url:
         os.environ["PREFECT_API_URL"] = api_url
-        from flows.stage_flows import STAGE_FLOWS
+        from flows.stage_flows import STAGE_FLOWS, stage_heartbeats
 
-        STAGE_FLOWS[name](params_file=str(params), root=str(root))
+        with stage_heartbeats():
+            STAGE_FLOWS[name](params_file=str(params), root=str(root))
     exit_code["code"] = 0
 
 
