@@ -11,13 +11,22 @@ Baselines, all on the same frozen embeddings, graph and split the pipeline build
 - a hand-written 2-layer GraphSAGE on the concatenated embeddings and the dataset's edges, as in
   PyG's examples (hidden 64, dropout 0.5, Adam lr 0.01, weight decay 5e-4, 200 epochs), scored at
   its best validation epoch.
+- with ``--autogluon-python PATH``: AutoGluon-Tabular 1.6 (``medium_quality``, a 2-minute
+  ``time_limit``, the val nodes as ``tuning_data``, no bagging, so test is never read while fitting)
+  on the same features as "LR on all + neighbour mean", one fit per seed. AutoGluon needs pandas
+  < 2.4 and torch < 2.14, so it runs in its own venv (``PATH`` is that venv's python): this script
+  exports the features, labels and split to ``--work/autogluon/<dataset>/features.npz`` and runs
+  ``autogluon_baseline.py`` there as a subprocess, which writes JSON beside it (no pickle either
+  way) and its model folders under ``--work/autogluon/<dataset>/models``. Without the option the
+  row is left out (``benchmarks/run.py`` does not pass it).
 
 GraphFuse: ``params.yaml``'s default model trained with the train stage's recipe
 (``pipeline.evaluation.retrain``: the same code the evaluate stage's spread uses). Test accuracy
 in %, mean ± sd over training seeds 0..N-1; the split is the pipeline's fixed stratified 60/20/20
 (``validate.seed`` 42). ``--json`` writes one row per dataset and baseline for ``benchmarks/run.py``.
 
-    .venv/bin/python benchmarks/accuracy_baselines.py --work .cache/graphfuse/bench [--seeds 5]
+    .venv/bin/python benchmarks/accuracy_baselines.py --work .cache/graphfuse/bench [--seeds 5] \
+        [--autogluon-python /work/agvenv/bin/python]
 """
 
 from __future__ import annotations
@@ -34,6 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
+from autogluon_baseline import PRESET, TIME_LIMIT, export_features, run_autogluon  # noqa: E402
 from bench_rows import row, write_rows  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
@@ -140,7 +150,39 @@ def logistic_accuracy(x: np.ndarray, data) -> tuple[float, float, float]:
     return best
 
 
-def dataset_rows(name: str, work: Path, seeds: int, max_epochs: int | None) -> list[dict]:
+def autogluon_result(x: np.ndarray, data, name: str, seeds: int, python: str, time_limit: float, work: Path):
+    """AutoGluon's fits on ``x`` in its own interpreter, as a baseline entry (test accuracy per seed)."""
+    folder = work / "autogluon" / name
+    masks = {split: data[f"{split}_mask"].numpy() for split in ("train", "val", "test")}
+    features = export_features(folder / "features.npz", x, data.y.numpy(), masks, name)
+    result = run_autogluon(python, features, folder / "models", seeds, time_limit)
+    runs = result.pop("seeds")
+    return {"test": [r["test_accuracy"] for r in runs], "autogluon": result | {"runs": runs}}
+
+
+def baseline_results(name: str, plain, meta, seeds: int, epochs: int, autogluon: dict | None) -> dict[str, dict]:
+    """Test accuracies (one per seed, or one for seed-free fits) of every baseline on ``plain``."""
+    baselines: dict[str, dict] = {}
+    for modality in meta.modalities:
+        val, test, c = logistic_accuracy(modality_block(plain, modality), plain)
+        baselines[f"LR on {modality}"] = {"test": [test], "C": c}
+    concat = np.concatenate([modality_block(plain, m) for m in meta.modalities], axis=1)
+    val, test, c = logistic_accuracy(concat, plain)
+    baselines["LR on all concatenated"] = {"test": [test], "C": c}
+    with_neighbours = np.concatenate([concat, neighbour_mean(concat, plain.edge_index)], axis=1)
+    val, test, c = logistic_accuracy(with_neighbours, plain)
+    baselines["LR on all + neighbour mean"] = {"test": [test], "C": c}
+    concat_x = np.concatenate([plain[f"x_{m}"].float().numpy() for m in meta.modalities], axis=1)
+    sage = [sage_test_accuracy(concat_x, plain, len(meta.classes), s, epochs) for s in range(seeds)]
+    baselines["hand-written 2-layer SAGE"] = {"test": sage}
+    if autogluon:  # {"python": ..., "time_limit": ..., "work": ...}
+        baselines[f"AutoGluon {PRESET} on all + neighbour mean"] = autogluon_result(
+            with_neighbours, plain, name, seeds, **autogluon
+        )
+    return baselines
+
+
+def dataset_rows(name: str, work: Path, seeds: int, max_epochs: int | None, autogluon: dict | None) -> list[dict]:
     """GraphFuse's default and every baseline on one dataset, as rows (ours vs each baseline)."""
     params, paths = prepared(name, work)
     if max_epochs:
@@ -152,20 +194,8 @@ def dataset_rows(name: str, work: Path, seeds: int, max_epochs: int | None) -> l
         no_knn = params.model_copy(update={"build_graph": params.build_graph.model_copy(update={"knn": knn_off})})
         plain, _ = graph(no_knn, paths)
     ours = [graphfuse_test_accuracy(data, meta, params, s) for s in range(seeds)]
-    baselines: dict[str, dict] = {}
-    for modality in meta.modalities:
-        val, test, c = logistic_accuracy(modality_block(plain, modality), plain)
-        baselines[f"LR on {modality}"] = {"test": [test], "C": c}
-    concat = np.concatenate([modality_block(plain, m) for m in meta.modalities], axis=1)
-    val, test, c = logistic_accuracy(concat, plain)
-    baselines["LR on all concatenated"] = {"test": [test], "C": c}
-    with_neighbours = np.concatenate([concat, neighbour_mean(concat, plain.edge_index)], axis=1)
-    val, test, c = logistic_accuracy(with_neighbours, plain)
-    baselines["LR on all + neighbour mean"] = {"test": [test], "C": c}
     epochs = 100 if max_epochs else 200
-    concat_x = np.concatenate([plain[f"x_{m}"].float().numpy() for m in meta.modalities], axis=1)
-    sage = [sage_test_accuracy(concat_x, plain, len(meta.classes), s, epochs) for s in range(seeds)]
-    baselines["hand-written 2-layer SAGE"] = {"test": sage}
+    baselines = baseline_results(name, plain, meta, seeds, epochs, autogluon)
 
     def pct(values: list[float]) -> tuple[float, float]:
         return 100 * statistics.mean(values), 100 * (statistics.stdev(values) if len(values) > 1 else 0.0)
@@ -195,6 +225,7 @@ def dataset_rows(name: str, work: Path, seeds: int, max_epochs: int | None) -> l
                 runs={"graphfuse": ours, "baseline": result["test"]},
                 note="LogisticRegression (L-BFGS) is seed-free: one fit, sd 0" if deterministic else None,
                 C=result.get("C"),
+                **({"autogluon": result["autogluon"]} if "autogluon" in result else {}),
             )
         )
     return rows
@@ -207,10 +238,15 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--max-epochs", type=int, default=None, help="cap GraphFuse's epochs (quick runs)")
     parser.add_argument("--json", type=Path, help="write the rows here (for benchmarks/run.py)")
+    parser.add_argument("--autogluon-python", help="python of a venv with autogluon.tabular 1.6: adds its row")
+    parser.add_argument("--autogluon-time-limit", type=float, default=TIME_LIMIT, help="seconds per AutoGluon fit")
     args = parser.parse_args()
+    autogluon = None
+    if args.autogluon_python:
+        autogluon = {"python": args.autogluon_python, "time_limit": args.autogluon_time_limit, "work": args.work}
     rows = []
     for name in args.datasets:
-        rows += dataset_rows(name, args.work, args.seeds, args.max_epochs)
+        rows += dataset_rows(name, args.work, args.seeds, args.max_epochs, autogluon)
         write_rows(args.json, rows)  # after every dataset, so a long run leaves what it finished
 
 

@@ -44,16 +44,22 @@ from bench_rows import row, write_rows  # noqa: E402
 from orchestration_runs import BIN, copy_project, env, exit_gap, has_repro_command, run, timed_repro  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-# The stage functions dvc.yaml's commands end up calling, in dvc.yaml's order.
-STAGE_FUNCTIONS = {
-    "validate": "pipeline.stages.validate:run",
-    "preprocess_text": "pipeline.stages.preprocess:run_text",
-    "preprocess_image": "pipeline.stages.preprocess:run_image",
-    "preprocess_tabular": "pipeline.stages.preprocess:run_tabular",
-    "build_graph": "pipeline.stages.build_graph:run",
-    "train": "pipeline.stages.train:run",
-    "evaluate": "pipeline.stages.evaluate:run",
-}
+# The stage functions dvc.yaml's commands end up calling, in dvc.yaml's order: from the one stage
+# registry (every stage, preprocess_embedding included), or this list for checkouts without it.
+try:
+    from pipeline.stages.registry import REGISTRY
+
+    STAGE_FUNCTIONS = {spec.name: spec.target for spec in REGISTRY}
+except ImportError:
+    STAGE_FUNCTIONS = {
+        "validate": "pipeline.stages.validate:run",
+        "preprocess_text": "pipeline.stages.preprocess:run_text",
+        "preprocess_image": "pipeline.stages.preprocess:run_image",
+        "preprocess_tabular": "pipeline.stages.preprocess:run_tabular",
+        "build_graph": "pipeline.stages.build_graph:run",
+        "train": "pipeline.stages.train:run",
+        "evaluate": "pipeline.stages.evaluate:run",
+    }
 CHEAP_STAGES = ("validate", "preprocess_tabular")
 #: Issue 16's bounds on each way's ratio to the plain process, and each way's row.
 TARGETS = {"dvc repro": 1.5, "graphfuse repro": 1.3}

@@ -76,7 +76,7 @@ BENCHES: list[tuple[str, str, str, dict[str, list[str]]]] = [
         "accuracy_baselines.py",
         {"quick": ["--datasets", "countries", "--seeds", "2", "--max-epochs", "100"], "full": ["--seeds", "5"]},
     ),
-    # issue 19's bar: `graphfuse metrics` <= 2 s, `predict` of 3 new nodes <= 10 s (fresh processes)
+    # issue 19's bar: `graphfuse metrics` and `registry list` <= 2 s, `predict` of 3 new nodes <= 10 s (fresh processes)
     ("9", "cli_latency", "cli_latency.py", {"quick": ["--repeats", "2"], "full": ["--repeats", "5"]}),
 ]
 #: Rows of one script that belong to different rows of the issue.

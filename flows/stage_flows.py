@@ -16,6 +16,7 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
+from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 from prefect.states import Failed, State
 
 from pipeline.config import Params, load_params
@@ -78,11 +79,24 @@ class _NoEmptyTraceback(logging.Filter):
         return True
 
 
+class _NoDrainProgress(logging.Filter):
+    """At exit Prefect's event and log workers send what they still queue, and say so ("Still
+    processing items: 2 items remaining...") whenever anything is queued: after a stage that ends
+    within a second of its last event, always. The items are sent; a dropped item still warns."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Still processing items")
+
+
 def _quiet_empty_tracebacks() -> None:
     for name in ("prefect.task_runs", "prefect.flow_runs"):
         logger = logging.getLogger(name)
         if not any(isinstance(f, _NoEmptyTraceback) for f in logger.filters):
             logger.addFilter(_NoEmptyTraceback())
+    for name in ("EventsWorker", "APILogWorker"):  # Prefect's QueueService names its logger by class
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _NoDrainProgress) for f in logger.filters):
+            logger.addFilter(_NoDrainProgress())
 
 
 @contextmanager
@@ -97,6 +111,26 @@ def _flow_run_in_env() -> Iterator[None]:
         yield
     finally:
         os.environ.pop(ENV_FLOW_RUN_ID, None)
+
+
+#: Prefect's own names for the heartbeat setting; a user who sets either keeps heartbeats as set.
+HEARTBEAT_VARIABLES = ("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", "PREFECT_RUNNER_HEARTBEAT_FREQUENCY")
+
+
+@contextmanager
+def stage_heartbeats() -> Iterator[None]:
+    """No flow-run heartbeats for a stage unless the user asks for them.
+
+    Prefect 3.9 sends them by default (every 180 s) for zombie detection, which acts only through
+    an automation the user creates, and stops the heartbeat thread at the flow's end by waiting out
+    its one-second sleep: ~0.9 s added to every stage, seconds on each ``dvc repro``. A stage's
+    lifetime is already tied to the command that runs it; setting
+    ``PREFECT_FLOWS_HEARTBEAT_FREQUENCY`` (e.g. for a zombie automation) turns them back on."""
+    if any(os.environ.get(variable) for variable in HEARTBEAT_VARIABLES):
+        yield
+        return
+    with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+        yield
 
 
 def _run_stage(name: str, params_file: str, root: str) -> dict | State:

@@ -15,6 +15,10 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 COUNTRIES = REPO_ROOT / "data" / "raw" / "countries"
 
 os.environ.setdefault("CI", "1")  # quiet progress bars in tests
+# A lone stage leaves a stage host (a Prefect server and a warm process, ~1 GB) for the next stage
+# of its project; dozens of test projects would each keep one for a minute. Off for the suite:
+# tests/test_stage_host.py turns it on where it is the subject.
+os.environ.setdefault("GRAPHFUSE_STAGE_HOST_IDLE_S", "0")
 
 # Issue 7: the shared trained-and-registered project for evaluation, registry and serving tests.
 pytest_plugins = ["tests.evaluation_fixtures"]

@@ -137,3 +137,30 @@ def test_a_bad_dataset_fails_validate_without_writing(
         validate_flow(params_file="params.yaml", root=str(tmp_path))
     assert error.value.row == 4 and "nodes.csv" in error.value.file
     assert not Paths(tmp_path).dataset.exists()
+
+
+def test_stage_flows_send_no_heartbeats_unless_the_user_sets_them(
+    monkeypatch: pytest.MonkeyPatch, prefect_api: None
+) -> None:
+    """Prefect's heartbeat thread adds ~0.9 s to the end of every flow; a stage runs without it
+    unless PREFECT_FLOWS_HEARTBEAT_FREQUENCY asks for heartbeats (issue 16, row 6)."""
+    from prefect import flow
+    from prefect.settings import get_current_settings
+
+    from flows.stage_flows import HEARTBEAT_VARIABLES, stage_heartbeats
+
+    seen: list[int | None] = []
+
+    @flow
+    def probe() -> None:
+        seen.append(get_current_settings().flows.heartbeat_frequency)
+
+    for variable in HEARTBEAT_VARIABLES:
+        monkeypatch.delenv(variable, raising=False)
+    with stage_heartbeats():
+        probe()
+    monkeypatch.setenv("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", "60")
+    with stage_heartbeats():
+        probe()
+    assert seen[0] is None
+    assert seen[1] is not None  # the user's setting (or Prefect's default) stands

@@ -11,13 +11,18 @@ import typer
 from pipeline.cli.base import ParamsFile, Root, sub_app
 
 
-def _registry_params(params: Path, root: Path):
+def _tracking_params(params: Path, root: Path):
     from pipeline.config import load_params, project_model_name
+
+    settings = load_params(root / params)  # model_name resolved: null derives it from the dataset's name
+    return settings.tracking.model_copy(update={"model_name": project_model_name(settings, root)})
+
+
+def _registry_params(params: Path, root: Path):
     from pipeline.tracking import connect_tracking
 
     connect_tracking(root)
-    settings = load_params(root / params)  # model_name resolved: null derives it from the dataset's name
-    return settings.tracking.model_copy(update={"model_name": project_model_name(settings, root)})
+    return _tracking_params(params, root)
 
 
 def registry_list(
@@ -29,10 +34,16 @@ def registry_list(
 
     Example: graphfuse registry list --json
     """
-    from pipeline.tracking import list_versions
+    from pipeline.tracking import local_versions
 
-    tracking = _registry_params(params, root)
-    rows = list_versions(tracking.model_name)
+    tracking = _tracking_params(params, root)
+    # the project's own SQLite registry is read directly (no MLflow import: ~0.5 s, not ~10 s)
+    rows = local_versions(tracking.model_name, root)
+    if rows is None:  # a tracking server, another registry, a store not created yet: MLflow answers
+        from pipeline.tracking import connect_tracking, list_versions
+
+        connect_tracking(root)
+        rows = list_versions(tracking.model_name)
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return

@@ -1,11 +1,33 @@
-"""Dataset folder format v1: the spec, loading with precise validation, and splits."""
+"""Dataset folder format v1: the spec, loading with precise validation, and splits.
 
-from pipeline.dataset.dataset import Dataset, LoadedDataset
-from pipeline.dataset.load import load_dataset
-from pipeline.dataset.schema import load_spec
-from pipeline.dataset.spec import DatasetSpec, EdgesSpec
-from pipeline.dataset.split import SPLITS, assign_splits, with_splits
-from pipeline.dataset.store import read_processed, write_processed
+The names below load their module on first use (PEP 562), so reading a ``dataset.yaml`` alone
+(:func:`load_spec`: ``graphfuse registry list`` derives the model name from it) does not import
+pandas with the loaders.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pipeline.dataset.dataset import Dataset, LoadedDataset
+    from pipeline.dataset.load import load_dataset
+    from pipeline.dataset.schema import load_spec
+    from pipeline.dataset.spec import DatasetSpec, EdgesSpec
+    from pipeline.dataset.split import SPLITS, assign_splits, with_splits
+    from pipeline.dataset.store import read_processed, write_processed
+
+#: Full module names, so ``graphfuse dvc-deps`` counts them as imports of this package (they are, on use).
+_HOMES = {
+    "pipeline.dataset.dataset": ("Dataset", "LoadedDataset"),
+    "pipeline.dataset.load": ("load_dataset",),
+    "pipeline.dataset.schema": ("load_spec",),
+    "pipeline.dataset.spec": ("DatasetSpec", "EdgesSpec"),
+    "pipeline.dataset.split": ("SPLITS", "assign_splits", "with_splits"),
+    "pipeline.dataset.store": ("read_processed", "write_processed"),
+}
+_HOME_OF = {name: module for module, names in _HOMES.items() for name in names}
 
 __all__ = [
     "SPLITS",
@@ -20,3 +42,13 @@ __all__ = [
     "with_splits",
     "write_processed",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """``from pipeline.dataset import X``: X's module is imported now, not with the package."""
+    module = _HOME_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value

@@ -15,7 +15,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -89,6 +89,24 @@ def launch_server(
     home: Path | None = None,
     extra_env: dict[str, str] | None = None,
 ) -> Service:
+    """Start a Prefect server and return it once it answers."""
+    service, wait = spawn_server(root, port, tied=tied, ui=ui, services=services, home=home, extra_env=extra_env)
+    wait()
+    return service
+
+
+def spawn_server(
+    root: str | Path,
+    port: int | None,
+    *,
+    tied: bool,
+    ui: bool,
+    services: bool = True,
+    home: Path | None = None,
+    extra_env: dict[str, str] | None = None,
+) -> tuple[Service, Callable[[], None]]:
+    """Start a Prefect server; return it (its URL is fixed already) and a function that waits until
+    it answers, so that the caller can start other work while it migrates and imports."""
     home = home or prefect_home(root)
     home.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
@@ -115,9 +133,12 @@ def launch_server(
         env["PREFECT__SERVER_EPHEMERAL"] = "1"
     process = launch(command, env=env, log=log, tied=tied)
     api_url = f"http://127.0.0.1:{port}/api"
-    # Its imports alone took over 120 s on a 2-core box at load 12; a server that exits fails at once.
-    wait_until(lambda: healthy(api_url), process, what=f"Prefect server on port {port}", log=log, timeout=300)
-    return Service(name="prefect", pid=process.pid, url=api_url, log=str(log))
+
+    def wait() -> None:
+        # Its imports alone took over 120 s on a 2-core box at load 12; a server that exits fails at once.
+        wait_until(lambda: healthy(api_url), process, what=f"Prefect server on port {port}", log=log, timeout=300)
+
+    return Service(name="prefect", pid=process.pid, url=api_url, log=str(log)), wait
 
 
 def profiles_file(root: str | Path = ".") -> Path:
@@ -193,18 +214,34 @@ def prefect_api(root: str | Path = ".", *, scheduler: bool = False) -> Iterator[
     """The API URL to use for one command: the user's, the background server's, or one of our own
     that lives only while the command does (no UI; background services such as the scheduler only
     when ``scheduler`` is asked for, as `graphfuse schedule` needs)."""
+    with starting_prefect_api(root, scheduler=scheduler) as (api_url, wait):
+        wait()
+        yield api_url
+
+
+@contextmanager
+def starting_prefect_api(
+    root: str | Path = ".", *, scheduler: bool = False
+) -> Iterator[tuple[str, Callable[[], None]]]:
+    """As :func:`prefect_api`, but yields at once: the URL and a function that waits until the API
+    answers. `graphfuse repro` starts its warm stage server meanwhile: on a new project the
+    server's database migrations alone take ~10 s, as long as the warm server's imports."""
     if url := os.environ.get("PREFECT_API_URL"):
-        yield url
+        yield url, _ready
         return
     if (running := status(root)) is not None:
-        yield running.url
+        yield running.url, _ready
         return
-    service = launch_server(root, None, tied=True, ui=False, services=scheduler)
+    service, wait = spawn_server(root, None, tied=True, ui=False, services=scheduler)
     try:
-        yield service.url
+        yield service.url, wait
     finally:
         drain_prefect_workers()
         terminate(service.pid)
+
+
+def _ready() -> None:
+    """The API already answers: nothing to wait for."""
 
 
 def drain_prefect_workers(timeout: float = 10.0) -> None:

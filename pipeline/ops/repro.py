@@ -46,12 +46,14 @@ def dvc_environment(
 def repro(root: Path, args: Sequence[str]) -> int:
     """`dvc repro ARGS` with every stage on one Prefect server (the running one, or one that lives
     exactly as long as this call); returns DVC's exit code."""
-    from pipeline.ops.prefect_server import embedded_defaults, prefect_api
+    from pipeline.ops.prefect_server import embedded_defaults, starting_prefect_api
     from pipeline.ops.processes import run_tied
 
     embedded_defaults(root)
     warm = warm_stages_wanted(root)  # a bad params.yaml fails here, before any server starts
-    with prefect_api(root) as api_url:
+    with starting_prefect_api(root) as (api_url, wait_for_api):
+        # The warm server imports while the Prefect server starts; its URL is fixed already.
         with dvc_environment(root, {**os.environ, "PREFECT_API_URL": api_url}, warm=warm) as env:
+            wait_for_api()
             # Tied: `kill -9` of this command takes dvc and its stages with it.
             return run_tied(dvc_command("repro", *args), cwd=root, env=env)

@@ -1,8 +1,8 @@
 """The only part of the library that talks to MLflow: runs, models, the registry.
 
 The names below load their module (and MLflow with it) on first use, so a command that only
-reads a local model, or finds a registered one in the project's own SQLite registry
-(:mod:`pipeline.tracking.local_registry`), never pays for MLflow's import.
+reads a local model, or finds a registered one (or the list of versions) in the project's own
+SQLite registry (:mod:`pipeline.tracking.local_registry`), never pays for MLflow's import.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from pipeline.tracking.lineage import Lineage, training_lineage
+    from pipeline.tracking.local_registry import local_versions
     from pipeline.tracking.model_files import (
         load_bundle_from_registry,
         load_package_from_registry,
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
 #: Full module names, so ``graphfuse dvc-deps`` counts them as imports of this package (they are, on use).
 _HOMES = {
     "pipeline.tracking.lineage": ("Lineage", "training_lineage"),
+    "pipeline.tracking.local_registry": ("local_versions",),
     "pipeline.tracking.model_files": (
         "load_bundle_from_registry",
         "load_package_from_registry",
@@ -65,6 +67,7 @@ __all__ = [
     "load_bundle_from_registry",
     "load_package_from_registry",
     "load_registered_package",
+    "local_versions",
     "log_bundle_model",
     "log_evaluation",
     "promote",

@@ -24,9 +24,8 @@ from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE, RESOURCE_DOES_
 
 from pipeline.errors import GraphFuseError
 from pipeline.tracking.champion_rule import SAME_DATA_TAGS, VAL_CORRECT_TAG, ChampionRule, decide, encode_correct
-from pipeline.tracking.model_files import load_bundle_from_registry, load_package_from_registry  # noqa: F401 (moved)
+from pipeline.tracking.version_rows import METRIC_TAG_PREFIX, version_rows
 
-METRIC_TAG_PREFIX = "val_"
 CHALLENGER_ALIAS = "challenger"
 HISTORY_TAG = "graphfuse.champion_history"
 
@@ -224,24 +223,10 @@ def rollback(name: str, alias: str) -> str:
 
 
 def list_versions(name: str) -> list[dict[str, str]]:
-    """Every version, newest first, with its aliases and the tags that matter for comparing."""
+    """Every version, newest first, with its aliases and the tags that matter for comparing (what
+    :func:`pipeline.tracking.local_registry.local_versions` reads without MLflow, in the same shape)."""
     client = MlflowClient()
     versions = _versions(client, name)
-    aliases: dict[str, list[str]] = {}
-    if versions:  # search results carry no aliases; the registered model has them all
-        for alias, version in client.get_registered_model(name).aliases.items():
-            aliases.setdefault(str(version), []).append(alias)
-    rows = []
-    for mv in sorted(versions, key=lambda v: -int(v.version)):
-        metric_tags = {k: v for k, v in mv.tags.items() if k.startswith(METRIC_TAG_PREFIX)}
-        rows.append(
-            {
-                "version": str(mv.version),
-                "aliases": ",".join(sorted(aliases.get(str(mv.version), []))),
-                "dataset": mv.tags.get("dataset", ""),
-                "split": mv.tags.get("split_fingerprint", ""),
-                "metrics": " ".join(f"{k}={v}" for k, v in sorted(metric_tags.items())),
-                "git_commit": mv.tags.get("git_commit", "")[:10],
-            }
-        )
-    return rows
+    # search results carry no aliases; the registered model has them all
+    aliases = client.get_registered_model(name).aliases if versions else {}
+    return version_rows([(str(mv.version), mv.tags) for mv in versions], aliases)

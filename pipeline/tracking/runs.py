@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import mlflow
 from mlflow.entities import Metric, Run
@@ -24,18 +24,16 @@ from mlflow.models import ModelSignature
 from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema, TensorSpec
 
 from pipeline.atomic import read_json
-from pipeline.dataset import DatasetSpec
 from pipeline.errors import GraphFuseError
-from pipeline.graph import load_graph
-from pipeline.inference.bundle import load_bundle
-from pipeline.inference.known_graph import KnownGraph, save_known_graph
-from pipeline.inference.request import input_columns
 from pipeline.redact import redact_text, redact_uri
 from pipeline.tracking.orchestrator_tags import orchestrator_tags
 from pipeline.tracking.recovery import close_orphaned_runs, owner_tags
 from pipeline.tracking.store_file import create_whole
 from pipeline.tracking.uris import export_uri, registry_uri_for, tracking_uri_for
 from pipeline.tracking.uris import user_setting as _user_setting
+
+if TYPE_CHECKING:
+    from pipeline.inference.known_graph import KnownGraph
 
 PYFUNC_ENTRY = Path(__file__).with_name("pyfunc_entry.py")
 _RUNTIME_PACKAGES = (
@@ -151,6 +149,8 @@ def _link_signature() -> ModelSignature:
 
 
 def _input_columns(known: KnownGraph, link: bool) -> dict[str, str]:
+    from pipeline.inference.request import input_columns
+
     return {"source": "string", "target": "string"} if link else input_columns(known)
 
 
@@ -161,6 +161,11 @@ def log_bundle_model(bundle_dir: str | Path, known: KnownGraph, name: str = "mod
     ``images_root`` in the model config (or ``$GRAPHFUSE_IMAGES_ROOT``) is where image paths
     in a request may point, and nowhere else.
     """
+    # torch and PyG come with these: loaded here, not with the module, so connecting to the store
+    # (``graphfuse registry ...``, ``compare``) costs MLflow's import alone
+    from pipeline.inference.bundle import load_bundle
+    from pipeline.inference.known_graph import save_known_graph
+
     bundle = load_bundle(bundle_dir)
     with tempfile.TemporaryDirectory(prefix="graphfuse-log-") as tmp:
         save_known_graph(tmp, known)
@@ -215,6 +220,10 @@ class TrainingRun:
 
     def log_model(self, bundle_dir: str | Path, graph_dir: str | Path, dataset_dir: str | Path) -> str:
         """Log the bundle with the graph it was trained on and the dataset's columns; return the URI."""
+        from pipeline.dataset import DatasetSpec
+        from pipeline.graph import load_graph
+        from pipeline.inference.known_graph import KnownGraph
+
         data, meta = load_graph(graph_dir)
         spec = DatasetSpec.model_validate(read_json(Path(dataset_dir) / "dataset.json")["spec"])
         return log_bundle_model(bundle_dir, KnownGraph.from_graph(data, meta, spec))
