@@ -79,11 +79,24 @@ class _NoEmptyTraceback(logging.Filter):
         return True
 
 
+class _NoDrainProgress(logging.Filter):
+    """At exit Prefect's event and log workers send what they still queue, and say so ("Still
+    processing items: 2 items remaining...") whenever anything is queued: after a stage that ends
+    within a second of its last event, always. The items are sent; a dropped item still warns."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Still processing items")
+
+
 def _quiet_empty_tracebacks() -> None:
     for name in ("prefect.task_runs", "prefect.flow_runs"):
         logger = logging.getLogger(name)
         if not any(isinstance(f, _NoEmptyTraceback) for f in logger.filters):
             logger.addFilter(_NoEmptyTraceback())
+    for name in ("EventsWorker", "APILogWorker"):  # Prefect's QueueService names its logger by class
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _NoDrainProgress) for f in logger.filters):
+            logger.addFilter(_NoDrainProgress())
 
 
 @contextmanager

@@ -228,6 +228,12 @@ class OrchestrationParams(_Section):
     warm_stages: bool = Field(
         True, description="`graphfuse repro` runs stages from one warm process that imported torch, PyG, ... once"
     )
+    stage_host_idle_s: float = Field(
+        60,
+        ge=0,
+        description="a lone `graphfuse stage` (plain `dvc repro`) leaves a Prefect server and warm stage "
+        "server for the next stage, stopping after this many idle seconds; 0: each stage starts its own",
+    )
 
 
 class Params(_Section):

@@ -15,6 +15,10 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 COUNTRIES = REPO_ROOT / "data" / "raw" / "countries"
 
 os.environ.setdefault("CI", "1")  # quiet progress bars in tests
+# A lone stage leaves a stage host (a Prefect server and a warm process, ~1 GB) for the next stage
+# of its project; dozens of test projects would each keep one for a minute. Off for the suite:
+# tests/test_stage_host.py turns it on where it is the subject.
+os.environ.setdefault("GRAPHFUSE_STAGE_HOST_IDLE_S", "0")
 
 # Issue 7: the shared trained-and-registered project for evaluation, registry and serving tests.
 pytest_plugins = ["tests.evaluation_fixtures"]
@@ -131,4 +135,20 @@ def schedule_heavy_modules_first(items: list[pytest.Item]) -> None:
     are handed out in this order, the long end-to-end ones first and the many short unit ones last
     to even out the finish."""
     rank = _module_rank(items)
-    items.sort(key=lambda item: rank[item.nodeid.split("::", 1)[0]])  # stable: a module keeps its order
+    waits = _waits_for_the_shared_project(items, rank)
+    # stable: a module keeps its order
+    items.sort(key=lambda item: (rank[_module(item)], waits.get(_module(item), 0)))
+
+
+def _module(item: pytest.Item) -> str:
+    return item.nodeid.split("::", 1)[0]
+
+
+def _waits_for_the_shared_project(items: list[pytest.Item], rank: dict[str, int]) -> dict[str, int]:
+    """Among the end-to-end modules, the first that uses the shared reproduced project builds it
+    (~100 s) while the next workers would only wait on its lock: hand them the end-to-end modules
+    that do not use it first, then the rest. Returns 1 for the modules that should wait."""
+    users = sorted(
+        {_module(item) for item in items if rank[_module(item)] == 0 and "reproduced_project" in item.fixturenames}
+    )
+    return {module: 1 for module in users[1:]}

@@ -102,6 +102,11 @@ def test_a_crafted_pickle_is_refused_not_executed(tmp_path: Path) -> None:
         ("labels-w-missing.pt", {"y": [1, 2]}, "labels: expected a tensor, array or list, got dict"),
         ("labels-w-missing.pt", list(range(N - 1)), f"{N - 1} labels for {N} nodes"),
         ("nc_edges-nodeid.pt", torch.tensor([[0, N + 5]]), f"node index {N + 5} is outside"),
+        # a list mixing booleans with numbers: NumPy made True node (or class) 1 without a word
+        ("nc_edges-nodeid.pt", [[0, True], [2, 3]], "edge list: True is a boolean, not a number"),
+        ("nc_edges-nodeid.pt", ([0, 1], (2, torch.tensor(False))), "edge list: False is a boolean"),
+        ("nc_edges-nodeid.pt", [torch.tensor([0, 1]), torch.tensor([True, False])], "edge list: True is a boolean"),
+        ("labels-w-missing.pt", [True] + [0] * (N - 1), "labels: True is a boolean, not a number"),
         ("split.pt", torch.arange(3), "node split: expected a dict"),
         ("clip_feat.pt", ["a", "b"], "expected numbers"),
     ],

@@ -119,3 +119,5 @@ def test_a_lone_stage_exits_as_soon_as_its_work_is_done(tmp_path: Path, small_co
     assert "Finished in state Completed" in output
     assert "Error logging to API" not in output
     assert gap < 5.0, f"exited {gap:.1f} s after its last line:\n{output[-2000:]}"
+    # GRAPHFUSE_STAGE_HOST_IDLE_S=0 (the suite's setting): no stage host was left behind.
+    assert not (tmp_path / ".prefect" / "stage-host.json").exists()

@@ -31,16 +31,19 @@ def prefect_start(
 
 
 def prefect_stop(root: Root = Path(".")) -> None:
-    """Stop the background server started by `graphfuse prefect start`.
+    """Stop the background server started by `graphfuse prefect start`, and the stage host that lone
+    stages (plain `dvc repro`) leave running for a while.
 
     Example: graphfuse prefect stop
     """
-    from pipeline.ops import prefect_server
+    from pipeline.ops import prefect_server, stage_host
 
     prefect_server.embedded_defaults(root)
 
     service = prefect_server.stop(root)
     typer.echo(f"stopped the Prefect server (pid {service.pid})" if service else "no Prefect server was running")
+    if (host := stage_host.stop(root)) is not None:
+        typer.echo(f"stopped the stage host (pid {host['pid']})")
 
 
 def prefect_status(root: Root = Path(".")) -> None:

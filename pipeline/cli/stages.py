@@ -56,10 +56,12 @@ def stage(
     die_with_parent_if_asked()  # under `graphfuse repro`: when dvc dies, so does this stage
     if (code := run_in_server(sys.argv)) is not None:  # under `graphfuse repro`: a warm fork runs it
         raise typer.Exit(code=code)
-    exit_code = _skip_teardown_at_exit()
     from pipeline.ops.prefect_server import embedded_defaults, prefect_api
 
     embedded_defaults(root)
+    if (code := _run_in_stage_host(root)) is not None:  # plain `dvc repro`: the project's lingering host
+        raise typer.Exit(code=code)
+    exit_code = _skip_teardown_at_exit()
     # The running Prefect server when there is one (a second), else one that dies with us.
     with prefect_api(root) as api_url:
         os.environ["PREFECT_API_URL"] = api_url
@@ -68,6 +70,23 @@ def stage(
         with stage_heartbeats():
             STAGE_FLOWS[name](params_file=str(params), root=str(root))
     exit_code["code"] = 0
+
+
+def _run_in_stage_host(root: Path) -> int | None:
+    """Run this command in the project's stage host (started now if none runs) unless an API was
+    chosen already (an exported ``PREFECT_API_URL``, ``graphfuse prefect start``); None: run here."""
+    from pipeline.ops import prefect_server, stage_host
+    from pipeline.ops.warm_protocol import ENV_VAR
+    from pipeline.ops.warm_stages import run_in_server
+
+    if os.environ.get("PREFECT_API_URL") or prefect_server.status(root) is not None:
+        return None
+    if (pointer := stage_host.ensure(root)) is None:
+        return None
+    os.environ.update(pointer)
+    code = run_in_server(sys.argv)
+    del os.environ[ENV_VAR]  # run here (the host refused): on the host's API, without its socket
+    return code
 
 
 def run_all(params: ParamsFile = Path("params.yaml"), root: Root = Path(".")) -> None:

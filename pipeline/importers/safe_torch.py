@@ -64,15 +64,41 @@ def as_array(value: Any, path: Path, what: str) -> np.ndarray:
     if isinstance(value, np.ndarray):
         array = value
     elif isinstance(value, list | tuple):
+        value = _plain(value)
         try:
-            array = np.asarray([v.item() if isinstance(v, torch.Tensor) and v.dim() == 0 else v for v in value])
+            array = np.asarray(value)
         except (ValueError, TypeError) as exc:
             raise DatasetError(path, f"{what}: expected numbers, got a list that is not ({exc})") from exc
+        if array.dtype != np.bool_ and (flag := _first_boolean(value)) is not None:
+            # NumPy reads [0, True] as [0, 1]: a boolean would silently become node (or class) 1
+            raise DatasetError(path, f"{what}: {flag!r} is a boolean, not a number (in a list of numbers)")
     else:
         raise DatasetError(path, f"{what}: expected a tensor, array or list, got {type(value).__name__}")
     if array.dtype == object or not (np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_):
         raise DatasetError(path, f"{what}: expected numbers, got values of type {array.dtype}")
     return array
+
+
+def _plain(value: Any) -> Any:
+    """Nested lists and tuples with their 0-d tensors as Python numbers (``.item()``) and their
+    boolean tensors as lists, so that :func:`_first_boolean` sees every boolean."""
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, torch.Tensor) and (value.dim() == 0 or value.dtype == torch.bool):
+        return value.tolist()
+    return value
+
+
+def _first_boolean(value: Any) -> bool | None:
+    """The first ``True``/``False`` in a nested list, or None."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list):
+            stack.extend(reversed(item))
+        elif isinstance(item, bool | np.bool_):
+            return bool(item)
+    return None
 
 
 def as_index_array(value: Any, path: Path, what: str, *, ndim: int, num_nodes: int | None = None) -> np.ndarray:

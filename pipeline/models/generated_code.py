@@ -5,11 +5,14 @@ class, PyG renders that class's ``propagate`` (and ``edge_updater``) from a Jinj
 ``tempfile.NamedTemporaryFile(delete=False)`` and imports it (``torch_geometric.template``); the
 file is never removed, so every predict, stage or served process left one per class in /tmp.
 Once imported, the module lives in memory and the file is no longer read (only a traceback
-through it would have shown its lines), so the files are removed as soon as the modules exist.
+through it would have shown its lines), so the files are removed as soon as the modules exist,
+with the bytecode Python's import compiled them to (``/tmp/__pycache__/*.pyc``, unless
+PYTHONDONTWRITEBYTECODE is set) and that ``__pycache__`` folder once it is empty.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 import tempfile
 from pathlib import Path
@@ -35,6 +38,13 @@ def generated_files() -> list[Path]:
 
 
 def remove_generated_files() -> None:
-    """Delete :func:`generated_files` (cheap when there are none: one pass over ``sys.modules``)."""
+    """Delete :func:`generated_files` and their bytecode (cheap when there are none: one pass over
+    ``sys.modules``)."""
     for path in generated_files():
         path.unlink(missing_ok=True)
+        compiled = Path(importlib.util.cache_from_source(str(path)))
+        compiled.unlink(missing_ok=True)
+        try:
+            compiled.parent.rmdir()  # only when empty; another process may be writing there
+        except OSError:
+            pass

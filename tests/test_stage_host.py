@@ -1,0 +1,74 @@
+"""The stage host (issue 16, row 6): plain `dvc repro`'s lone stages share one Prefect server and
+one warm process that the first stage starts, and that stops by itself once idle."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pipeline.ops.processes import alive
+from tests.helpers import BIN, project_env
+
+pytestmark = pytest.mark.integration
+
+
+def _stage(name: str, root: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(BIN / "graphfuse"), "stage", name],
+        cwd=root,
+        env=project_env(**({"GRAPHFUSE_STAGE_HOST_IDLE_S": "4"} | env)),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def _gone(pid: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not alive(pid):
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_lone_stages_share_one_host_that_stops_when_idle(tmp_path: Path, small_countries: Path) -> None:
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump({"dataset": {"dir": str(small_countries)}}))
+    state_file = tmp_path / ".prefect" / "stage-host.json"
+
+    first = _stage("validate", tmp_path)
+    assert first.returncode == 0, first.stdout + first.stderr
+    host = json.loads(state_file.read_text())
+    assert host["api_url"].startswith("http://127.0.0.1:") and alive(host["pid"]) and alive(host["prefect_pid"])
+
+    second = _stage("preprocess_tabular", tmp_path)
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert json.loads(state_file.read_text())["pid"] == host["pid"]  # the same host served it ...
+    log = (tmp_path / ".prefect" / "stage-host.log").read_text()
+    assert "runs stage validate" in log and "runs stage preprocess_tabular" in log  # ... in warm forks
+    assert "Still processing items" not in second.stdout + second.stderr
+    assert (tmp_path / "data" / "processed" / "features" / "tabular").is_dir()
+
+    # Idle for 4 s: the host, its Prefect server and its socket folder go, and so does the state.
+    assert _gone(host["pid"], 60) and _gone(host["prefect_pid"], 30)
+    assert not state_file.exists() and not Path(host["socket"]).parent.exists()
+
+
+def test_prefect_stop_stops_the_host(tmp_path: Path, small_countries: Path) -> None:
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump({"dataset": {"dir": str(small_countries)}}))
+    (tmp_path / "pyproject.toml").write_text("")
+    state_file = tmp_path / ".prefect" / "stage-host.json"
+    # A long idle time, and no preload: this test is about stopping, not speed.
+    started = _stage("validate", tmp_path, GRAPHFUSE_STAGE_HOST_IDLE_S="600", GRAPHFUSE_WARM_PRELOAD="")
+    assert started.returncode == 0, started.stdout + started.stderr
+    host = json.loads(state_file.read_text())
+    stopped = subprocess.run(
+        [str(BIN / "graphfuse"), "prefect", "stop"], cwd=tmp_path, env=project_env(), capture_output=True, text=True
+    )
+    assert stopped.returncode == 0 and f"stopped the stage host (pid {host['pid']})" in stopped.stdout
+    assert _gone(host["pid"], 30) and _gone(host["prefect_pid"], 30) and not state_file.exists()
