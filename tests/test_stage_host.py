@@ -72,3 +72,54 @@ def test_prefect_stop_stops_the_host(tmp_path: Path, small_countries: Path) -> N
     )
     assert stopped.returncode == 0 and f"stopped the stage host (pid {host['pid']})" in stopped.stdout
     assert _gone(host["pid"], 30) and _gone(host["prefect_pid"], 30) and not state_file.exists()
+
+
+def test_a_host_that_goes_away_as_a_stage_arrives_leaves_the_stage_to_run_alone(
+    tmp_path: Path, small_countries: Path
+) -> None:
+    """The race at the end of the idle time: the state names a host that answers its health check,
+    but its socket closes without running the stage. The stage runs on a server of its own instead
+    of on the host's (going) API."""
+    import http.server
+    import os
+    import socket
+    import threading
+
+    class Healthy(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None: ...
+
+    api = http.server.HTTPServer(("127.0.0.1", 0), Healthy)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    socket_path = tmp_path / "going" / "stages.sock"
+    socket_path.parent.mkdir()
+    listener.bind(str(socket_path))
+    listener.listen(4)
+
+    def refuse() -> None:  # accept, then hang up without starting anything: a host on its way out
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            conn.close()
+
+    for target in (api.serve_forever, refuse):
+        threading.Thread(target=target, daemon=True).start()
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "params.yaml").write_text(yaml.safe_dump({"dataset": {"dir": str(small_countries)}}))
+    (project / ".prefect").mkdir()
+    going = {"pid": os.getpid(), "api_url": f"http://127.0.0.1:{api.server_port}/api", "socket": str(socket_path)}
+    (project / ".prefect" / "stage-host.json").write_text(json.dumps(going | {"prefect_pid": os.getpid()}))
+    try:
+        result = _stage("validate", project, GRAPHFUSE_STAGE_HOST_IDLE_S="600")
+    finally:
+        api.shutdown()
+        listener.close()
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Finished in state Completed" in result.stdout + result.stderr
+    assert f"127.0.0.1:{api.server_port}" not in result.stdout + result.stderr  # not the going host's API

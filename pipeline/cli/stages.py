@@ -76,7 +76,6 @@ def _run_in_stage_host(root: Path) -> int | None:
     """Run this command in the project's stage host (started now if none runs) unless an API was
     chosen already (an exported ``PREFECT_API_URL``, ``graphfuse prefect start``); None: run here."""
     from pipeline.ops import prefect_server, stage_host
-    from pipeline.ops.warm_protocol import ENV_VAR
     from pipeline.ops.warm_stages import run_in_server
 
     if os.environ.get("PREFECT_API_URL") or prefect_server.status(root) is not None:
@@ -85,7 +84,9 @@ def _run_in_stage_host(root: Path) -> int | None:
         return None
     os.environ.update(pointer)
     code = run_in_server(sys.argv)
-    del os.environ[ENV_VAR]  # run here (the host refused): on the host's API, without its socket
+    if code is None:  # the host went away (it idled out as we came): run here, on a server of our own
+        for name in pointer:
+            os.environ.pop(name, None)
     return code
 
 
