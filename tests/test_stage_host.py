@@ -37,46 +37,50 @@ def _gone(pid: int, timeout: float) -> bool:
     return False
 
 
-def test_lone_stages_share_one_host_that_stops_when_idle(tmp_path: Path, small_countries: Path) -> None:
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump({"dataset": {"dir": str(small_countries)}}))
-    state_file = tmp_path / ".prefect" / "stage-host.json"
+@pytest.fixture(scope="module")
+def project(small_countries: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One project for the module: its Prefect database is created (13 s of migrations here) once."""
+    root = tmp_path_factory.mktemp("stage-host")
+    (root / "params.yaml").write_text(yaml.safe_dump({"dataset": {"dir": str(small_countries)}}))
+    (root / "pyproject.toml").write_text("")
+    return root
 
-    first = _stage("validate", tmp_path)
+
+def test_lone_stages_share_one_host_that_stops_when_idle(project: Path) -> None:
+    state_file = project / ".prefect" / "stage-host.json"
+
+    first = _stage("validate", project)
     assert first.returncode == 0, first.stdout + first.stderr
     host = json.loads(state_file.read_text())
     assert host["api_url"].startswith("http://127.0.0.1:") and alive(host["pid"]) and alive(host["prefect_pid"])
 
-    second = _stage("preprocess_tabular", tmp_path)
+    second = _stage("preprocess_tabular", project)
     assert second.returncode == 0, second.stdout + second.stderr
     assert json.loads(state_file.read_text())["pid"] == host["pid"]  # the same host served it ...
-    log = (tmp_path / ".prefect" / "stage-host.log").read_text()
+    log = (project / ".prefect" / "stage-host.log").read_text()
     assert "runs stage validate" in log and "runs stage preprocess_tabular" in log  # ... in warm forks
     assert "Still processing items" not in second.stdout + second.stderr
-    assert (tmp_path / "data" / "processed" / "features" / "tabular").is_dir()
+    assert (project / "data" / "processed" / "features" / "tabular").is_dir()
 
     # Idle for 4 s: the host, its Prefect server and its socket folder go, and so does the state.
     assert _gone(host["pid"], 60) and _gone(host["prefect_pid"], 30)
     assert not state_file.exists() and not Path(host["socket"]).parent.exists()
 
 
-def test_prefect_stop_stops_the_host(tmp_path: Path, small_countries: Path) -> None:
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump({"dataset": {"dir": str(small_countries)}}))
-    (tmp_path / "pyproject.toml").write_text("")
-    state_file = tmp_path / ".prefect" / "stage-host.json"
+def test_prefect_stop_stops_the_host(project: Path) -> None:
+    state_file = project / ".prefect" / "stage-host.json"
     # A long idle time, and no preload: this test is about stopping, not speed.
-    started = _stage("validate", tmp_path, GRAPHFUSE_STAGE_HOST_IDLE_S="600", GRAPHFUSE_WARM_PRELOAD="")
+    started = _stage("validate", project, GRAPHFUSE_STAGE_HOST_IDLE_S="600", GRAPHFUSE_WARM_PRELOAD="")
     assert started.returncode == 0, started.stdout + started.stderr
     host = json.loads(state_file.read_text())
     stopped = subprocess.run(
-        [str(BIN / "graphfuse"), "prefect", "stop"], cwd=tmp_path, env=project_env(), capture_output=True, text=True
+        [str(BIN / "graphfuse"), "prefect", "stop"], cwd=project, env=project_env(), capture_output=True, text=True
     )
     assert stopped.returncode == 0 and f"stopped the stage host (pid {host['pid']})" in stopped.stdout
     assert _gone(host["pid"], 30) and _gone(host["prefect_pid"], 30) and not state_file.exists()
 
 
-def test_a_host_that_goes_away_as_a_stage_arrives_leaves_the_stage_to_run_alone(
-    tmp_path: Path, small_countries: Path
-) -> None:
+def test_a_host_that_goes_away_as_a_stage_arrives_leaves_the_stage_to_run_alone(project: Path, tmp_path: Path) -> None:
     """The race at the end of the idle time: the state names a host that answers its health check,
     but its socket closes without running the stage. The stage runs on a server of its own instead
     of on the host's (going) API."""
@@ -109,17 +113,16 @@ def test_a_host_that_goes_away_as_a_stage_arrives_leaves_the_stage_to_run_alone(
 
     for target in (api.serve_forever, refuse):
         threading.Thread(target=target, daemon=True).start()
-    project = tmp_path / "project"
-    project.mkdir()
-    (project / "params.yaml").write_text(yaml.safe_dump({"dataset": {"dir": str(small_countries)}}))
-    (project / ".prefect").mkdir()
+    (project / ".prefect").mkdir(exist_ok=True)
     going = {"pid": os.getpid(), "api_url": f"http://127.0.0.1:{api.server_port}/api", "socket": str(socket_path)}
-    (project / ".prefect" / "stage-host.json").write_text(json.dumps(going | {"prefect_pid": os.getpid()}))
+    state_file = project / ".prefect" / "stage-host.json"
+    state_file.write_text(json.dumps(going | {"prefect_pid": os.getpid()}))
     try:
         result = _stage("validate", project, GRAPHFUSE_STAGE_HOST_IDLE_S="600")
     finally:
         api.shutdown()
         listener.close()
+        state_file.unlink(missing_ok=True)  # it names this process, which outlives the test
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Finished in state Completed" in result.stdout + result.stderr
     assert f"127.0.0.1:{api.server_port}" not in result.stdout + result.stderr  # not the going host's API
