@@ -49,8 +49,17 @@ def _create_flow_run(api_url: str, name: str) -> None:
         client.create_flow_run(nothing, name=name)
 
 
-def test_background_server_starts_answers_on_loopback_and_stops(tmp_path: Path) -> None:
-    shutil.copy(REPO_ROOT / "pyproject.toml", tmp_path)  # the project's [tool.prefect] profiles_path
+@pytest.fixture(scope="module")
+def project(small_countries: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One project for the module, so that its Prefect database is created (13 s here) once."""
+    root = tmp_path_factory.mktemp("prefect-server")
+    shutil.copy(REPO_ROOT / "pyproject.toml", root)  # the project's [tool.prefect] profiles_path
+    (root / "params.yaml").write_text(yaml.safe_dump({"dataset": {"dir": str(small_countries)}}))
+    return root
+
+
+def test_background_server_starts_answers_on_loopback_and_stops(project: Path) -> None:
+    tmp_path = project
     started = _graphfuse(["prefect", "start"], tmp_path)
     assert started.returncode == 0, started.stderr
     try:
@@ -75,8 +84,8 @@ def test_background_server_starts_answers_on_loopback_and_stops(tmp_path: Path) 
     assert _graphfuse(["prefect", "status"], tmp_path).returncode == 1
 
 
-def test_a_killed_stage_takes_its_prefect_server_with_it(tmp_path: Path, small_countries: Path) -> None:
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump({"dataset": {"dir": str(small_countries)}}))
+def test_a_killed_stage_takes_its_prefect_server_with_it(project: Path) -> None:
+    tmp_path = project
     stage = subprocess.Popen(
         [str(BIN / "graphfuse"), "stage", "validate"],
         cwd=tmp_path,
@@ -94,11 +103,11 @@ def test_a_killed_stage_takes_its_prefect_server_with_it(tmp_path: Path, small_c
     assert _wait_for(lambda: not server.is_running() or server.status() == psutil.STATUS_ZOMBIE, timeout=10)
 
 
-def test_a_lone_stage_exits_as_soon_as_its_work_is_done(tmp_path: Path, small_countries: Path) -> None:
+def test_a_lone_stage_exits_as_soon_as_its_work_is_done(project: Path) -> None:
     """Issue 16.1: Prefect batches its logs every ~2 s; the last batch used to be sent at the
     interpreter's exit to the command's own server, already stopped, and retried for ~80 s. Plain
     `dvc repro` runs every stage this way. The bar is 2 s (~0.5 s measured on a loaded box)."""
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump({"dataset": {"dir": str(small_countries)}}))
+    tmp_path = project
     stage = subprocess.Popen(
         [str(BIN / "graphfuse"), "stage", "validate"],
         cwd=tmp_path,
