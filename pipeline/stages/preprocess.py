@@ -71,10 +71,22 @@ def _finish(kind: str, results: list[tuple[ModalityFeatures, EncodeReport]], par
         raise GraphFuseError(
             f"preprocess.strict is on and {len(skipped)} item(s) were skipped; first: {skipped[0].line()}"
         )
-    group = {f.modality: (f, {"report": r.summary(), "from_cache": r.cache.get("hits", 0)}) for f, r in results}
+    group = {f.modality: (f, {"report": _content_report(r)}) for f, r in results}
     save_feature_group(paths.feature_file(kind), group, float16=params.preprocess.float16)
     summaries = {f.modality: {**_summary(f), **r.summary()} for f, r in results}
     return next(iter(summaries.values())) if len(summaries) == 1 else {"modalities": summaries}
+
+
+#: What a report says about this run rather than about the data: the cache's hits and misses, how
+#: many items were encoded anew, and the decoding notes (made only for the images decoded this run).
+#: They stay in the stage's summary and printed lines, not in the feature folder, whose bytes must
+#: depend on the data and settings alone: with them, a rerun that found the embeddings in the cache
+#: wrote a different manifest, and DVC reran every stage after it.
+RUN_ONLY_KEYS = ("cache", "encoded", "notes")
+
+
+def _content_report(report: EncodeReport) -> dict:
+    return {key: value for key, value in report.summary().items() if key not in RUN_ONLY_KEYS}
 
 
 def run_text(params: Params, paths: Paths, map_shards: MapShards | None = None) -> dict:
