@@ -65,14 +65,20 @@ def _home(root: Path) -> Path:
     return prefect_home(root)
 
 
+def _read_state(state_file: Path) -> dict | None:
+    """The host's announcement, or None when there is none (or half of one)."""
+    try:
+        return json.loads(state_file.read_text())
+    except (OSError, ValueError):
+        return None
+
+
 def running(root: Path) -> dict | None:
     """The project's host if it runs and answers, else None (a stale state file is removed)."""
     from pipeline.ops.prefect_server import healthy
 
     state_file = _home(root) / STATE_FILE
-    try:
-        state = json.loads(state_file.read_text())
-    except (OSError, ValueError):
+    if (state := _read_state(state_file)) is None:
         return None
     if alive(state["pid"]) and Path(state["socket"]).exists() and healthy(state["api_url"]):
         return state
@@ -120,9 +126,7 @@ def _start(root: Path, idle: float) -> dict | None:
 def stop(root: Path) -> dict | None:
     """Stop the project's host if one runs; return its state."""
     state_file = _home(root) / STATE_FILE
-    try:
-        state = json.loads(state_file.read_text())
-    except (OSError, ValueError):
+    if (state := _read_state(state_file)) is None:
         return None
     if alive(state["pid"]):
         terminate(state["pid"], grace=10.0)
@@ -159,10 +163,8 @@ def host(root: Path, idle: float) -> None:
 
 
 def _owned_by_us(state_file: Path) -> bool:
-    try:
-        return json.loads(state_file.read_text())["pid"] == os.getpid()
-    except (OSError, ValueError, KeyError):
-        return False
+    state = _read_state(state_file)
+    return state is not None and state.get("pid") == os.getpid()
 
 
 if __name__ == "__main__":
