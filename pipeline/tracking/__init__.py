@@ -7,8 +7,9 @@ SQLite registry (:mod:`pipeline.tracking.local_registry`), never pays for MLflow
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from pipeline.lazy_exports import lazy_getattr
 
 if TYPE_CHECKING:
     from pipeline.tracking.lineage import Lineage, training_lineage
@@ -55,7 +56,6 @@ _HOMES = {
         "training_run",
     ),
 }
-_HOME_OF = {name: module for module, names in _HOMES.items() for name in names}
 
 __all__ = [
     "Lineage",
@@ -79,11 +79,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    """``from pipeline.tracking import X``: X's module is imported now, not with the package."""
-    module = _HOME_OF.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, _HOMES, globals())

@@ -6,8 +6,9 @@ The names below load on first use (PEP 562): a preprocess stage that only asks f
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from pipeline.lazy_exports import lazy_getattr
 
 if TYPE_CHECKING:
     from pipeline.device import resolve_device, seed_everything, threads_for_data
@@ -15,17 +16,12 @@ if TYPE_CHECKING:
     from pipeline.training.loop import TrainResult, predict_logits, train_node_classifier
     from pipeline.training.options import MONITORS, TrainOptions, options_from
 
-_HOME = {
-    "MONITORS": "pipeline.training.options",
-    "options_from": "pipeline.training.options",
-    "TrainOptions": "pipeline.training.options",
-    "TrainResult": "pipeline.training.loop",
-    "predict_logits": "pipeline.training.loop",
-    "process_group": "pipeline.training.distributed",
-    "resolve_device": "pipeline.device",
-    "seed_everything": "pipeline.device",
-    "threads_for_data": "pipeline.device",
-    "train_node_classifier": "pipeline.training.loop",
+#: Full module names, so ``graphfuse dvc-deps`` counts them as imports of this package (they are, on use).
+_HOMES = {
+    "pipeline.device": ("resolve_device", "seed_everything", "threads_for_data"),
+    "pipeline.training.distributed": ("process_group",),
+    "pipeline.training.loop": ("TrainResult", "predict_logits", "train_node_classifier"),
+    "pipeline.training.options": ("MONITORS", "TrainOptions", "options_from"),
 }
 
 __all__ = [
@@ -42,10 +38,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    """Import the submodule that defines ``name`` on first use, then keep the name here."""
-    if name not in _HOME:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(_HOME[name]), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, _HOMES, globals())
