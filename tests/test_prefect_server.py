@@ -96,7 +96,7 @@ def test_a_killed_stage_takes_its_prefect_server_with_it(project: Path) -> None:
     try:
         assert _wait_for(lambda: psutil.Process(stage.pid).children()), "the stage started no server"
         (server,) = psutil.Process(stage.pid).children()
-        assert "uvicorn" in " ".join(server.cmdline())
+        assert "prefect.server.api.server:create_app" in " ".join(server.cmdline())  # the Prefect server
     finally:
         stage.send_signal(signal.SIGKILL)
         stage.wait()

@@ -113,7 +113,7 @@ def spawn_server(
     command = [
         sys.executable,
         "-m",
-        "uvicorn",
+        "pipeline.ops.prefect_server_process",  # uvicorn, after a new project's database comes from the template
         "--app-dir",
         str(_site_packages()),
         "--factory",
