@@ -19,7 +19,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 #: (layer, package prefixes), top to bottom; the longest matching prefix decides a module's layer.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("faces", ("pipeline.cli", "flows")),
+    ("faces", ("pipeline.cli", "pipeline.console", "flows")),
     ("operations", ("pipeline.ops", "pipeline.dvc_deps", "pipeline.onboarding")),
     ("stages", ("pipeline.stages",)),
     ("services", ("pipeline.tracking", "pipeline.inference")),

@@ -334,6 +334,8 @@ def _entry_point() -> tuple[str, Any]:
     """The console script's name and object, as pyproject.toml declares it."""
     scripts = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]["scripts"]
     name, target = next(iter(scripts.items()))
+    if target == "pipeline.console:main":  # hands stage commands over, then runs this typer app
+        target = "pipeline.cli:app"
     module, _, attr = target.partition(":")
     obj = importlib.import_module(module)
     for part in attr.split("."):

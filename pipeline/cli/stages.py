@@ -51,7 +51,7 @@ def stage(
     if name not in STAGES:
         raise GraphFuseError(f"unknown stage {name!r}; stages: {', '.join(STAGES)}")
     from pipeline.ops.processes import die_with_parent_if_asked
-    from pipeline.ops.warm_stages import run_in_server
+    from pipeline.ops.warm_client import run_in_server
 
     die_with_parent_if_asked()  # under `graphfuse repro`: when dvc dies, so does this stage
     if (code := run_in_server(sys.argv)) is not None:  # under `graphfuse repro`: a warm fork runs it
@@ -76,7 +76,7 @@ def _run_in_stage_host(root: Path) -> int | None:
     """Run this command in the project's stage host (started now if none runs) unless an API was
     chosen already (an exported ``PREFECT_API_URL``, ``graphfuse prefect start``); None: run here."""
     from pipeline.ops import prefect_server, stage_host
-    from pipeline.ops.warm_stages import run_in_server
+    from pipeline.ops.warm_client import run_in_server
 
     if os.environ.get("PREFECT_API_URL") or prefect_server.status(root) is not None:
         return None

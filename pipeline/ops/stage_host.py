@@ -87,6 +87,38 @@ def running(root: Path) -> dict | None:
     return None
 
 
+def ready(root: Path) -> dict[str, str] | None:
+    """The variables that point a stage at a host that runs now, read without loading the
+    params (pydantic): :mod:`pipeline.console` asks before the command-line layer loads. None
+    when no host runs, or the host may be off (then :func:`ensure` reads the params and decides)."""
+    from pipeline.ops.warm_protocol import ENV_VAR
+
+    if (text := os.environ.get(IDLE_ENV, "").strip()) != "":  # it overrides the params, as in idle_seconds
+        try:
+            if float(text) <= 0:
+                return None
+        except ValueError:
+            return None
+    elif _maybe_off_in_params(root / "params.yaml"):
+        return None
+    if (state := running(root)) is None:
+        return None
+    return {"PREFECT_API_URL": state["api_url"], ENV_VAR: state["socket"]}
+
+
+def _maybe_off_in_params(params_file: Path) -> bool:
+    """Whether params.yaml may turn the host off (``orchestration.warm_stages: false`` or
+    ``stage_host_idle_s`` <= 0), or cannot be read plainly; validating it is the stage's job."""
+    import yaml
+
+    try:
+        orchestration = (yaml.safe_load(params_file.read_text()) or {}).get("orchestration") or {}
+        idle = orchestration.get("stage_host_idle_s", 1)
+        return orchestration.get("warm_stages", True) is not True or not isinstance(idle, int | float) or idle <= 0
+    except (OSError, ValueError, AttributeError, yaml.YAMLError):
+        return True
+
+
 def ensure(root: Path) -> dict[str, str] | None:
     """The variables that point a stage at the project's host (started now if none runs), or
     None when the host is off or could not start (the stage then runs on its own)."""
@@ -136,25 +168,33 @@ def stop(root: Path) -> dict | None:
 
 def host(root: Path, idle: float) -> None:
     """The host process: a Prefect server (tied to us) and a warm stage server that stops after
-    ``idle`` seconds without a stage; announces itself in the state file once both answer."""
+    ``idle`` seconds without a stage; announces itself in the state file once the Prefect server
+    answers (the warm server listens already and imports while the first stages run)."""
     from pipeline.ops import warm_stages
-    from pipeline.ops.prefect_server import embedded_defaults, spawn_server
+    from pipeline.ops.prefect_server import embedded_defaults, healthy, spawn_server
 
     embedded_defaults(root)
     folder = Path(tempfile.mkdtemp(prefix=warm_stages.FOLDER_PREFIX))  # 0700: only this user can connect
     socket_path = folder / warm_stages.SOCKET_NAME
     state_file = _home(root) / STATE_FILE
-    server, wait_for_api = spawn_server(root, None, tied=True, ui=False, services=False)
+    server, _ = spawn_server(root, None, tied=True, ui=False, services=False)
     os.environ["PREFECT_API_URL"] = server.url  # before the preload imports Prefect, which reads it once
+    deadline = time.monotonic() + START_TIMEOUT_S
 
-    def announce() -> None:
-        wait_for_api()
+    def announce() -> bool:
+        """Write the state file once the Prefect server answers; leave if it died or never answers."""
+        if not healthy(server.url, timeout=0.2):
+            if not alive(server.pid) or time.monotonic() > deadline:
+                print(f"stage host: the Prefect server did not start; see {_home(root)}", flush=True)
+                raise SystemExit(1)
+            return False
         state = {"pid": os.getpid(), "api_url": server.url, "socket": str(socket_path), "prefect_pid": server.pid}
         write_text(state_file, json.dumps(state))
+        return True
 
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # while importing: stop there
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # before listening: stop there
     try:
-        warm_stages.serve_until_idle(str(socket_path), idle_s=idle, on_ready=announce)
+        warm_stages.serve_until_idle(str(socket_path), idle_s=idle, announce=announce)
     finally:
         if _owned_by_us(state_file):
             state_file.unlink(missing_ok=True)
