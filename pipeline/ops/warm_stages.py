@@ -11,9 +11,13 @@ and sees its output, its exit status and its outputs exactly as before.
 - A signal the command receives (Ctrl-C, SIGTERM, SIGHUP) goes on to the child's process group.
 - If the command dies, even by ``kill -9``, its socket closes and the child's process group is
   killed, so a killed stage stays killed.
-- Anything that goes wrong before the child starts (the server still importing, a refused
-  hand-over) falls back to running in the command's own process: the server saves time, it is never needed. Plain
-  ``dvc repro`` never uses it; ``orchestration.warm_stages: false`` turns it off.
+- It listens at once and imports its preload one module at a time in the stages' order, forking
+  a waiting stage between two imports: validate runs while torch loads.
+- Anything that goes wrong before the child starts (no server, a refused hand-over) falls back to
+  running in the command's own process: the server saves time, it is never needed.
+  ``orchestration.warm_stages: false`` turns it off. Plain ``dvc repro`` uses the same server
+  through the project's stage host (:mod:`pipeline.ops.stage_host`).
+- The command's side is :mod:`pipeline.ops.warm_client`.
 - Linux only (fork, ``SCM_RIGHTS``, pidfd); the socket lives in a private 0700 directory.
 """
 
@@ -21,7 +25,6 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-import json
 import os
 import select
 import shutil
@@ -31,11 +34,11 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 from pipeline.ops.warm_child import supervise
-from pipeline.ops.warm_protocol import CODE, ENTRY_POINT, ENV_VAR, FORWARDED, STARTED, supported
+from pipeline.ops.warm_protocol import ENTRY_POINT, ENV_VAR, supported
 from pipeline.stages.registry import stage_modules
 
 PRELOAD_ENV_VAR = "GRAPHFUSE_WARM_PRELOAD"  # comma-separated modules instead of PRELOAD (e.g. your own encoder)
@@ -43,9 +46,30 @@ SOCKET_NAME = "stages.sock"
 FOLDER_PREFIX = "graphfuse-stages-"
 LOG_NAME = "warm-stages.log"
 
-#: Imported once by the server; each is what a stage process would otherwise import on its own
-#: (the stages' modules from the one stage registry).
-PRELOAD = ("torch", "torch_geometric", "prefect", "mlflow", "flows.stage_flows", *stage_modules())
+#: Imported once by the server, in the order the stages come (the server forks a waiting stage
+#: between two imports, so validate runs while torch loads): each is what a stage process would
+#: otherwise import on its own.
+PRELOAD = (
+    "prefect",
+    "flows.stage_flows",
+    # What a flow run imports on its first call (~0.1 s in every child otherwise).
+    "prefect.flow_engine",
+    "prefect.task_engine",
+    "prefect.utilities.visualization",
+    "anyio._backends._asyncio",
+    "pyarrow.pandas_compat",
+    *stage_modules()[:2],  # validate, then preprocess (torch)
+    "transformers.models.bert.modeling_bert",  # the text encoder's model (MiniLM)
+    *stage_modules()[2:],  # ... build_graph (PyG), train (MLflow), evaluate
+    "torch",
+    "torch_geometric",
+    "mlflow",
+    # MLflow's SQLite stores and its pyfunc flavour: train and evaluate import them (~1.2 s each).
+    "mlflow.store.tracking.sqlalchemy_store",
+    "mlflow.store.model_registry.sqlalchemy_store",
+    "mlflow.pyfunc",
+    "git",
+)
 
 
 def wait_ready(path: str | Path, timeout: float = 120.0) -> bool:
@@ -56,61 +80,6 @@ def wait_ready(path: str | Path, timeout: float = 120.0) -> bool:
             return True
         time.sleep(0.1)
     return False
-
-
-# ---------------------------------------------------------------- the command's side (the client)
-
-
-def run_in_server(argv: Sequence[str]) -> int | None:
-    """Run this command in the warm server's child and return its exit code; ``None``: run it here."""
-    path = os.environ.get(ENV_VAR)
-    if not path or not supported():
-        return None
-    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        conn.connect(path)
-        request = {"argv": list(argv), "cwd": os.getcwd(), "env": dict(os.environ)}
-        payload = json.dumps(request).encode()
-        socket.send_fds(conn, [CODE.pack(len(payload)) + payload], [0, 1, 2])
-        started = conn.recv(1)
-    except OSError:
-        conn.close()
-        return None
-    if started != STARTED:  # the server went away before running anything: run it here
-        conn.close()
-        return None
-    return _wait_for_child(conn)
-
-
-def _wait_for_child(conn: socket.socket) -> int:
-    """Pass our signals on and wait for the child's exit status; die as it died."""
-    previous = {sig: signal.getsignal(sig) for sig in FORWARDED}
-
-    def forward(signum: int, _frame: object) -> None:
-        with contextlib.suppress(OSError):
-            conn.send(bytes([signum]))
-
-    for sig in FORWARDED:
-        signal.signal(sig, forward)
-    try:
-        data = b""
-        while len(data) < CODE.size:
-            chunk = conn.recv(CODE.size - len(data))
-            if not chunk:
-                sys.stderr.write("error: the warm stage server went away while the stage was running\n")
-                return 1
-            data += chunk
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        conn.close()
-    (code,) = CODE.unpack(data)
-    if code < 0:  # killed by a signal: end the same way, so DVC reports what it would have
-        sys.stdout.flush()
-        sys.stderr.flush()
-        signal.signal(-code, signal.SIG_DFL)
-        os.kill(os.getpid(), -code)
-    return code
 
 
 # ---------------------------------------------------------------- the server
@@ -124,8 +93,8 @@ def warm_server(
     (none when ``enabled`` is false, ``orchestration.warm_stages``, or off Linux). Its log goes to
     ``log_dir``, by default beside Prefect's (``.prefect/``).
 
-    The server is tied to this process (it dies with it, even on ``kill -9``). It listens once its
-    imports are done; a stage that starts before then runs in its own process, as without it."""
+    The server is tied to this process (it dies with it, even on ``kill -9``). It listens at once
+    and imports between stages; a stage it cannot take runs in its own process, as without it."""
     if not (enabled and supported()):
         yield {}
         return
@@ -149,7 +118,7 @@ def warm_server(
 def serve(path: str) -> None:
     """Accept stage commands on ``path`` and fork one warm child for each, until SIGTERM (also
     sent when the command that started us dies); the socket's folder goes with us either way."""
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # while importing: stop there
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # before listening: stop there
     try:
         _serve(path)
     finally:
@@ -158,72 +127,111 @@ def serve(path: str) -> None:
             shutil.rmtree(folder, ignore_errors=True)
 
 
-def serve_until_idle(path: str, *, idle_s: float, on_ready: Callable[[], None]) -> None:
+def serve_until_idle(path: str, *, idle_s: float, announce: Callable[[], bool]) -> None:
     """The lingering stage host's server (:mod:`pipeline.ops.stage_host`): stops after ``idle_s``
-    seconds without a stage; ``on_ready`` announces it once it listens."""
-    _serve(path, idle_s=idle_s, on_ready=on_ready)
+    seconds without a stage; ``announce`` is called between requests and imports until it says
+    the host is announced (its Prefect server answers)."""
+    _serve(path, idle_s=idle_s, announce=announce)
 
 
-def _serve(path: str, *, idle_s: float | None = None, on_ready: Callable[[], None] | None = None) -> None:
-    """Preload, then fork a child per stage command until SIGTERM or, with ``idle_s``, until no
-    stage has run for that long; ``on_ready`` runs once the socket listens (the stage host's
-    announcement)."""
-    _preload()
+def _serve(path: str, *, idle_s: float | None = None, announce: Callable[[], bool] | None = None) -> None:
+    """Listen at once, then import the preload one module at a time, forking a child for each
+    stage command that waits between two imports; then serve until SIGTERM or, with ``idle_s``,
+    until no stage has run for that long.
+
+    The first stages need little (validate: Prefect and pandas): they run while the heavier
+    imports for the later ones go on, on the machine's other core, instead of after all of them.
+    A child forked early imports what it still lacks itself, as a cold process would."""
     try:
         command = _entry_point()
     except Exception as exc:  # not installed as a package: every stage runs cold, as without us
         print(f"warm stages: no {ENTRY_POINT!r} entry point ({type(exc).__name__}: {exc}); stages run cold")
         return
-    if threading.active_count() > 1:  # forking a process with threads is not safe: stay cold
-        print(f"warm stages: a preloaded library started threads {threading.enumerate()}; stages run cold")
-        return
-    # Bound only now: a stage that starts while the imports run (validate, first) runs cold beside
-    # them rather than waiting for them.
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(path)
     listener.listen(16)
-    stop = False
-
-    def request_stop(_signum: int, _frame: object) -> None:
-        nonlocal stop
-        stop = True
-
-    signal.signal(signal.SIGTERM, request_stop)
+    server = _Server(listener, command, idle_s=idle_s, announce=announce)
+    signal.signal(signal.SIGTERM, server.request_stop)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches each stage through its command
-    print(f"warm stages: ready on {path} (pid {os.getpid()})", flush=True)
-    if on_ready is not None:
-        on_ready()
-    supervisors: set[int] = set()
-    last_active = time.monotonic()
-    while not stop:
+    print(f"warm stages: listening on {path} (pid {os.getpid()})", flush=True)
+    for name in _preload_names():
+        server.poll(timeout=0.0)
+        if server.stopping or server.cold:
+            break
+        _import(name)
+    else:
+        print("warm stages: ready, every preload imported", flush=True)
+    while not (server.stopping or server.cold):
+        server.poll(timeout=0.5)
+    server.close()
+
+
+class _Server:
+    """The accept loop's state: the children running, when the last one ended, the stop flag."""
+
+    def __init__(
+        self,
+        listener: socket.socket,
+        command: Callable[..., object],
+        *,
+        idle_s: float | None,
+        announce: Callable[[], bool] | None,
+    ) -> None:
+        self.listener, self.command, self.idle_s, self.announce = listener, command, idle_s, announce
+        self.supervisors: set[int] = set()
+        self.last_active = time.monotonic()
+        self.stopping = self.cold = False
+
+    def request_stop(self, _signum: int, _frame: object) -> None:
+        """SIGTERM: leave at once when no stage runs (even mid-import), else after this round."""
+        self.stopping = True
+        if not self.supervisors:
+            raise SystemExit(0)
+
+    def poll(self, timeout: float) -> None:
+        """Announce if still due, fork a child for a waiting stage command, reap, check idleness."""
+        if self.announce is not None and self.announce():
+            self.announce, self.last_active = None, time.monotonic()  # idle time counts from here
         with contextlib.suppress(InterruptedError):
-            readable, _, _ = select.select([listener], [], [], 0.5)
-            if readable:
-                conn, _ = listener.accept()
-                if (pid := os.fork()) == 0:
-                    listener.close()
-                    supervise(conn, command)  # never returns
-                supervisors.add(pid)
-                conn.close()
-        supervisors -= _reap()
-        if supervisors:
-            last_active = time.monotonic()
-        elif idle_s is not None and time.monotonic() - last_active > idle_s:
-            print(f"warm stages: idle for {idle_s:g} s, stopping", flush=True)
-            stop = True
-    listener.close()
-    for pid in supervisors:  # the command that started us is ending: so do the stages still running
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)
+            if select.select([self.listener], [], [], timeout)[0]:
+                self._fork(self.listener.accept()[0])
+        self.supervisors -= _reap()
+        if self.supervisors or self.announce is not None:  # busy, or not announced yet: not idle
+            self.last_active = time.monotonic()
+        elif self.idle_s is not None and time.monotonic() - self.last_active > self.idle_s:
+            print(f"warm stages: idle for {self.idle_s:g} s, stopping", flush=True)
+            self.stopping = True
+
+    def _fork(self, conn: socket.socket) -> None:
+        if threading.active_count() > 1:  # forking a process with threads is not safe: stay cold
+            print(f"warm stages: a preloaded library started threads {threading.enumerate()}; stages run cold")
+            self.cold = True
+            conn.close()  # its command sees no start and runs the stage itself
+            return
+        if (pid := os.fork()) == 0:
+            self.listener.close()
+            supervise(conn, self.command)  # never returns
+        self.supervisors.add(pid)
+        conn.close()
+
+    def close(self) -> None:
+        """Stop listening; the stages still running go too (the command that started us is ending)."""
+        self.listener.close()
+        for pid in self.supervisors:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
 
 
-def _preload() -> None:
+def _preload_names() -> list[str]:
     chosen = os.environ.get(PRELOAD_ENV_VAR)
-    for name in [m.strip() for m in chosen.split(",") if m.strip()] if chosen is not None else PRELOAD:
-        try:
-            importlib.import_module(name)
-        except Exception as exc:  # a stage that needs it will say so itself
-            print(f"warm stages: could not preload {name}: {type(exc).__name__}: {exc}", flush=True)
+    return [m.strip() for m in chosen.split(",") if m.strip()] if chosen is not None else list(PRELOAD)
+
+
+def _import(name: str) -> None:
+    try:
+        importlib.import_module(name)
+    except Exception as exc:  # a stage that needs it will say so itself
+        print(f"warm stages: could not preload {name}: {type(exc).__name__}: {exc}", flush=True)
 
 
 def _entry_point() -> Callable[..., object]:
