@@ -87,17 +87,31 @@ def _die_with_parent(parent: int, signum: int = signal.SIGKILL) -> Callable[[], 
     return hook
 
 
-def run_tied(command: Sequence[str], *, env: Mapping[str, str], cwd: Path | None = None) -> int:
+def run_tied(
+    command: Sequence[str],
+    *,
+    env: Mapping[str, str],
+    cwd: Path | None = None,
+    meanwhile: Callable[[], None] | None = None,
+) -> int:
     """Run ``command`` in the foreground, tied to this process: if we die, even by ``kill -9``, it
     gets SIGKILL, and so does every ``graphfuse stage`` it starts (:func:`die_with_parent_if_asked`),
-    so nothing runs on to rewrite outputs after the command that owned it is gone."""
+    so nothing runs on to rewrite outputs after the command that owned it is gone.
+
+    ``meanwhile`` runs once the command started (waiting for a server it will need, while it
+    starts up); if it raises, the command is stopped and the error goes on."""
     hook = _die_with_parent(os.getpid())
     tied_env = {**env, TIED_ENV_VAR: str(os.getpid())}
     with subprocess.Popen(list(command), env=tied_env, cwd=cwd, preexec_fn=hook) as process:  # noqa: PLW1509
         try:
+            if meanwhile is not None:
+                meanwhile()
             return process.wait()
         except KeyboardInterrupt:  # Ctrl-C reached the whole foreground group: let it finish its own way
             return process.wait()
+        except BaseException:
+            terminate(process.pid, grace=5.0)
+            raise
 
 
 def die_with_parent_if_asked() -> None:

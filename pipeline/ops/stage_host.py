@@ -168,8 +168,8 @@ def stop(root: Path) -> dict | None:
 
 def host(root: Path, idle: float) -> None:
     """The host process: a Prefect server (tied to us) and a warm stage server that stops after
-    ``idle`` seconds without a stage; announces itself in the state file once the Prefect server
-    answers (the warm server listens already and imports while the first stages run)."""
+    ``idle`` seconds without a stage (counted once the Prefect server answers); announces itself
+    in the state file as soon as it listens and imports while the first stages run."""
     from pipeline.ops import warm_stages
     from pipeline.ops.prefect_server import embedded_defaults, healthy, spawn_server
 
@@ -179,18 +179,21 @@ def host(root: Path, idle: float) -> None:
     state_file = _home(root) / STATE_FILE
     server, _ = spawn_server(root, None, tied=True, ui=False, services=False)
     os.environ["PREFECT_API_URL"] = server.url  # before the preload imports Prefect, which reads it once
+    state = {"pid": os.getpid(), "api_url": server.url, "socket": str(socket_path), "prefect_pid": server.pid}
     deadline = time.monotonic() + START_TIMEOUT_S
 
     def announce() -> bool:
-        """Write the state file once the Prefect server answers; leave if it died or never answers."""
-        if not healthy(server.url, timeout=0.2):
-            if not alive(server.pid) or time.monotonic() > deadline:
-                print(f"stage host: the Prefect server did not start; see {_home(root)}", flush=True)
-                raise SystemExit(1)
-            return False
-        state = {"pid": os.getpid(), "api_url": server.url, "socket": str(socket_path), "prefect_pid": server.pid}
-        write_text(state_file, json.dumps(state))
-        return True
+        """Write the state file at once (a waiting stage checks the API itself: it connects as soon
+        as the API answers, instead of at our next poll, which can come an import later); True once
+        the Prefect server answers; leave if it died or never answers."""
+        if not state_file.exists():
+            write_text(state_file, json.dumps(state))
+        if healthy(server.url, timeout=0.2):
+            return True
+        if not alive(server.pid) or time.monotonic() > deadline:
+            print(f"stage host: the Prefect server did not start; see {_home(root)}", flush=True)
+            raise SystemExit(1)
+        return False
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # before listening: stop there
     try:
@@ -208,7 +211,6 @@ def _owned_by_us(state_file: Path) -> bool:
 
 
 if __name__ == "__main__":
-    host(Path(sys.argv[1]), float(sys.argv[2]))
-    from pipeline.ops.warm_stages import exit_now
+    from pipeline.ops.warm_stages import main_then_exit
 
-    exit_now()
+    main_then_exit(lambda: host(Path(sys.argv[1]), float(sys.argv[2])))

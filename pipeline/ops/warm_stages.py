@@ -59,7 +59,10 @@ PRELOAD = (
     "anyio._backends._asyncio",
     "pyarrow.pandas_compat",
     *stage_modules()[:2],  # validate, then preprocess (torch)
-    "transformers.models.bert.modeling_bert",  # the text encoder's model (MiniLM)
+    # The text encoder's model (MiniLM), in steps: a waiting stage is forked between two imports.
+    "transformers",
+    "transformers.modeling_utils",
+    "transformers.models.bert.modeling_bert",
     *stage_modules()[2:],  # ... build_graph (PyG), train (MLflow), evaluate
     "torch",
     "torch_geometric",
@@ -120,17 +123,26 @@ def serve(path: str) -> None:
     sent when the command that started us dies); the socket's folder goes with us either way."""
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # before listening: stop there
     try:
-        _serve(path)
+        _serve(path, announce=_prefect_api_answers)
     finally:
         folder = Path(path).parent
         if folder.name.startswith(FOLDER_PREFIX):
             shutil.rmtree(folder, ignore_errors=True)
 
 
+def _prefect_api_answers() -> bool:
+    """``graphfuse repro`` starts DVC while the Prefect server starts: no stage runs before its API
+    answers (a stage command just waits in the listen queue)."""
+    from pipeline.ops.prefect_server import healthy
+
+    url = os.environ.get("PREFECT_API_URL")
+    return url is None or healthy(url, timeout=0.2)
+
+
 def serve_until_idle(path: str, *, idle_s: float, announce: Callable[[], bool]) -> None:
     """The lingering stage host's server (:mod:`pipeline.ops.stage_host`): stops after ``idle_s``
     seconds without a stage; ``announce`` is called between requests and imports until it says
-    the host is announced (its Prefect server answers)."""
+    the host is up (its Prefect server answers): idle time counts from then."""
     _serve(path, idle_s=idle_s, announce=announce)
 
 
@@ -189,8 +201,12 @@ class _Server:
             raise SystemExit(0)
 
     def poll(self, timeout: float) -> None:
-        """Announce if still due, fork a child for a waiting stage command, reap, check idleness."""
-        if self.announce is not None and self.announce():
+        """Until ``announce`` says the Prefect API answers, only ask it again (stage commands wait in
+        the listen queue); then fork a child for a waiting stage command, reap, check idleness."""
+        if self.announce is not None:
+            if not self.announce():
+                time.sleep(min(timeout, 0.1))
+                return
             self.announce, self.last_active = None, time.monotonic()  # idle time counts from here
         with contextlib.suppress(InterruptedError):
             if select.select([self.listener], [], [], timeout)[0]:
@@ -252,14 +268,24 @@ def _reap() -> set[int]:
     return ended
 
 
-def exit_now() -> None:
+def exit_now(code: int = 0) -> None:
     """Leave without the interpreter's teardown once the server is done: with torch and PyG loaded
     it took 2.4 s here, added to the end of every `graphfuse repro`."""
     sys.stdout.flush()
     sys.stderr.flush()
-    os._exit(0)
+    os._exit(code)
+
+
+def main_then_exit(run: Callable[[], None]) -> None:
+    """Run a server's main function, then leave through :func:`exit_now` however it ended (a
+    SIGTERM raises SystemExit from anywhere), with its exit status."""
+    code = 0
+    try:
+        run()
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 0
+    exit_now(code)
 
 
 if __name__ == "__main__":
-    serve(sys.argv[1])
-    exit_now()
+    main_then_exit(lambda: serve(sys.argv[1]))
