@@ -164,3 +164,32 @@ def test_stage_flows_send_no_heartbeats_unless_the_user_sets_them(
         probe()
     assert seen[0] is None
     assert seen[1] is not None  # the user's setting (or Prefect's default) stands
+
+
+def test_the_warm_server_turns_heartbeats_off_once_for_every_stage_it_forks() -> None:
+    """Entering Prefect's temporary settings in each stage cost ~0.25 s; the warm server does it
+    once (``flows.stage_flows:warm_process_settings`` in its preload), unless the user set them."""
+    import os
+    import subprocess
+    import sys
+
+    from flows.stage_flows import HEARTBEAT_VARIABLES
+
+    probe = (
+        "from flows.stage_flows import warm_process_settings, stage_heartbeats\n"
+        "from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY as H\n"
+        "warm_process_settings()\n"
+        "with stage_heartbeats():\n"
+        "    print(H.value())\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in HEARTBEAT_VARIABLES}
+    off = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
+    on = subprocess.run(
+        [sys.executable, "-c", probe],
+        env=env | {"PREFECT_FLOWS_HEARTBEAT_FREQUENCY": "45"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert off.stdout.split() == ["None"]
+    assert on.stdout.split() == ["45"]

@@ -51,7 +51,7 @@ LOG_NAME = "warm-stages.log"
 #: otherwise import on its own.
 PRELOAD = (
     "prefect",
-    "flows.stage_flows",
+    "flows.stage_flows:warm_process_settings",  # imported, then called: what every fork inherits
     # What a flow run imports on its first call (~0.1 s in every child otherwise).
     "prefect.flow_engine",
     "prefect.task_engine",
@@ -244,8 +244,12 @@ def _preload_names() -> list[str]:
 
 
 def _import(name: str) -> None:
+    """Import ``module``; ``module:function`` also calls that function (once, before any fork)."""
+    module, _, function = name.partition(":")
     try:
-        importlib.import_module(name)
+        imported = importlib.import_module(module)
+        if function:
+            getattr(imported, function)()
     except Exception as exc:  # a stage that needs it will say so itself
         print(f"warm stages: could not preload {name}: {type(exc).__name__}: {exc}", flush=True)
 
