@@ -48,12 +48,11 @@ def repro(root: Path, args: Sequence[str]) -> int:
     exactly as long as this call); returns DVC's exit code."""
     from pipeline.ops.prefect_server import embedded_defaults, starting_prefect_api
     from pipeline.ops.processes import run_tied
-
-    embedded_defaults(root)
-    warm = warm_stages_wanted(root)  # a bad params.yaml fails here, before any server starts
     from pipeline.ops.warm_protocol import ENV_VAR
 
-    with starting_prefect_api(root) as (api_url, wait_for_api):
+    embedded_defaults(root)
+    with starting_prefect_api(root) as (api_url, wait_for_api):  # first: it is the slowest to start
+        warm = warm_stages_wanted(root)  # a bad params.yaml fails here (the server goes with the block)
         # The warm server imports while the Prefect server starts; its URL is fixed already.
         with dvc_environment(root, {**os.environ, "PREFECT_API_URL": api_url}, warm=warm) as env:
             if ENV_VAR not in env:  # no warm server to hold the first stage until the API answers
