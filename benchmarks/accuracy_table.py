@@ -29,7 +29,7 @@ from torch_geometric.nn import SAGEConv
 from torch_geometric.nn.aggr import MeanAggregation
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from docs_tables import fmt, table, write_docs  # noqa: E402
+from docs_tables import BASELINES, fmt, table, with_baselines, write_docs  # noqa: E402
 from table_data import DATASETS, prepared  # noqa: E402
 
 from pipeline.config import Params  # noqa: E402
@@ -203,7 +203,7 @@ DEFAULTS = "GraphFuse defaults (params.yaml)"
 DEFAULTS_ALONE = "GraphFuse defaults, model alone (smoothing off)"
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", type=Path, required=True, help="cache folder for features (reused)")
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS)
@@ -236,12 +236,25 @@ def main() -> None:
         action="store_true",
         help="update the --json file's rows (the rows and datasets not run now stay) instead of replacing it",
     )
-    args = parser.parse_args()
+    parser.add_argument(
+        "--baselines",
+        type=Path,
+        nargs="*",
+        default=[BASELINES],
+        help="recorded accuracy_baselines.py --json files: their logistic-regression and AutoGluon rows join "
+        "the table as they are (never rerun here); give none to leave them out",
+    )
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    baselines = [json.loads(path.read_text()) for path in args.baselines]
     if args.render:
         merged = {}
         for path in args.render:
             merged.update(json.loads(path.read_text()))
-        render(merged, args.docs)
+        render(merged, baselines, args.docs)
         return
     seeds = list(range(2 if args.quick else args.seeds))
     ref_epochs = 100 if args.quick else 200
@@ -298,7 +311,7 @@ def main() -> None:
         print(f"{name}: {time.perf_counter() - start:.0f} s", flush=True)
         if args.json:  # after every dataset, so a long run leaves what it finished
             args.json.write_text(json.dumps(merge_results(earlier, results), indent=1))
-    render(merge_results(earlier, results), args.docs)
+    render(merge_results(earlier, results), baselines, args.docs)
 
 
 def merge_results(earlier: dict[str, dict[str, dict]], now: dict[str, dict[str, dict]]) -> dict[str, dict[str, dict]]:
@@ -309,8 +322,10 @@ def merge_results(earlier: dict[str, dict[str, dict]], now: dict[str, dict[str, 
     return out
 
 
-def render(results: dict[str, dict[str, dict]], docs: bool = False) -> None:
-    """Print the table; with ``docs``, also write it into docs/accuracy.md between its markers."""
+def render(results: dict[str, dict[str, dict]], baselines: list[dict], docs: bool = False) -> None:
+    """Print the table, the recorded ``baselines``' practitioner rows below the rows run here; with
+    ``docs``, also write it into docs/accuracy.md between its markers."""
+    results = with_baselines(results, baselines)
     print("\n" + table(results))
     if docs:
         print(f"updated the table in {write_docs(results)}")
