@@ -161,7 +161,7 @@ def parse_args() -> argparse.Namespace:
         "--baselines",
         type=Path,
         nargs="*",
-        default=[BASELINES],
+        default=list(BASELINES),
         help="recorded accuracy_baselines.py --json files: their logistic-regression and AutoGluon rows join "
         "the table as they are (never rerun here); give none to leave them out",
     )

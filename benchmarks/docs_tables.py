@@ -19,9 +19,11 @@ DOCS = Path(__file__).resolve().parents[1] / "docs"
 BEGIN = "<!-- accuracy:begin (written by benchmarks/accuracy_table.py; do not edit by hand) -->"
 END = "<!-- accuracy:end -->"
 DOCS_PAGE = DOCS / "accuracy.md"
-#: The recorded run of ``accuracy_baselines.py --json`` (with AutoGluon) whose practitioner rows the
-#: accuracy table shows; the table script renders them and never reruns them.
-BASELINES = Path(__file__).resolve().parent / "results" / "accuracy_autogluon.json"
+#: The recorded runs of ``accuracy_baselines.py --json`` whose practitioner rows the accuracy table
+#: shows (the table script renders them and never reruns them): every baseline with AutoGluon on the
+#: real sets, the logistic regressions alone (``--lr-only``) on the synthetic ones.
+RESULTS = Path(__file__).resolve().parent / "results"
+BASELINES = (RESULTS / "accuracy_autogluon.json", RESULTS / "accuracy_lr_synthetic.json")
 NOT_RUN = "not run"
 LINK_BEGIN = "<!-- link-prediction:begin (written by benchmarks/link_prediction.py; do not edit by hand) -->"
 LINK_END = "<!-- link-prediction:end -->"
@@ -36,7 +38,9 @@ def fmt(values: list[float]) -> str:
 
 def cell(row: dict) -> str:
     """``mean ± sd`` (only the value for one seed-free fit), the row's note in brackets, and † on a
-    row kept from an earlier run."""
+    row kept from an earlier run; ``no image`` where the dataset lacks the row's modality."""
+    if "absent" in row:
+        return f"no {row['absent']}"
     value = f"{100 * row['test'][0]:.1f}" if len(row["test"]) == 1 else fmt(row["test"])
     note = f" ({row['note']})" if "note" in row else ""
     return value + note + (" †" if row.get("earlier") else "")
@@ -73,19 +77,27 @@ def with_baselines(results: dict[str, dict[str, dict]], payloads: list[dict]) ->
     """The table's results with the practitioner rows of ``payloads`` below them; the datasets stay
     in the table's order."""
     out = {name: dict(rows) for name, rows in results.items()}
+    measured: set[str] = set()
     for payload in payloads:
         for name, rows in practitioner_rows(payload).items():
             out.setdefault(name, {}).update(rows)
+            measured.add(name)
+    # a baselines run fits LR on every modality a dataset has: a missing one is a modality it lacks
+    single = {label for name in measured for label in out[name] if label.startswith("LR on ") and " all " not in label}
+    for name in measured:
+        for label in sorted(single - set(out[name])):
+            out[name][label] = {"absent": label.removeprefix("LR on ").removesuffix(" ‡")}
     return out
 
 
 BASELINE_NOTE = (
     "‡ a practitioner's baseline, recorded by `benchmarks/accuracy_baselines.py` (raw rows in"
-    " `benchmarks/results/accuracy_autogluon.json`) and not rerun by the table's script: the same features,"
-    " graph and split (seed 42) as the rows above. Logistic regression (scikit-learn, standardised on the"
-    ' train nodes, `C` in brackets chosen on validation; "+ neighbour mean": the concatenation next to its'
-    " mean over each node's neighbours) is seed-free: one fit, no sd. AutoGluon: one fit per training seed,"
-    ' the val nodes as its tuning data. "not run": not measured on that dataset.'
+    " `benchmarks/results/accuracy_autogluon.json` and, for the synthetic sets, `accuracy_lr_synthetic.json`)"
+    " and not rerun by the table's script: the same features, graph and split (seed 42) as the rows above."
+    " Logistic regression (scikit-learn, standardised on the train nodes, `C` in brackets chosen on"
+    ' validation; "+ neighbour mean": the concatenation next to its mean over each node\'s neighbours) is'
+    " seed-free: one fit, no sd. AutoGluon: one fit per training seed, the val nodes as its tuning data."
+    ' "not run": not measured on that dataset; "no image": the dataset has no such modality.'
 )
 
 

@@ -118,13 +118,13 @@ def test_the_docs_pages_hold_the_tables_the_scripts_write_from_the_committed_res
     accuracy_page = (REPO / "docs" / "accuracy.md").read_text(encoding="utf-8")
     assert accuracy_page.count(ACC_BEGIN) == accuracy_page.count(ACC_END) == 1
     results = json.loads((REPO / "benchmarks" / "results" / "accuracy_table.json").read_text())
-    results = with_baselines(results, [json.loads(BASELINES.read_text())])  # as accuracy_table.py renders it
+    results = with_baselines(results, [json.loads(path.read_text()) for path in BASELINES])  # as the script does
     copy = tmp_path / "accuracy.md"
     copy.write_text(accuracy_page, encoding="utf-8")
     write_docs(results, copy)
     assert copy.read_text(encoding="utf-8") == accuracy_page
     assert "| GraphFuse defaults (params.yaml) | 86.9 ± 2.3 |" in table(results)
-    assert "| LR on text ‡ | 87.8 (C 0.01) | not run | 82.8 (C 0.01) | not run |" in table(results)
+    assert "| LR on image ‡ | 38.8 (C 0.1) | 26.1 (C 0.01) | 73.4 (C 0.01) | no image |" in table(results)
 
     link_page = (REPO / "docs" / "link-prediction.md").read_text(encoding="utf-8")
     assert link_page.count(LINK_BEGIN) == link_page.count(LINK_END) == 1
@@ -151,13 +151,14 @@ def test_the_accuracy_table_takes_the_practitioner_rows_of_a_baselines_run_and_s
             bench_row("a", "AutoGluon medium_quality on all + neighbour mean", [0.7, 0.9], autogluon=autogluon),
         ]
     }
-    ours = {"a": {"ours": {"test": [0.8, 0.8]}}, "b": {"ours": {"test": [0.6, 0.6]}}}
-    text = table(with_baselines(ours, [payload]))
-    assert text.splitlines()[2:4] == ["| model | a | b |", "| --- | --- | --- |"]
-    assert "| LR on text ‡ | 50.0 (C 0.1) | not run |" in text  # one seed-free fit: no sd
-    assert (
-        "| AutoGluon-Tabular 1.6.0 (medium_quality, 120 s) on all + neighbour mean ‡ | 80.0 ± 14.1 | not run |" in text
-    )
+    lr_only = {"rows": [bench_row("c", "LR on all concatenated", [0.25], C=1.0)]}  # "c" has no text
+    ours = {name: {"ours": {"test": [0.8, 0.8]}} for name in ("a", "b", "c")}
+    text = table(with_baselines(ours, [payload, lr_only]))
+    assert text.splitlines()[2:4] == ["| model | a | b | c |", "| --- | --- | --- | --- |"]
+    assert "| LR on text ‡ | 50.0 (C 0.1) | not run | no text |" in text  # one seed-free fit: no sd
+    assert "| LR on all concatenated ‡ | not run | not run | 25.0 (C 1) |" in text
+    autogluon_row = "AutoGluon-Tabular 1.6.0 (medium_quality, 120 s) on all + neighbour mean ‡"
+    assert f"| {autogluon_row} | 80.0 ± 14.1 | not run | not run |" in text
     assert "SAGE" not in text and "‡ a practitioner's baseline" in text
     assert "‡" not in table(ours) and "not run" not in table(ours)
     with pytest.raises(ValueError, match="'what'"):
