@@ -1,4 +1,5 @@
-"""GraphFuse's default model against what a user would fit instead, on every dataset in the repo.
+"""GraphFuse's default model against what a user would fit instead, on the real datasets (by default)
+or on the accuracy table's synthetic ones (``--datasets``).
 
 Baselines, all on the same frozen embeddings, graph and split the pipeline builds (features from
 ``table_data.prepared``: the real validate and preprocess stages, cached under ``--work``):
@@ -26,7 +27,10 @@ in %, mean ± sd over training seeds 0..N-1; the split is the pipeline's fixed s
 (``validate.seed`` 42). ``--json`` writes one row per dataset and baseline for ``benchmarks/run.py``.
 
     .venv/bin/python benchmarks/accuracy_baselines.py --work .cache/graphfuse/bench [--seeds 5] \
-        [--autogluon-python /work/agvenv/bin/python]
+        [--autogluon-python /work/agvenv/bin/python] [--lr-only]
+
+``--lr-only`` fits the logistic regressions alone (seconds once the features are cached): no
+GraphFuse retraining (its figure is ``null`` in the rows), no SAGE, no AutoGluon.
 """
 
 from __future__ import annotations
@@ -47,7 +51,7 @@ from autogluon_baseline import PRESET, TIME_LIMIT, export_features, run_autogluo
 from bench_rows import row, write_rows  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
-from table_data import REAL, prepared  # noqa: E402
+from table_data import DATASETS, REAL, prepared  # noqa: E402
 from torch import nn  # noqa: E402
 from torch_geometric.nn import SAGEConv  # noqa: E402
 from torch_geometric.nn.aggr import MeanAggregation  # noqa: E402
@@ -160,8 +164,11 @@ def autogluon_result(x: np.ndarray, data, name: str, seeds: int, python: str, ti
     return {"test": [r["test_accuracy"] for r in runs], "autogluon": result | {"runs": runs}}
 
 
-def baseline_results(name: str, plain, meta, seeds: int, epochs: int, autogluon: dict | None) -> dict[str, dict]:
-    """Test accuracies (one per seed, or one for seed-free fits) of every baseline on ``plain``."""
+def baseline_results(
+    name: str, plain, meta, seeds: int, epochs: int, autogluon: dict | None, lr_only: bool = False
+) -> dict[str, dict]:
+    """Test accuracies (one per seed, or one for seed-free fits) of every baseline on ``plain``
+    (``lr_only``: the logistic regressions alone)."""
     baselines: dict[str, dict] = {}
     for modality in meta.modalities:
         val, test, c = logistic_accuracy(modality_block(plain, modality), plain)
@@ -172,6 +179,8 @@ def baseline_results(name: str, plain, meta, seeds: int, epochs: int, autogluon:
     with_neighbours = np.concatenate([concat, neighbour_mean(concat, plain.edge_index)], axis=1)
     val, test, c = logistic_accuracy(with_neighbours, plain)
     baselines["LR on all + neighbour mean"] = {"test": [test], "C": c}
+    if lr_only:
+        return baselines
     concat_x = np.concatenate([plain[f"x_{m}"].float().numpy() for m in meta.modalities], axis=1)
     sage = [sage_test_accuracy(concat_x, plain, len(meta.classes), s, epochs) for s in range(seeds)]
     baselines["hand-written 2-layer SAGE"] = {"test": sage}
@@ -182,8 +191,11 @@ def baseline_results(name: str, plain, meta, seeds: int, epochs: int, autogluon:
     return baselines
 
 
-def dataset_rows(name: str, work: Path, seeds: int, max_epochs: int | None, autogluon: dict | None) -> list[dict]:
-    """GraphFuse's default and every baseline on one dataset, as rows (ours vs each baseline)."""
+def dataset_rows(
+    name: str, work: Path, seeds: int, max_epochs: int | None, autogluon: dict | None, lr_only: bool = False
+) -> list[dict]:
+    """GraphFuse's default and every baseline on one dataset, as rows (ours vs each baseline);
+    ``lr_only``: the logistic regressions alone, without retraining GraphFuse (its figure is None)."""
     params, paths = prepared(name, work)
     if max_epochs:
         params = params.model_copy(update={"train": params.train.model_copy(update={"max_epochs": max_epochs})})
@@ -193,15 +205,19 @@ def dataset_rows(name: str, work: Path, seeds: int, max_epochs: int | None, auto
         knn_off = params.build_graph.knn.model_copy(update={"enabled": False})
         no_knn = params.model_copy(update={"build_graph": params.build_graph.model_copy(update={"knn": knn_off})})
         plain, _ = graph(no_knn, paths)
-    ours = [graphfuse_test_accuracy(data, meta, params, s) for s in range(seeds)]
+    ours = [] if lr_only else [graphfuse_test_accuracy(data, meta, params, s) for s in range(seeds)]
     epochs = 100 if max_epochs else 200
-    baselines = baseline_results(name, plain, meta, seeds, epochs, autogluon)
+    baselines = baseline_results(name, plain, meta, seeds, epochs, autogluon, lr_only)
 
-    def pct(values: list[float]) -> tuple[float, float]:
+    def pct(values: list[float]) -> tuple[float | None, float | None]:
+        if not values:
+            return None, None
         return 100 * statistics.mean(values), 100 * (statistics.stdev(values) if len(values) > 1 else 0.0)
 
     mean, sd = pct(ours)
-    print(f"{name}: GraphFuse default {mean:.1f} ± {sd:.1f}  ({len(ours)} seeds)")
+    if ours:
+        print(f"{name}: GraphFuse default {mean:.1f} ± {sd:.1f}  ({len(ours)} seeds)")
+    fits = "one seed-free fit" if lr_only else f"{seeds} seeds"
     rows = []
     for label, result in baselines.items():
         b_mean, b_sd = pct(result["test"])
@@ -219,7 +235,7 @@ def dataset_rows(name: str, work: Path, seeds: int, max_epochs: int | None, auto
                 baseline=b_mean,
                 unit="% test acc",
                 better="higher",
-                size=f"{len(meta.node_ids)} nodes, {len(ours)} seeds, split seed 42 (60/20/20)",
+                size=f"{len(meta.node_ids)} nodes, {fits}, split seed 42 (60/20/20)",
                 graphfuse_sd=sd,
                 baseline_sd=b_sd,
                 runs={"graphfuse": ours, "baseline": result["test"]},
@@ -234,19 +250,22 @@ def dataset_rows(name: str, work: Path, seeds: int, max_epochs: int | None, auto
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", type=Path, required=True, help="cache folder for the features (reused)")
-    parser.add_argument("--datasets", nargs="+", default=list(REAL), choices=list(REAL))
+    parser.add_argument("--datasets", nargs="+", default=list(REAL), choices=list(DATASETS))
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--max-epochs", type=int, default=None, help="cap GraphFuse's epochs (quick runs)")
     parser.add_argument("--json", type=Path, help="write the rows here (for benchmarks/run.py)")
     parser.add_argument("--autogluon-python", help="python of a venv with autogluon.tabular 1.6: adds its row")
     parser.add_argument("--autogluon-time-limit", type=float, default=TIME_LIMIT, help="seconds per AutoGluon fit")
+    parser.add_argument(
+        "--lr-only", action="store_true", help="only the logistic regressions (no GraphFuse, SAGE or AutoGluon fits)"
+    )
     args = parser.parse_args()
     autogluon = None
     if args.autogluon_python:
         autogluon = {"python": args.autogluon_python, "time_limit": args.autogluon_time_limit, "work": args.work}
     rows = []
     for name in args.datasets:
-        rows += dataset_rows(name, args.work, args.seeds, args.max_epochs, autogluon)
+        rows += dataset_rows(name, args.work, args.seeds, args.max_epochs, autogluon, args.lr_only)
         write_rows(args.json, rows)  # after every dataset, so a long run leaves what it finished
 
 

@@ -22,101 +22,22 @@ import time
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 import yaml
-from torch import nn
-from torch_geometric.nn import SAGEConv
-from torch_geometric.nn.aggr import MeanAggregation
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from docs_tables import fmt, table, write_docs  # noqa: E402
+from docs_tables import BASELINES, fmt, table, with_baselines, write_docs  # noqa: E402
+from reference_sage import reference_rows  # noqa: E402
 from table_data import DATASETS, prepared  # noqa: E402
 
 from pipeline.config import Params  # noqa: E402
 from pipeline.graph import load_graph  # noqa: E402
-from pipeline.models import ALPHA_GRID, CorrectAndSmooth, FusionModelConfig, build_model  # noqa: E402
+from pipeline.models import FusionModelConfig, build_model  # noqa: E402
 from pipeline.stages import build_graph  # noqa: E402
 from pipeline.stages.train import MODEL_KEYS  # noqa: E402
 from pipeline.training import options_from, seed_everything, train_node_classifier  # noqa: E402
 from pipeline.training.loop import predict_logits  # noqa: E402
 
 CPU = torch.device("cpu")
-
-
-# -- the reference: what a PyG user writes by hand ----------------------------------------------
-class ReferenceSAGE(nn.Module):
-    """``SAGEConv(in, 64) -> ReLU -> dropout -> SAGEConv(64, classes)``, as in PyG's examples.
-
-    The first layer's neighbour mean of the frozen input never changes, so it is computed once
-    (``first_mean``) and fed to that layer's own ``lin_l``/``lin_r``: the same function and the
-    same parameters as ``conv1(x, edge_index)``, without re-aggregating 1,700-wide rows each epoch.
-    """
-
-    def __init__(self, in_channels: int, hidden: int, classes: int, dropout: float = 0.5) -> None:
-        super().__init__()
-        self.conv1, self.conv2, self.dropout = SAGEConv(in_channels, hidden), SAGEConv(hidden, classes), dropout
-
-    def forward(self, x: torch.Tensor, first_mean: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
-        h = self.conv1.lin_l(first_mean) + self.conv1.lin_r(x)  # == self.conv1(x, edge_index)
-        h = F.dropout(F.relu(h), self.dropout, self.training)
-        return self.conv2(h, edge_index)
-
-
-def reference_accuracy(
-    data,
-    num_classes: int,
-    seed: int,
-    epochs: int,
-    *,
-    hidden: int = 64,
-    lr: float = 0.01,
-    dropout: float = 0.5,
-    smoothing: bool = False,
-) -> tuple[float, float]:
-    """Adam(lr 0.01, wd 5e-4), hidden 64, dropout 0.5, dataset edges; test accuracy at the best
-    validation epoch (which favours the reference: it peeks at validation accuracy every epoch).
-    ``smoothing``: then GraphFuse's Correct & Smooth on the best epoch's logits, its strength chosen
-    on validation as the train stage chooses it (to show what the post-processing alone is worth)."""
-    torch.manual_seed(seed)
-    x = torch.cat([data[k] for k in sorted(data.keys()) if k.startswith("x_")], dim=1)
-    first_mean = MeanAggregation()(x[data.edge_index[0]], data.edge_index[1], dim_size=x.size(0))
-    model = ReferenceSAGE(x.size(1), hidden, num_classes, dropout)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=5e-4)
-    best_val, test_at_best, best_logits = -1.0, 0.0, None
-    for _ in range(epochs):
-        model.train()
-        optimizer.zero_grad()
-        out = model(x, first_mean, data.edge_index)
-        F.cross_entropy(out[data.train_mask], data.y[data.train_mask]).backward()
-        optimizer.step()
-        model.eval()
-        with torch.no_grad():
-            logits = model(x, first_mean, data.edge_index)
-        pred = logits.argmax(-1)
-        val = (pred[data.val_mask] == data.y[data.val_mask]).float().mean().item()
-        if val > best_val:
-            best_val, best_logits = val, logits
-            test_at_best = (pred[data.test_mask] == data.y[data.test_mask]).float().mean().item()
-    if not smoothing:
-        return best_val, test_at_best
-    best = max(ALPHA_GRID, key=lambda a: (_smoothed_accuracy(best_logits, data, a, data.val_mask), -a))
-    return _smoothed_accuracy(best_logits, data, best, data.val_mask), _smoothed_accuracy(
-        best_logits, data, best, data.test_mask
-    )
-
-
-def _smoothed_accuracy(logits: torch.Tensor, data, alpha: float, mask: torch.Tensor) -> float:
-    pred = CorrectAndSmooth(alpha)(logits, data.y, data.train_mask, data.edge_index).argmax(-1)
-    return (pred[mask] == data.y[mask]).float().mean().item()
-
-
-#: The hand-written reference tuned on validation (seed 0), so it is not a strawman.
-REFERENCE_GRID = [{"hidden": h, "lr": lr, "dropout": 0.5} for h in (64, 256) for lr in (0.01, 0.003)]
-
-
-def tuned_reference(data, num_classes: int, epochs: int) -> dict:
-    """The grid point with the best validation accuracy of seed 0."""
-    return max(REFERENCE_GRID, key=lambda c: reference_accuracy(data, num_classes, 0, epochs, **c)[0])
 
 
 # -- GraphFuse's models, configured as the train stage configures them ---------------------------
@@ -203,7 +124,7 @@ DEFAULTS = "GraphFuse defaults (params.yaml)"
 DEFAULTS_ALONE = "GraphFuse defaults, model alone (smoothing off)"
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", type=Path, required=True, help="cache folder for features (reused)")
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS)
@@ -236,12 +157,22 @@ def main() -> None:
         action="store_true",
         help="update the --json file's rows (the rows and datasets not run now stay) instead of replacing it",
     )
-    args = parser.parse_args()
-    if args.render:
-        merged = {}
-        for path in args.render:
-            merged.update(json.loads(path.read_text()))
-        render(merged, args.docs)
+    parser.add_argument(
+        "--baselines",
+        type=Path,
+        nargs="*",
+        default=list(BASELINES),
+        help="recorded accuracy_baselines.py --json files: their logistic-regression and AutoGluon rows join "
+        "the table as they are (never rerun here); give none to leave them out",
+    )
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    baselines = [json.loads(path.read_text()) for path in args.baselines]
+    if args.render:  # earlier --json files, a later file's datasets replacing an earlier's
+        render({k: v for path in args.render for k, v in json.loads(path.read_text()).items()}, baselines, args.docs)
         return
     seeds = list(range(2 if args.quick else args.seeds))
     ref_epochs = 100 if args.quick else 200
@@ -257,20 +188,7 @@ def main() -> None:
         default_graph = graphs[params.build_graph.knn.enabled]
         rows: dict[str, dict] = {}
         start = time.perf_counter()
-        if "reference" in args.parts:
-            runs = [reference_accuracy(data, len(meta.classes), s, ref_epochs) for s in seeds]
-            rows["reference: SAGE on concatenation"] = {"val": [v for v, _ in runs], "test": [t for _, t in runs]}
-            print(f"{name:<15} {'reference':<40} test {fmt(rows['reference: SAGE on concatenation']['test'])}")
-        if "reference_tuned" in args.parts:
-            best = tuned_reference(data, len(meta.classes), ref_epochs)
-            runs = [reference_accuracy(data, len(meta.classes), s, ref_epochs, **best) for s in seeds]
-            note = ", ".join(f"{k} {v}" for k, v in best.items())
-            rows["reference tuned on val"] = {"val": [v for v, _ in runs], "test": [t for _, t in runs], "note": note}
-            print(f"{name:<15} {'reference tuned':<40} test {fmt(rows['reference tuned on val']['test'])} ({note})")
-        if "reference_smoothed" in args.parts:
-            runs = [reference_accuracy(data, len(meta.classes), s, ref_epochs, smoothing=True) for s in seeds]
-            rows["reference + Correct & Smooth"] = {"val": [v for v, _ in runs], "test": [t for _, t in runs]}
-            print(f"{name:<15} {'reference + smoothing':<40} test {fmt(rows['reference + Correct & Smooth']['test'])}")
+        rows.update(reference_rows(name, data, len(meta.classes), args.parts, seeds, ref_epochs))
         if "defaults" in args.parts:  # one training per seed gives both rows: with and before the smoothing
             runs = [graphfuse_run(*default_graph, params, {}, s) for s in seeds]
             rows[DEFAULTS] = {"val": [r["val"] for r in runs], "test": [r["test"] for r in runs]}
@@ -298,7 +216,7 @@ def main() -> None:
         print(f"{name}: {time.perf_counter() - start:.0f} s", flush=True)
         if args.json:  # after every dataset, so a long run leaves what it finished
             args.json.write_text(json.dumps(merge_results(earlier, results), indent=1))
-    render(merge_results(earlier, results), args.docs)
+    render(merge_results(earlier, results), baselines, args.docs)
 
 
 def merge_results(earlier: dict[str, dict[str, dict]], now: dict[str, dict[str, dict]]) -> dict[str, dict[str, dict]]:
@@ -309,8 +227,10 @@ def merge_results(earlier: dict[str, dict[str, dict]], now: dict[str, dict[str, 
     return out
 
 
-def render(results: dict[str, dict[str, dict]], docs: bool = False) -> None:
-    """Print the table; with ``docs``, also write it into docs/accuracy.md between its markers."""
+def render(results: dict[str, dict[str, dict]], baselines: list[dict], docs: bool = False) -> None:
+    """Print the table, the recorded ``baselines``' practitioner rows below the rows run here; with
+    ``docs``, also write it into docs/accuracy.md between its markers."""
+    results = with_baselines(results, baselines)
     print("\n" + table(results))
     if docs:
         print(f"updated the table in {write_docs(results)}")

@@ -97,9 +97,18 @@ def test_the_docs_pages_hold_the_tables_the_scripts_write_from_the_committed_res
     """docs/benchmarks.md, accuracy.md and link-prediction.md carry their generated table between markers, and it is
     the table the scripts render from the committed raw results: nobody edited a figure by hand, and
     a full run (which writes both) finds its markers."""
+    from benchmarks.docs_tables import (
+        BASELINES,
+        LINK_BEGIN,
+        LINK_END,
+        link_table,
+        table,
+        with_baselines,
+        write_docs,
+        write_link_docs,
+    )
     from benchmarks.docs_tables import BEGIN as ACC_BEGIN
     from benchmarks.docs_tables import END as ACC_END
-    from benchmarks.docs_tables import LINK_BEGIN, LINK_END, link_table, table, write_docs, write_link_docs
 
     bench_page = (REPO / "docs" / "benchmarks.md").read_text(encoding="utf-8")
     assert bench_page.count(BEGIN) == bench_page.count(END) == 1
@@ -109,11 +118,13 @@ def test_the_docs_pages_hold_the_tables_the_scripts_write_from_the_committed_res
     accuracy_page = (REPO / "docs" / "accuracy.md").read_text(encoding="utf-8")
     assert accuracy_page.count(ACC_BEGIN) == accuracy_page.count(ACC_END) == 1
     results = json.loads((REPO / "benchmarks" / "results" / "accuracy_table.json").read_text())
+    results = with_baselines(results, [json.loads(path.read_text()) for path in BASELINES])  # as the script does
     copy = tmp_path / "accuracy.md"
     copy.write_text(accuracy_page, encoding="utf-8")
     write_docs(results, copy)
     assert copy.read_text(encoding="utf-8") == accuracy_page
     assert "| GraphFuse defaults (params.yaml) | 86.9 ± 2.3 |" in table(results)
+    assert "| LR on image ‡ | 38.8 (C 0.1) | 26.1 (C 0.01) | 73.4 (C 0.01) | no image |" in table(results)
 
     link_page = (REPO / "docs" / "link-prediction.md").read_text(encoding="utf-8")
     assert link_page.count(LINK_BEGIN) == link_page.count(LINK_END) == 1
@@ -122,6 +133,36 @@ def test_the_docs_pages_hold_the_tables_the_scripts_write_from_the_committed_res
     write_link_docs(payload, copy)
     assert copy.read_text(encoding="utf-8") == link_page
     assert "| countries | mlp | **0.405 ± 0.009** |" in link_table(payload)
+
+
+@pytest.mark.unit
+def test_the_accuracy_table_takes_the_practitioner_rows_of_a_baselines_run_and_says_where_none_ran():
+    from benchmarks.docs_tables import table, with_baselines
+
+    def bench_row(dataset: str, label: str, runs: list[float], **extra) -> dict:
+        what = f"accuracy, {dataset}: GraphFuse default vs {label}"
+        return {"id": label, "what": what, "runs": {"graphfuse": [0.9], "baseline": runs}} | extra
+
+    autogluon = {"autogluon_version": "1.6.0", "preset": "medium_quality", "time_limit": 120.0}
+    payload = {
+        "rows": [
+            bench_row("a", "LR on text", [0.5], C=0.1),
+            bench_row("a", "hand-written 2-layer SAGE", [0.4, 0.6]),  # the table's own reference row
+            bench_row("a", "AutoGluon medium_quality on all + neighbour mean", [0.7, 0.9], autogluon=autogluon),
+        ]
+    }
+    lr_only = {"rows": [bench_row("c", "LR on all concatenated", [0.25], C=1.0)]}  # "c" has no text
+    ours = {name: {"ours": {"test": [0.8, 0.8]}} for name in ("a", "b", "c")}
+    text = table(with_baselines(ours, [payload, lr_only]))
+    assert text.splitlines()[2:4] == ["| model | a | b | c |", "| --- | --- | --- | --- |"]
+    assert "| LR on text ‡ | 50.0 (C 0.1) | not run | no text |" in text  # one seed-free fit: no sd
+    assert "| LR on all concatenated ‡ | not run | not run | 25.0 (C 1) |" in text
+    autogluon_row = "AutoGluon-Tabular 1.6.0 (medium_quality, 120 s) on all + neighbour mean ‡"
+    assert f"| {autogluon_row} | 80.0 ± 14.1 | not run | not run |" in text
+    assert "SAGE" not in text and "‡ a practitioner's baseline" in text
+    assert "‡" not in table(ours) and "not run" not in table(ours)
+    with pytest.raises(ValueError, match="'what'"):
+        with_baselines(ours, [{"rows": [{"id": "x", "what": "speed, a: 2 s", "runs": {}}]}])
 
 
 @pytest.mark.unit
