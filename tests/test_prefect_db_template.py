@@ -26,29 +26,6 @@ def _revision(path: Path) -> str:
         return conn.execute("SELECT version_num FROM alembic_version").fetchone()[0]
 
 
-def test_new_projects_get_a_copy_of_one_prefect_migrated_database(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    monkeypatch.delenv(OFF_ENV, raising=False)
-    first, second = tmp_path / "a" / ".prefect" / "prefect.db", tmp_path / "b" / ".prefect" / "prefect.db"
-
-    assert prepare(first, prefect.__version__)
-    template = template_dir() / f"prefect-{prefect.__version__}.db"
-    built_at = template.stat().st_mtime_ns
-    assert prepare(second, prefect.__version__)
-
-    assert template.stat().st_mtime_ns == built_at  # built once, then only copied
-    for database in (template, first, second):
-        assert _filled_tables(database) <= EXPECTED_TABLES  # no run, no setting, no key
-        assert "block_type" in _filled_tables(database)
-        assert database.stat().st_mode & 0o077 == 0
-    # What a server does on start (Prefect's migrations, its block registration) changes nothing.
-    revision = _revision(first)
-    asyncio.run(_migrate(f"sqlite+aiosqlite:///{first}"))
-    assert _revision(first) == revision and _filled_tables(first) <= EXPECTED_TABLES
-
-
 def test_an_existing_database_or_a_server_database_is_never_touched(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -67,7 +44,7 @@ def test_an_existing_database_or_a_server_database_is_never_touched(
     assert not (tmp_path / "new").exists() and not (tmp_path / "cache").exists()
 
 
-def test_a_server_that_builds_the_template_itself_then_serves_its_project(
+def test_the_first_new_project_makes_the_template_and_later_ones_copy_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from pipeline.ops.prefect_server import healthy, spawn_server
@@ -77,11 +54,25 @@ def test_a_server_that_builds_the_template_itself_then_serves_its_project(
     monkeypatch.delenv(OFF_ENV, raising=False)
     for name in ("PREFECT_HOME", "PREFECT_API_DATABASE_CONNECTION_URL", "PREFECT_SERVER_DATABASE_CONNECTION_URL"):
         monkeypatch.delenv(name, raising=False)
-    server, wait = spawn_server(tmp_path, None, tied=True, ui=False, services=False, home=tmp_path / ".prefect")
+    first, second = tmp_path / "a" / ".prefect" / "prefect.db", tmp_path / "b" / ".prefect" / "prefect.db"
+    server, wait = spawn_server(tmp_path / "a", None, tied=True, ui=False, services=False, home=first.parent)
     try:
-        wait()
+        wait()  # the server process built the template, copied it, then served on its copy
         assert healthy(server.url)
     finally:
         terminate(server.pid)
-    assert (template_dir() / f"prefect-{prefect.__version__}.db").is_file()
-    assert "block_type" in _filled_tables(tmp_path / ".prefect" / "prefect.db")
+    template = template_dir() / f"prefect-{prefect.__version__}.db"
+    built_at = template.stat().st_mtime_ns
+
+    assert prepare(second, prefect.__version__)
+
+    assert template.stat().st_mtime_ns == built_at  # built once, then only copied
+    for database in (template, second):
+        assert _filled_tables(database) <= EXPECTED_TABLES  # no run, no setting, no key
+        assert "block_type" in _filled_tables(database)
+        assert database.stat().st_mode & 0o077 == 0
+    assert "block_type" in _filled_tables(first)
+    # What a server does on start (Prefect's migrations, its block registration) changes nothing.
+    revision = _revision(second)
+    asyncio.run(_migrate(f"sqlite+aiosqlite:///{second}"))
+    assert _revision(second) == revision and _filled_tables(second) <= EXPECTED_TABLES

@@ -25,12 +25,12 @@ pytestmark = [
     pytest.mark.skipif(not supported(), reason="warm stages need Linux (fork, SCM_RIGHTS, pidfd)"),
 ]
 
-SLOW_IMPORT_S = 20
+SLOW_IMPORT_S = 12
 
 
 @pytest.fixture(scope="module")
 def slow_warm(prefect_api, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict[str, str], Path]]:
-    """A warm server whose preload ends with a module that takes 20 s to import."""
+    """A warm server whose preload ends with a module that takes 12 s to import."""
     from prefect.settings import PREFECT_API_URL
 
     root = tmp_path_factory.mktemp("slow-warm")
