@@ -24,7 +24,6 @@ and sees its output, its exit status and its outputs exactly as before.
 from __future__ import annotations
 
 import contextlib
-import importlib
 import os
 import select
 import shutil
@@ -38,6 +37,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 from pipeline.ops.warm_child import supervise
+from pipeline.ops.warm_preload import import_one, needed_imports
 from pipeline.ops.warm_protocol import ENTRY_POINT, ENV_VAR, supported
 from pipeline.stages.registry import stage_modules
 
@@ -166,11 +166,12 @@ def _serve(path: str, *, idle_s: float | None = None, announce: Callable[[], boo
     signal.signal(signal.SIGTERM, server.request_stop)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches each stage through its command
     print(f"warm stages: listening on {path} (pid {os.getpid()})", flush=True)
-    for name in _preload_names():
+    for name in server.preload:
         server.poll(timeout=0.0)
         if server.stopping or server.cold:
             break
-        _import(name)
+        import_one(name)
+        server.imported += 1
     else:
         print("warm stages: ready, every preload imported", flush=True)
     while not (server.stopping or server.cold):
@@ -191,12 +192,15 @@ class _Server:
     ) -> None:
         self.listener, self.command, self.idle_s, self.announce = listener, command, idle_s, announce
         self.supervisors: set[int] = set()
+        self.waiting: list[tuple[socket.socket, int]] = []  # (connection, preload imports it needs)
+        self.preload, self.imported = _preload_names(), 0
         self.last_active = time.monotonic()
         self.stopping = self.cold = False
 
     def request_stop(self, _signum: int, _frame: object) -> None:
         """SIGTERM: leave at once when no stage runs (even mid-import), else after this round."""
         self.stopping = True
+        self.supervisors -= _reap()  # the stage that just ended is not running any more
         if not self.supervisors:
             raise SystemExit(0)
 
@@ -210,9 +214,13 @@ class _Server:
             self.announce, self.last_active = None, time.monotonic()  # idle time counts from here
         with contextlib.suppress(InterruptedError):
             if select.select([self.listener], [], [], timeout)[0]:
-                self._fork(self.listener.accept()[0])
+                conn = self.listener.accept()[0]
+                self.waiting.append((conn, needed_imports(conn, self.preload)))
+        for item in [item for item in self.waiting if item[1] <= self.imported]:
+            self.waiting.remove(item)
+            self._fork(item[0])
         self.supervisors -= _reap()
-        if self.supervisors or self.announce is not None:  # busy, or not announced yet: not idle
+        if self.supervisors or self.waiting or self.announce is not None:  # busy or not announced: not idle
             self.last_active = time.monotonic()
         elif self.idle_s is not None and time.monotonic() - self.last_active > self.idle_s:
             print(f"warm stages: idle for {self.idle_s:g} s, stopping", flush=True)
@@ -233,6 +241,8 @@ class _Server:
     def close(self) -> None:
         """Stop listening; the stages still running go too (the command that started us is ending)."""
         self.listener.close()
+        for conn, _ in self.waiting:  # their commands see no start and run the stage themselves
+            conn.close()
         for pid in self.supervisors:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
@@ -241,17 +251,6 @@ class _Server:
 def _preload_names() -> list[str]:
     chosen = os.environ.get(PRELOAD_ENV_VAR)
     return [m.strip() for m in chosen.split(",") if m.strip()] if chosen is not None else list(PRELOAD)
-
-
-def _import(name: str) -> None:
-    """Import ``module``; ``module:function`` also calls that function (once, before any fork)."""
-    module, _, function = name.partition(":")
-    try:
-        imported = importlib.import_module(module)
-        if function:
-            getattr(imported, function)()
-    except Exception as exc:  # a stage that needs it will say so itself
-        print(f"warm stages: could not preload {name}: {type(exc).__name__}: {exc}", flush=True)
 
 
 def _entry_point() -> Callable[..., object]:
