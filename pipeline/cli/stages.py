@@ -51,7 +51,7 @@ def stage(
     if name not in STAGES:
         raise GraphFuseError(f"unknown stage {name!r}; stages: {', '.join(STAGES)}")
     from pipeline.ops.processes import die_with_parent_if_asked
-    from pipeline.ops.warm_client import run_in_server
+    from pipeline.ops.warm_client import run_in_server, run_in_stage_host
 
     die_with_parent_if_asked()  # under `graphfuse repro`: when dvc dies, so does this stage
     if (code := run_in_server(sys.argv)) is not None:  # under `graphfuse repro`: a warm fork runs it
@@ -59,7 +59,7 @@ def stage(
     from pipeline.ops.prefect_server import embedded_defaults, prefect_api
 
     embedded_defaults(root)
-    if (code := _run_in_stage_host(root)) is not None:  # plain `dvc repro`: the project's lingering host
+    if (code := run_in_stage_host(root, sys.argv, start=True)) is not None:  # plain `dvc repro`: the host
         raise typer.Exit(code=code)
     exit_code = _skip_teardown_at_exit()
     # The running Prefect server when there is one (a second), else one that dies with us.
@@ -70,24 +70,6 @@ def stage(
         with stage_heartbeats():
             STAGE_FLOWS[name](params_file=str(params), root=str(root))
     exit_code["code"] = 0
-
-
-def _run_in_stage_host(root: Path) -> int | None:
-    """Run this command in the project's stage host (started now if none runs) unless an API was
-    chosen already (an exported ``PREFECT_API_URL``, ``graphfuse prefect start``); None: run here."""
-    from pipeline.ops import prefect_server, stage_host
-    from pipeline.ops.warm_client import run_in_server
-
-    if os.environ.get("PREFECT_API_URL") or prefect_server.status(root) is not None:
-        return None
-    if (pointer := stage_host.ensure(root)) is None:
-        return None
-    os.environ.update(pointer)
-    code = run_in_server(sys.argv)
-    if code is None:  # the host went away (it idled out as we came): run here, on a server of our own
-        for name in pointer:
-            os.environ.pop(name, None)
-    return code
 
 
 def run_all(params: ParamsFile = Path("params.yaml"), root: Root = Path(".")) -> None:

@@ -91,13 +91,14 @@ def ready(root: Path) -> dict[str, str] | None:
     """The variables that point a stage at a host that runs now, read without loading the
     params (pydantic): :mod:`pipeline.console` asks before the command-line layer loads. None
     when no host runs, or the host may be off (then :func:`ensure` reads the params and decides)."""
+    from pipeline.errors import GraphFuseError
     from pipeline.ops.warm_protocol import ENV_VAR
 
-    if (text := os.environ.get(IDLE_ENV, "").strip()) != "":  # it overrides the params, as in idle_seconds
+    if os.environ.get(IDLE_ENV, "").strip() != "":  # it overrides the params; reading it needs none
         try:
-            if float(text) <= 0:
+            if idle_seconds(root) <= 0:
                 return None
-        except ValueError:
+        except GraphFuseError:  # the full command says what is wrong with it
             return None
     elif _maybe_off_in_params(root / "params.yaml"):
         return None

@@ -32,16 +32,24 @@ def hand_over_stage(argv: Sequence[str]) -> int | None:
 
         die_with_parent_if_asked()  # when dvc dies, so does this stage
         return run_in_server(argv)
+    from pipeline.ops.prefect_server import embedded_defaults
+
+    embedded_defaults(Path("."))
+    return run_in_stage_host(Path("."), argv, start=False)
+
+
+def run_in_stage_host(root: Path, argv: Sequence[str], *, start: bool) -> int | None:
+    """Run this command in the project's stage host, one that runs now or, with ``start``, one
+    started now, unless an API was chosen already (an exported ``PREFECT_API_URL``, ``graphfuse
+    prefect start``); None: the command runs in its own process."""
     from pipeline.ops import prefect_server, stage_host
 
-    root = Path(".")
-    prefect_server.embedded_defaults(root)
     if os.environ.get("PREFECT_API_URL") or prefect_server.status(root) is not None:
-        return None  # a server chosen already: the stage runs on it, in its own process
-    if (pointer := stage_host.ready(root)) is None:
+        return None
+    if (pointer := (stage_host.ensure if start else stage_host.ready)(root)) is None:
         return None
     os.environ.update(pointer)
-    if (code := run_in_server(argv)) is None:  # the host went away as we came: the full command decides
+    if (code := run_in_server(argv)) is None:  # the host went away (it idled out as we came)
         for name in pointer:
             os.environ.pop(name, None)
     return code

@@ -64,9 +64,6 @@ PRELOAD = (
     "transformers.modeling_utils",
     "transformers.models.bert.modeling_bert",
     *stage_modules()[2:],  # ... build_graph (PyG), train (MLflow), evaluate
-    "torch",
-    "torch_geometric",
-    "mlflow",
     # MLflow's SQLite stores and its pyfunc flavour: train and evaluate import them (~1.2 s each).
     "mlflow.store.tracking.sqlalchemy_store",
     "mlflow.store.model_registry.sqlalchemy_store",
