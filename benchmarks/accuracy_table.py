@@ -26,6 +26,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from docs_tables import BASELINES, fmt, table, with_baselines, write_docs  # noqa: E402
+from lockbox import parse_with_datasets  # noqa: E402
 from reference_sage import reference_rows  # noqa: E402
 from table_data import DATASETS, prepared  # noqa: E402
 
@@ -127,7 +128,6 @@ DEFAULTS_ALONE = "GraphFuse defaults, model alone (smoothing off)"
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", type=Path, required=True, help="cache folder for features (reused)")
-    parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS)
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="2 seeds, fewer variants and epochs")
     parser.add_argument("--json", type=Path, help="also write the raw accuracies here")
@@ -165,7 +165,7 @@ def parse_args() -> argparse.Namespace:
         help="recorded accuracy_baselines.py --json files: their logistic-regression and AutoGluon rows join "
         "the table as they are (never rerun here); give none to leave them out",
     )
-    return parser.parse_args()
+    return parse_with_datasets(parser, DATASETS, DATASETS)
 
 
 def main() -> None:
