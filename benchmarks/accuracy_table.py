@@ -5,7 +5,9 @@ dataset edges, as a PyG user writes it), the same reference tuned on validation 
 the reference followed by GraphFuse's Correct & Smooth, GraphFuse's defaults (params.yaml, label
 smoothing included), and the models alone (no Correct & Smooth): an MLP on the fused modalities
 (no graph), the best single-modality GNN (the modality picked by validation accuracy), and fused
-GNNs (fusion x backbone, kNN edges on/off). Every model sees the same graph files the pipeline
+GNNs (fusion x backbone, kNN edges on/off); and ``train.search: auto`` (part ``auto``, ``auto_rows.py``):
+the search run once as the train stage runs it, its ensemble retrained per seed as the evaluate stage
+does, with the search's wall time. Every model sees the same graph files the pipeline
 builds, the same fixed split (validate.seed 42: stratified 60/20/20) and is early-stopped on
 validation. Features come from the real encoders, computed once per dataset (``table_data.py``).
 
@@ -25,6 +27,7 @@ import torch
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from auto_rows import auto_rows  # noqa: E402
 from docs_tables import BASELINES, fmt, table, with_baselines, write_docs  # noqa: E402
 from lockbox import parse_with_datasets  # noqa: E402
 from reference_sage import reference_rows  # noqa: E402
@@ -125,6 +128,9 @@ DEFAULTS = "GraphFuse defaults (params.yaml)"
 DEFAULTS_ALONE = "GraphFuse defaults, model alone (smoothing off)"
 
 
+PARTS = ["reference", "reference_tuned", "reference_smoothed", "defaults", "single", "variants", "auto"]
+
+
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", type=Path, required=True, help="cache folder for features (reused)")
@@ -134,8 +140,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--parts",
         nargs="+",
-        default=["reference", "reference_tuned", "reference_smoothed", "defaults", "single", "variants"],
-        choices=["reference", "reference_tuned", "reference_smoothed", "defaults", "single", "variants"],
+        default=PARTS,
+        choices=PARTS,
+        help="auto: train.search: auto with params.yaml's budget (--set train.search_trials=... to change it)",
     )
     parser.add_argument(
         "--set",
@@ -212,6 +219,8 @@ def main() -> None:
             print(f"{name:<15} {row:<40} test {fmt(rows[row]['test'])}", flush=True)
             if args.json:  # after every row, so a run stopped early leaves what it finished
                 args.json.write_text(json.dumps(merge_results(earlier, results | {name: rows}), indent=1))
+        if "auto" in args.parts:  # the search once (its own fresh study under --work), then the spread
+            rows.update(auto_rows(name, *default_graph, params, args.work, seeds))
         results[name] = rows
         print(f"{name}: {time.perf_counter() - start:.0f} s", flush=True)
         if args.json:  # after every dataset, so a long run leaves what it finished
