@@ -29,6 +29,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from auto_rows import auto_rows  # noqa: E402
 from docs_tables import BASELINES, fmt, table, with_baselines, write_docs  # noqa: E402
+from lockbox import parse_with_datasets  # noqa: E402
 from reference_sage import reference_rows  # noqa: E402
 from table_data import DATASETS, prepared  # noqa: E402
 
@@ -133,7 +134,6 @@ PARTS = ["reference", "reference_tuned", "reference_smoothed", "defaults", "sing
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", type=Path, required=True, help="cache folder for features (reused)")
-    parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS)
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="2 seeds, fewer variants and epochs")
     parser.add_argument("--json", type=Path, help="also write the raw accuracies here")
@@ -172,7 +172,7 @@ def parse_args() -> argparse.Namespace:
         help="recorded accuracy_baselines.py --json files: their logistic-regression and AutoGluon rows join "
         "the table as they are (never rerun here); give none to leave them out",
     )
-    return parser.parse_args()
+    return parse_with_datasets(parser, DATASETS, DATASETS)
 
 
 def main() -> None:
