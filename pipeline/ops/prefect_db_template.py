@@ -41,9 +41,8 @@ def template_key() -> str:
     (the packages whose block types Prefect registers too), e.g. ``3.9.1-1a2b3c4d``."""
     from importlib.metadata import entry_points, version
 
-    collections = sorted(
-        f"{point.name}={point.dist.version if point.dist else '?'}" for point in entry_points(group="prefect.collections")
-    )
+    points = entry_points(group="prefect.collections")
+    collections = sorted(f"{point.name}={point.dist.version if point.dist else '?'}" for point in points)
     digest = hashlib.sha256("\n".join(collections).encode()).hexdigest()[:8]
     return f"{version('prefect')}-{digest}"
 

@@ -7,10 +7,14 @@ unchanged. Preparing the database here costs no extra start: this process import
 
 from __future__ import annotations
 
+import signal
 import sys
 
 
 def main(argv: list[str]) -> None:
+    # Stopped while it starts (a no-op `graphfuse repro` needs no API): leave through SystemExit, so
+    # that a template half built or copied is cleaned up. uvicorn installs its own handler later.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     from prefect.settings import (
         PREFECT_API_BLOCKS_REGISTER_ON_START,
         PREFECT_MEMOIZE_BLOCK_AUTO_REGISTRATION,
