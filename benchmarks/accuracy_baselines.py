@@ -49,6 +49,7 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from autogluon_baseline import PRESET, TIME_LIMIT, export_features, run_autogluon  # noqa: E402
 from bench_rows import row, write_rows  # noqa: E402
+from lockbox import parse_with_datasets  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 from table_data import DATASETS, REAL, prepared  # noqa: E402
@@ -250,7 +251,6 @@ def dataset_rows(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", type=Path, required=True, help="cache folder for the features (reused)")
-    parser.add_argument("--datasets", nargs="+", default=list(REAL), choices=list(DATASETS))
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--max-epochs", type=int, default=None, help="cap GraphFuse's epochs (quick runs)")
     parser.add_argument("--json", type=Path, help="write the rows here (for benchmarks/run.py)")
@@ -259,7 +259,7 @@ def main() -> None:
     parser.add_argument(
         "--lr-only", action="store_true", help="only the logistic regressions (no GraphFuse, SAGE or AutoGluon fits)"
     )
-    args = parser.parse_args()
+    args = parse_with_datasets(parser, list(REAL), DATASETS)
     autogluon = None
     if args.autogluon_python:
         autogluon = {"python": args.autogluon_python, "time_limit": args.autogluon_time_limit, "work": args.work}

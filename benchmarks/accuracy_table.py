@@ -5,7 +5,9 @@ dataset edges, as a PyG user writes it), the same reference tuned on validation 
 the reference followed by GraphFuse's Correct & Smooth, GraphFuse's defaults (params.yaml, label
 smoothing included), and the models alone (no Correct & Smooth): an MLP on the fused modalities
 (no graph), the best single-modality GNN (the modality picked by validation accuracy), and fused
-GNNs (fusion x backbone, kNN edges on/off). Every model sees the same graph files the pipeline
+GNNs (fusion x backbone, kNN edges on/off); and ``train.search: auto`` (part ``auto``, ``auto_rows.py``):
+the search run once as the train stage runs it, its ensemble retrained per seed as the evaluate stage
+does, with the search's wall time. Every model sees the same graph files the pipeline
 builds, the same fixed split (validate.seed 42: stratified 60/20/20) and is early-stopped on
 validation. Features come from the real encoders, computed once per dataset (``table_data.py``).
 
@@ -25,7 +27,9 @@ import torch
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from auto_rows import auto_rows  # noqa: E402
 from docs_tables import BASELINES, fmt, table, with_baselines, write_docs  # noqa: E402
+from lockbox import parse_with_datasets  # noqa: E402
 from reference_sage import reference_rows  # noqa: E402
 from table_data import DATASETS, prepared  # noqa: E402
 
@@ -124,18 +128,21 @@ DEFAULTS = "GraphFuse defaults (params.yaml)"
 DEFAULTS_ALONE = "GraphFuse defaults, model alone (smoothing off)"
 
 
+PARTS = ["reference", "reference_tuned", "reference_smoothed", "defaults", "single", "variants", "auto"]
+
+
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", type=Path, required=True, help="cache folder for features (reused)")
-    parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS)
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="2 seeds, fewer variants and epochs")
     parser.add_argument("--json", type=Path, help="also write the raw accuracies here")
     parser.add_argument(
         "--parts",
         nargs="+",
-        default=["reference", "reference_tuned", "reference_smoothed", "defaults", "single", "variants"],
-        choices=["reference", "reference_tuned", "reference_smoothed", "defaults", "single", "variants"],
+        default=PARTS,
+        choices=PARTS,
+        help="auto: train.search: auto with params.yaml's budget (--set train.search_trials=... to change it)",
     )
     parser.add_argument(
         "--set",
@@ -165,7 +172,7 @@ def parse_args() -> argparse.Namespace:
         help="recorded accuracy_baselines.py --json files: their logistic-regression and AutoGluon rows join "
         "the table as they are (never rerun here); give none to leave them out",
     )
-    return parser.parse_args()
+    return parse_with_datasets(parser, DATASETS, DATASETS)
 
 
 def main() -> None:
@@ -202,7 +209,8 @@ def main() -> None:
                 runs = [graphfuse_accuracy(data, meta, params, overrides, s) for s in seeds]
                 single[modality] = {"val": [v for v, _ in runs], "test": [t for _, t in runs]}
             best = max(single, key=lambda m: statistics.mean(single[m]["val"]))
-            rows["best single-modality GNN (no kNN)"] = {**single[best], "note": best}
+            # every modality's runs stay in the row's JSON: the bar compares with each of them
+            rows["best single-modality GNN (no kNN)"] = {**single[best], "note": best, "per_modality": single}
             print(f"{name:<15} {'best single-modality':<40} test {fmt(single[best]['test'])} ({best})", flush=True)
         chosen = [v for v in variants(args.quick) if not args.rows or v[0] in args.rows]
         for row, overrides, knn in chosen if "variants" in args.parts else []:
@@ -212,6 +220,8 @@ def main() -> None:
             print(f"{name:<15} {row:<40} test {fmt(rows[row]['test'])}", flush=True)
             if args.json:  # after every row, so a run stopped early leaves what it finished
                 args.json.write_text(json.dumps(merge_results(earlier, results | {name: rows}), indent=1))
+        if "auto" in args.parts:  # the search once (its own fresh study under --work), then the spread
+            rows.update(auto_rows(name, *default_graph, params, args.work, seeds))
         results[name] = rows
         print(f"{name}: {time.perf_counter() - start:.0f} s", flush=True)
         if args.json:  # after every dataset, so a long run leaves what it finished

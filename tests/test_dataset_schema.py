@@ -35,7 +35,7 @@ def test_the_shipped_schema_is_the_one_the_models_generate() -> None:
     assert all(prop.get("description") for prop in schema["properties"].values())  # editors show them
 
 
-@pytest.mark.parametrize("name", ["countries", "emoji"])
+@pytest.mark.parametrize("name", ["countries", "emoji", "unihan"])
 def test_the_shipped_datasets_pass_the_schema_an_editor_would_use(name: str) -> None:
     raw = yaml.safe_load((REPO / "data" / "raw" / name / "dataset.yaml").read_text(encoding="utf-8"))
     schema = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))

@@ -11,17 +11,25 @@ import sys
 
 
 def main(argv: list[str]) -> None:
-    import prefect
-    from prefect.settings import get_current_settings
+    from prefect.settings import (
+        PREFECT_API_BLOCKS_REGISTER_ON_START,
+        PREFECT_MEMOIZE_BLOCK_AUTO_REGISTRATION,
+        get_current_settings,
+        temporary_settings,
+    )
 
-    from pipeline.ops.prefect_db_template import prepare, sqlite_file
+    from pipeline.ops.prefect_db_template import prepare, sqlite_file, template_key
 
     url = get_current_settings().server.database.connection_url
-    if url is not None and (database := sqlite_file(url.get_secret_value())) is not None:
-        prepare(database, prefect.__version__)
+    database = sqlite_file(url.get_secret_value()) if url is not None else None
+    copied = database is not None and prepare(database, template_key())
+    # A copy holds the block types already: Prefect's registration (and the hashing of every block
+    # class its memo does first) would rewrite the same rows, ~0.7 s before the server answers.
+    skip = {PREFECT_API_BLOCKS_REGISTER_ON_START: False, PREFECT_MEMOIZE_BLOCK_AUTO_REGISTRATION: False}
     import uvicorn.main
 
-    uvicorn.main.main(argv, prog_name="uvicorn")
+    with temporary_settings(updates=skip if copied else {}):  # the server's event loop inherits it
+        uvicorn.main.main(argv, prog_name="uvicorn")
 
 
 if __name__ == "__main__":

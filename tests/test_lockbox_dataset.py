@@ -1,0 +1,62 @@
+"""The lockbox (data/raw/unihan) is a valid format-v1 folder that no benchmark runs without --lockbox.
+
+Nothing here fits a model or reads a prediction: the lockbox's numbers are reported once, at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pytest
+
+from benchmarks.lockbox import LOCKBOX, chosen, parse_with_datasets, statistics
+from pipeline.dataset import load_dataset, with_splits
+
+pytestmark = pytest.mark.unit
+
+REPO = Path(__file__).resolve().parents[1]
+UNIHAN = REPO / "data" / "raw" / "unihan"
+
+
+def test_the_lockbox_validates_and_splits() -> None:
+    dataset = load_dataset(UNIHAN)
+    assert len(dataset.nodes) == 1962 and len(dataset.edges) == 470
+    assert dataset.spec.modalities == ["text", "image", "tabular"]
+    assert len(dataset.classes) == 10 and "water (85)" in dataset.classes
+    assert dataset.nodes["image"].notna().all()  # every image cell names a file that exists (checked on load)
+    assert any("1036 of 1962 nodes have no edges" in note for note in dataset.notes)
+    split = with_splits(dataset, seed=42, val_fraction=0.2, test_fraction=0.2).split
+    assert set(split.dropna()) == {"train", "val", "test"}
+
+
+def test_the_columns_that_give_the_radical_away_are_not_there() -> None:
+    nodes = load_dataset(UNIHAN).nodes
+    for leak in ("kRSUnicode", "radical", "strokes_after_radical", "kangxi", "cangjie", "four_corner", "kPhonetic"):
+        assert leak not in nodes.columns
+    text = nodes["text"].astype(str)
+    assert not text.str.contains("radical", case=False).any()  # "Kangxi radical 85" scrubbed
+    assert not text.str.contains(r"U\+[0-9A-F]{4}").any()  # code points are ordered by radical
+    assert not text.str.contains(r"[\u3400-\u9fff]").any()  # nor an ideograph quoted in a definition
+
+
+def test_no_benchmark_runs_the_lockbox_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))  # the scripts import their siblings by name
+    from benchmarks.table_data import DATASETS, REAL
+
+    assert set(LOCKBOX) == {"unihan"} and not set(LOCKBOX) & (set(DATASETS) | set(REAL))
+    assert chosen(None, False, [*DATASETS, "unihan"]) == list(DATASETS)
+    assert chosen(None, True, DATASETS) == ["unihan"]
+    assert chosen(["emoji", "unihan"], True, DATASETS) == ["emoji", "unihan"]
+    with pytest.raises(ValueError, match="add --lockbox"):
+        chosen(["emoji", "unihan"], False, DATASETS)
+    assert parse_with_datasets(argparse.ArgumentParser(), list(REAL), DATASETS, []).datasets == list(REAL)
+    with pytest.raises(SystemExit):  # argparse's error: naming it without the flag
+        parse_with_datasets(argparse.ArgumentParser(), list(REAL), DATASETS, ["--datasets", "unihan"])
+
+
+def test_the_statistics_read_no_model_and_only_train_edges_for_homophily() -> None:
+    stats = statistics("unihan")
+    assert stats["nodes"] == 1962 and sum(stats["classes"].values()) == 1962
+    assert stats["coverage"] == {"text": 1.0, "image": 1.0, "tabular": 1.0}
+    assert 0 < stats["train_edges"] < stats["edges"] and 0.5 < stats["isolated_share"] < 0.55
