@@ -73,12 +73,28 @@ def editable_countries(tmp_path: Path, small_countries: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def prefect_api():
-    """One real, temporary Prefect API for the whole session (it takes ~16 s to start)."""
-    from prefect.testing.utilities import prefect_test_harness
+def prefect_api(tmp_path_factory: pytest.TempPathFactory):
+    """One real, temporary Prefect API for the whole session, started as graphfuse starts a lone
+    command's (pipeline/ops/prefect_server.py: no UI, no scheduler, as prefect_test_harness's). Its
+    database is a copy of the migrated template, so it answers in ~6 s; the harness migrated a new
+    one each time (~16 s on a worker)."""
+    import prefect.context
+    from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    with prefect_test_harness(server_startup_timeout=120):  # a loaded CI box can take over 30 s
-        yield
+    from pipeline.ops.prefect_server import drain_prefect_workers, spawn_server
+    from pipeline.ops.processes import terminate
+
+    home = tmp_path_factory.mktemp("prefect-api")  # its own, whatever PREFECT_HOME says
+    server, wait = spawn_server(home, None, tied=True, ui=False, services=False, home=home)
+    try:
+        wait()
+        with temporary_settings({PREFECT_API_URL: server.url}):
+            # as the harness: contexts copied before this one (threads, event loops) see the server too
+            with prefect.context._temporary_global_settings_context(prefect.context.get_settings_context()):
+                yield
+                drain_prefect_workers()  # what Prefect still queues goes while the server is up
+    finally:
+        terminate(server.pid)
 
 
 @pytest.fixture

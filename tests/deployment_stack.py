@@ -1,12 +1,12 @@
-"""The deployment's stack for its end-to-end modules (test_deployment*.py): `prefect deploy --all`
+"""The deployment's stack for its end-to-end module (test_deployment.py): `prefect deploy --all`
 from prefect.yaml, a process worker, runs triggered with `run_deployment`; DVC, Prefect and MLflow
 real, nothing mocked.
 
 Where PostgreSQL is installed the stack is team mode (`graphfuse team up`: PostgreSQL behind the
 MLflow tracking server and the Prefect server, a worker, a DVC remote); elsewhere it is the
-project's own Prefect server with MLflow on SQLite. Each module builds its stack on its own copy
-of the session's reproduced project (tests/shared_projects.py), so the modules run side by side on
-``make test``'s workers and none repeats the reproduction.
+project's own Prefect server with MLflow on SQLite. The module builds one stack, on its own copy
+of the session's reproduced project (tests/shared_projects.py), so it repeats no reproduction, and
+all its tests share it: a team stack costs ~40 s to bring up and ~30 s to take down.
 """
 
 from __future__ import annotations

@@ -1,17 +1,22 @@
 """The nightly deployment as a user runs it (tests/deployment_stack.py: `prefect deploy --all`, a
 process worker, team mode where PostgreSQL is installed): a triggered run with new params, a run
-with overrides as a DVC experiment, and, in team mode, the champion looked up from another process.
-The tests run in this order and build on each other: one retraining serves them all.
+with overrides as a DVC experiment, in team mode the champion looked up from another process, then
+runs that go wrong and leave the project as they found it: a failing stage fails the flow run and
+its MLflow run, and overlapping runs wait their turn on the project lock or are refused.
 
+One stack for all of them (a team stack costs a PostgreSQL cluster, an MLflow and a Prefect server
+migrating their databases, and a worker), and the tests run in this order and build on each other:
+one retraining serves them all, and leaves the project up to date for the runs that go wrong.
 The project is a copy of the session's reproduced project (tests/shared_projects.py, whose own
 test checks that a fresh project's repro runs every stage) in which new train params have landed:
 the triggered run must retrain and re-evaluate, and the data stages stay as DVC cached them.
-A failing stage and overlapping runs are test_deployment_safety.py's, on a stack of their own.
 """
 
 from __future__ import annotations
 
+import re
 import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,12 +25,29 @@ import psutil
 import pytest
 import yaml
 
-from tests.deployment_stack import DEPLOYMENT, TEAM, Stack, api, artifact, deployed_stack, mlflow_runs, ok, trigger
+from tests.deployment_stack import (
+    DEPLOYMENT,
+    TEAM,
+    Stack,
+    api,
+    artifact,
+    deployed_stack,
+    logs,
+    mlflow_runs,
+    ok,
+    trigger,
+    wait_final,
+    wait_for_log,
+)
 from tests.helpers import BIN, project_env, store_client
 from tests.project_copy import copy_project
 from tests.shared_projects import Reproduced
 
 pytestmark = pytest.mark.e2e
+# A waiting run asks the server for the lock again when it says to: by default after the slot's
+# average occupancy, capped at 30 s. A 1 s cap keeps the wait honest (the runs still queue on the
+# lock, one after the other) without two half-minute sleeps per test.
+SLOT_WAIT = {"PREFECT_SERVER_CONCURRENCY_MAXIMUM_CONCURRENCY_SLOT_WAIT_SECONDS": "1"}
 
 
 def _new_train_params_land(root: Path) -> None:
@@ -43,7 +65,7 @@ def deployed(tmp_path_factory: pytest.TempPathFactory, reproduced_project: Repro
     """A project with new train params, the deployment applied and a worker polling."""
     root = copy_project(reproduced_project.root, tmp_path_factory.mktemp("deployed") / "graphfuse")
     _new_train_params_land(root)
-    yield from deployed_stack(root)
+    yield from deployed_stack(root, **SLOT_WAIT)
 
 
 @pytest.fixture
@@ -126,3 +148,82 @@ def test_team_mode_serves_the_champion_to_another_process(deployed: Stack, tmp_p
     status = ok([str(BIN / "graphfuse"), "team", "status"], deployed.root, project_env())
     assert all(name in status for name in ("postgres", "mlflow", "prefect", "worker"))
     assert all(psutil.pid_exists(int(line.split()[2])) for line in status.splitlines() if " pid " in line)
+
+
+def test_a_failing_stage_fails_the_flow_run_and_the_mlflow_run(deployed: Stack, client: None) -> None:
+    root = deployed.root
+    broken = Path(shutil.copytree(root / "data" / "raw" / "small", root / "data" / "raw" / "broken"))
+    nodes = (broken / "nodes.csv").read_text().splitlines()
+    nodes[3] = nodes[2]  # a duplicate id on spreadsheet row 4
+    (broken / "nodes.csv").write_text("\n".join(nodes) + "\n")
+    params_before = (root / "params.yaml").read_bytes()
+
+    run = trigger({"dataset_dir": "data/raw/broken"})
+
+    assert run.state.is_failed()
+    assert "stage 'validate' failed" in run.state.message and "nodes.csv" in run.state.message
+    (mlflow_run,) = mlflow_runs(deployed, run.id)
+    assert mlflow_run.info.status == "FAILED"
+    assert mlflow_run.data.tags["graphfuse.failed_stage"] == "validate"
+    assert re.search(r"nodes\.csv.*row 4", mlflow_run.data.tags["graphfuse.error"])
+    # The failed experiment's params are not left behind: a manual `dvc repro` still has nothing to do.
+    assert (root / "params.yaml").read_bytes() == params_before
+    assert "up to date" in ok([str(BIN / "dvc"), "status"], root, project_env())
+
+
+# Holds the project lock as another run would, in its own process: Prefect's event workers bound to
+# this stack's server must not live in the test process, which outlives the server.
+_HOLD_THE_LOCK = """
+import sys
+from prefect.concurrency.sync import concurrency
+from flows.deployment import LOCK_NAME, ProjectBusy, repro_flow
+with concurrency(LOCK_NAME, occupy=1, strict=True):
+    try:
+        repro_flow(root=sys.argv[1], lock_wait_s=1)
+    except ProjectBusy as exc:
+        print("REFUSED", exc, flush=True)
+    print("HOLDING", flush=True)
+    sys.stdin.readline()
+"""
+
+
+def test_overlapping_runs_wait_their_turn_or_are_refused(deployed: Stack, client: None) -> None:
+    """Also a second run with nothing new, twice: neither reruns a stage nor touches dvc.lock."""
+    root = deployed.root
+    env = deployed.client_env()
+    lock_before = (root / "dvc.lock").read_bytes()
+    holder = subprocess.Popen(
+        [str(BIN / "python"), "-c", _HOLD_THE_LOCK, str(root)],
+        cwd=root,
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        said = []
+        for line in iter(holder.stdout.readline, ""):
+            if line.startswith("HOLDING"):
+                break
+            said.append(line)
+        assert any(line.startswith("REFUSED") and "held the project lock" in line for line in said), said
+        first, second = trigger(timeout=0), trigger(timeout=0)
+        # Both runs are told why they wait while the project is held.
+        assert wait_for_log(first.id, "waits up to") and wait_for_log(second.id, "waits up to")
+    finally:
+        holder.communicate("\n", timeout=120)  # the other run ends: the lock is free
+    runs = [wait_final(first.id), wait_final(second.id)]
+    assert all(run.state.is_completed() for run in runs), [run.state.message for run in runs]
+    spans = []
+    for run in runs:
+        assert wait_for_log(run.id, "released at", timeout=60)  # logs reach the API after the state
+        messages = logs(run.id)
+        acquired = [float(m.rsplit(" ", 1)[1]) for m in messages if "acquired at" in m]
+        released = [float(m.rsplit(" ", 1)[1]) for m in messages if "released at" in m]
+        spans.append((acquired[0], released[0]))
+    (_, first_end), (second_start, _) = sorted(spans)
+    assert first_end <= second_start  # one after the other, never both inside the pipeline
+    assert all("nothing (DVC found no change)" in artifact(run.id) for run in runs)
+    assert (root / "dvc.lock").read_bytes() == lock_before
+    assert "up to date" in ok([str(BIN / "dvc"), "status"], root, project_env())

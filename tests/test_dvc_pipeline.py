@@ -111,6 +111,30 @@ def test_second_repro_reruns_nothing(repo_copy: tuple[Path, dict[str, str]]) -> 
     assert "up to date" in status
 
 
+def test_a_second_graphfuse_repro_reruns_nothing_and_leaves_no_server(repo_copy: tuple[Path, dict[str, str]]) -> None:
+    """Nothing to reproduce: DVC ends before the Prefect server answers, and the command stops the
+    server mid-start instead of waiting for it, leaving no process and no half-copied database."""
+    root, env = repo_copy
+    result = _run([str(BIN / "graphfuse"), "repro"], root, env)
+    assert "Running stage" not in result.stdout
+    assert "Data and pipelines are up to date" in result.stdout
+    assert not list((root / ".prefect").glob(".prefect-db-*"))
+    assert not _prefect_servers_of(root)
+
+
+def _prefect_servers_of(root: Path) -> list[int]:
+    """The Prefect server processes still running with ``root``'s Prefect home."""
+    home = f"PREFECT_HOME={root / '.prefect'}".encode()
+    found = []
+    for pid in subprocess.run(["pgrep", "-f", "prefect_server_process"], capture_output=True, text=True).stdout.split():
+        try:
+            if home in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"):
+                found.append(int(pid))
+        except OSError:  # ended meanwhile
+            pass
+    return found
+
+
 def test_editing_a_model_layer_reruns_only_train_and_evaluate(reproduced_project: Reproduced, tmp_path: Path) -> None:
     """dvc.yaml's code deps come from the imports (`graphfuse dvc-deps`): a GNN layer is code of
     train and evaluate only, so editing one must not re-encode every text and image."""

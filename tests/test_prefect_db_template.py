@@ -7,10 +7,17 @@ import asyncio
 import sqlite3
 from pathlib import Path
 
-import prefect
 import pytest
 
-from pipeline.ops.prefect_db_template import EXPECTED_TABLES, OFF_ENV, _migrate, prepare, sqlite_file, template_dir
+from pipeline.ops.prefect_db_template import (
+    EXPECTED_TABLES,
+    OFF_ENV,
+    _migrate,
+    prepare,
+    sqlite_file,
+    template_dir,
+    template_key,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -19,6 +26,11 @@ def _filled_tables(path: Path) -> set[str]:
     with sqlite3.connect(path) as conn:
         names = [n for (n,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
         return {n for n in names if conn.execute(f'SELECT 1 FROM "{n}" LIMIT 1').fetchone()}  # noqa: S608
+
+
+def _block_types_written(path: Path) -> tuple[str, int]:
+    with sqlite3.connect(path) as conn:
+        return conn.execute("SELECT max(updated), count(*) FROM block_type").fetchone()
 
 
 def _revision(path: Path) -> str:
@@ -33,14 +45,14 @@ def test_an_existing_database_or_a_server_database_is_never_touched(
     existing = tmp_path / "prefect.db"
     existing.write_bytes(b"a user's database")
 
-    assert not prepare(existing, prefect.__version__)
+    assert not prepare(existing, template_key())
     assert existing.read_bytes() == b"a user's database"
     assert sqlite_file("postgresql+asyncpg://graphfuse@127.0.0.1:5432/prefect") is None
     assert sqlite_file("sqlite+aiosqlite:///:memory:") is None
     assert sqlite_file(f"sqlite+aiosqlite:///{existing}") == existing
 
     monkeypatch.setenv(OFF_ENV, "0")
-    assert not prepare(tmp_path / "new" / "prefect.db", prefect.__version__)
+    assert not prepare(tmp_path / "new" / "prefect.db", template_key())
     assert not (tmp_path / "new").exists() and not (tmp_path / "cache").exists()
 
 
@@ -61,10 +73,13 @@ def test_the_first_new_project_makes_the_template_and_later_ones_copy_it(
         assert healthy(server.url)
     finally:
         terminate(server.pid)
-    template = template_dir() / f"prefect-{prefect.__version__}.db"
+    template = template_dir() / f"prefect-{template_key()}.db"
     built_at = template.stat().st_mtime_ns
+    # The server on its copy registered no block types again: the rows are the template's, untouched.
+    assert _block_types_written(first) == _block_types_written(template)
+    assert not (first.parent / "memo_store.toml").exists()
 
-    assert prepare(second, prefect.__version__)
+    assert prepare(second, template_key())
 
     assert template.stat().st_mtime_ns == built_at  # built once, then only copied
     for database in (template, second):

@@ -104,7 +104,7 @@ def spawn_server(
     services: bool = True,
     home: Path | None = None,
     extra_env: dict[str, str] | None = None,
-) -> tuple[Service, Callable[[], None]]:
+) -> tuple[Service, Callable[..., None]]:
     """Start a Prefect server; return it (its URL is fixed already) and a function that waits until
     it answers, so that the caller can start other work while it migrates and imports."""
     home = home or prefect_home(root)
@@ -134,9 +134,10 @@ def spawn_server(
     process = launch(command, env=env, log=log, tied=tied)
     api_url = f"http://127.0.0.1:{port}/api"
 
-    def wait() -> None:
+    def wait(unless: Callable[[], bool] | None = None) -> None:
         # Its imports alone took over 120 s on a 2-core box at load 12; a server that exits fails at once.
-        wait_until(lambda: healthy(api_url), process, what=f"Prefect server on port {port}", log=log, timeout=300)
+        what = f"Prefect server on port {port}"
+        wait_until(lambda: healthy(api_url), process, what=what, log=log, timeout=300, unless=unless)
 
     return Service(name="prefect", pid=process.pid, url=api_url, log=str(log)), wait
 
@@ -222,7 +223,7 @@ def prefect_api(root: str | Path = ".", *, scheduler: bool = False) -> Iterator[
 @contextmanager
 def starting_prefect_api(
     root: str | Path = ".", *, scheduler: bool = False
-) -> Iterator[tuple[str, Callable[[], None]]]:
+) -> Iterator[tuple[str, Callable[..., None]]]:
     """As :func:`prefect_api`, but yields at once: the URL and a function that waits until the API
     answers. `graphfuse repro` starts its warm stage server meanwhile: on a new project the
     server's database migrations alone take ~10 s, as long as the warm server's imports."""
@@ -240,7 +241,7 @@ def starting_prefect_api(
         terminate(service.pid)
 
 
-def _ready() -> None:
+def _ready(unless: Callable[[], bool] | None = None) -> None:
     """The API already answers: nothing to wait for."""
 
 

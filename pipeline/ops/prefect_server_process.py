@@ -7,21 +7,33 @@ unchanged. Preparing the database here costs no extra start: this process import
 
 from __future__ import annotations
 
+import signal
 import sys
 
 
 def main(argv: list[str]) -> None:
-    import prefect
-    from prefect.settings import get_current_settings
+    # Stopped while it starts (a no-op `graphfuse repro` needs no API): leave through SystemExit, so
+    # that a template half built or copied is cleaned up. uvicorn installs its own handler later.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
+    from prefect.settings import (
+        PREFECT_API_BLOCKS_REGISTER_ON_START,
+        PREFECT_MEMOIZE_BLOCK_AUTO_REGISTRATION,
+        get_current_settings,
+        temporary_settings,
+    )
 
-    from pipeline.ops.prefect_db_template import prepare, sqlite_file
+    from pipeline.ops.prefect_db_template import prepare, sqlite_file, template_key
 
     url = get_current_settings().server.database.connection_url
-    if url is not None and (database := sqlite_file(url.get_secret_value())) is not None:
-        prepare(database, prefect.__version__)
+    database = sqlite_file(url.get_secret_value()) if url is not None else None
+    copied = database is not None and prepare(database, template_key())
+    # A copy holds the block types already: Prefect's registration (and the hashing of every block
+    # class its memo does first) would rewrite the same rows, ~0.7 s before the server answers.
+    skip = {PREFECT_API_BLOCKS_REGISTER_ON_START: False, PREFECT_MEMOIZE_BLOCK_AUTO_REGISTRATION: False}
     import uvicorn.main
 
-    uvicorn.main.main(argv, prog_name="uvicorn")
+    with temporary_settings(updates=skip if copied else {}):  # the server's event loop inherits it
+        uvicorn.main.main(argv, prog_name="uvicorn")
 
 
 if __name__ == "__main__":

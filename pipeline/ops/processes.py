@@ -92,20 +92,21 @@ def run_tied(
     *,
     env: Mapping[str, str],
     cwd: Path | None = None,
-    meanwhile: Callable[[], None] | None = None,
+    meanwhile: Callable[[Callable[[], bool]], None] | None = None,
 ) -> int:
     """Run ``command`` in the foreground, tied to this process: if we die, even by ``kill -9``, it
     gets SIGKILL, and so does every ``graphfuse stage`` it starts (:func:`die_with_parent_if_asked`),
     so nothing runs on to rewrite outputs after the command that owned it is gone.
 
     ``meanwhile`` runs once the command started (waiting for a server it will need, while it
-    starts up); if it raises, the command is stopped and the error goes on."""
+    starts up), given a function that says whether the command has ended already (a no-op
+    ``dvc repro`` needs no server); if it raises, the command is stopped and the error goes on."""
     hook = _die_with_parent(os.getpid())
     tied_env = {**env, TIED_ENV_VAR: str(os.getpid())}
     with subprocess.Popen(list(command), env=tied_env, cwd=cwd, preexec_fn=hook) as process:  # noqa: PLW1509
         try:
             if meanwhile is not None:
-                meanwhile()
+                meanwhile(lambda: process.poll() is not None)
             return process.wait()
         except KeyboardInterrupt:  # Ctrl-C reached the whole foreground group: let it finish its own way
             return process.wait()
@@ -176,12 +177,19 @@ def launch(
 
 
 def wait_until(
-    ready: Callable[[], bool], process: subprocess.Popen, *, what: str, log: Path, timeout: float = 120.0
+    ready: Callable[[], bool],
+    process: subprocess.Popen,
+    *,
+    what: str,
+    log: Path,
+    timeout: float = 120.0,
+    unless: Callable[[], bool] | None = None,
 ) -> None:
-    """Poll ``ready`` until it holds; fail with the log's tail if the process exits or time runs out."""
+    """Poll ``ready`` until it holds (or ``unless`` does: nobody needs it any more); fail with the
+    log's tail if the process exits or time runs out."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if ready():
+        if ready() or (unless is not None and unless()):
             return
         if process.poll() is not None:
             raise GraphFuseError(f"{what} exited with code {process.returncode}; see {log}:\n{tail(log)}")
