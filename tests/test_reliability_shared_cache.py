@@ -8,11 +8,13 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from pipeline.ops import stage_host
 from tests.helpers import BIN, project_env, store_client
 from tests.project_copy import GIT, copy_project, run_ok
 from tests.shared_projects import Reproduced
@@ -35,10 +37,24 @@ def _teammate_clone(first: Path, dest: Path) -> Path:
     return dest
 
 
-def test_a_clone_sharing_the_dvc_cache_reproduces_and_predicts(reproduced_project: Reproduced, tmp_path: Path) -> None:
-    first = copy_project(reproduced_project.root, tmp_path / "first")  # the clone writes to its cache
+@pytest.fixture
+def clones(reproduced_project: Reproduced, tmp_path: Path) -> Iterator[tuple[Path, Path]]:
+    """The first machine's project (a copy: the clone writes to its cache) and the teammate's clone."""
+    first = copy_project(reproduced_project.root, tmp_path / "first")
     clone = _teammate_clone(first, tmp_path / "teammate")
-    env = project_env()
+    yield first, clone
+    stage_host.stop(clone)  # the stage host its first stage left (HOST_ENV)
+
+
+#: The teammate's plain `dvc repro` as it runs by default: its first lone stage leaves a stage host
+#: (params.yaml's orchestration.stage_host_idle_s, which the suite turns off: tests/conftest.py), so
+#: the forced evaluate forks from it instead of starting a Prefect server and importing torch again.
+HOST_ENV = {stage_host.IDLE_ENV: "30"}
+
+
+def test_a_clone_sharing_the_dvc_cache_reproduces_and_predicts(clones: tuple[Path, Path], tmp_path: Path) -> None:
+    first, clone = clones
+    env = project_env(**HOST_ENV)
     repro = run_ok([str(BIN / "dvc"), "repro"], clone, env)
     output = repro.stdout + repro.stderr
     assert "Running stage 'evaluate'" in output  # its cache: false outputs are not in the cache
