@@ -37,7 +37,7 @@ def tracked_files(leave_out: str | tuple[str, ...] = ("data/raw/countries/", "da
     return [f for f in out if f and not f.startswith(leave_out) and (REPO_ROOT / f).is_file()]
 
 
-def make_project(root: Path, per_class: int = 4, train: dict | None = None) -> Path:
+def make_project(root: Path, per_class: int = 4, train: dict | None = None, evaluate: dict | None = None) -> Path:
     """The repo's files in a new, committed git repo, params pointing at a tiny countries slice."""
     for name in tracked_files():
         (root / name).parent.mkdir(parents=True, exist_ok=True)
@@ -46,6 +46,7 @@ def make_project(root: Path, per_class: int = 4, train: dict | None = None) -> P
     params = yaml.safe_load((root / "params.yaml").read_text())
     params["dataset"]["dir"] = "data/raw/small"
     params["train"].update(FAST_TRAIN if train is None else train)
+    params["evaluate"].update(evaluate or {})
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     (root / "dvc.lock").unlink(missing_ok=True)  # the committed lock is the countries run's
     for args in (["git", "init", "-q"], [*GIT, "add", "-A"], [*GIT, "commit", "-qm", "copy"]):
