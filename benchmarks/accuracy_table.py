@@ -184,7 +184,8 @@ def main() -> None:
     seeds = list(range(2 if args.quick else args.seeds))
     ref_epochs = 100 if args.quick else 200
     results: dict[str, dict[str, dict]] = {}
-    earlier: dict[str, dict[str, dict]] = json.loads(args.json.read_text()) if args.merge and args.json else {}
+    merging = args.merge and args.json and args.json.exists()  # a first --merge run starts the file
+    earlier: dict[str, dict[str, dict]] = json.loads(args.json.read_text()) if merging else {}
     for name in args.datasets:
         params, paths = prepared(name, args.work)
         if args.quick:
