@@ -10,10 +10,8 @@ Correct & Smooth strength as the search chose them. The search itself does not r
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
-import subprocess
 import time
 from collections import Counter
 from pathlib import Path
@@ -24,22 +22,14 @@ from pipeline.evaluation.retrain import threads_for
 from pipeline.evaluation.spread import seed_spread
 from pipeline.search.run import search_ensemble
 from pipeline.stages.train import _model_config
+from pipeline.tracking.provenance import git_commit
 from pipeline.training.refit import fit_ensemble
 
 AUTO = "GraphFuse train.search: auto (ensemble)"
 CPU = torch.device("cpu")
+REPO = Path(__file__).resolve().parents[1]
 #: The search report's selection scores (5-fold or val accuracy on the scored train/val nodes).
 SELECTION_KEYS = ("best_single_modality", "best_no_graph", "best_candidate", "ensemble_score", "final_score")
-
-
-def graph_digest(data) -> str:
-    """The graph's digest (its tensors' bytes), naming the study as the train stage's fingerprint does."""
-    digest = hashlib.sha256()
-    for key in sorted(data.keys()):
-        value = data[key]
-        if isinstance(value, torch.Tensor):
-            digest.update(key.encode() + value.contiguous().view(-1).view(torch.uint8).numpy().tobytes())
-    return digest.hexdigest()
 
 
 def fresh_storage(folder: Path) -> str:
@@ -47,14 +37,6 @@ def fresh_storage(folder: Path) -> str:
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     return str(folder / "studies.db")
-
-
-def commit() -> str:
-    """The checkout's commit (``+dirty`` when the benchmarks or the pipeline have edits)."""
-    root = Path(__file__).resolve().parents[1]
-    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True)
-    dirty = subprocess.run(["git", "diff", "--quiet", "HEAD", "--", "pipeline", "benchmarks"], cwd=root).returncode
-    return head.stdout.strip() + ("+dirty" if dirty else "")
 
 
 def member_summary(member) -> dict:
@@ -106,7 +88,7 @@ def auto_row(data, meta, train, *, digest: str, storage: str, seeds: list[int]) 
         "members": [member_summary(m) for m in outcome.config.members],
         "seeds": seeds,
         "load_average": [round(load_start, 2), round(os.getloadavg()[0], 2)],
-        "commit": commit(),
+        "commit": git_commit(REPO),
     }
     members = len(search["members"])
     return {
@@ -121,7 +103,9 @@ def auto_row(data, meta, train, *, digest: str, storage: str, seeds: list[int]) 
 def auto_rows(name: str, data, meta, params, work: Path, seeds: list[int]) -> dict[str, dict]:
     """The ``auto`` part's row for dataset ``name``, its study in a fresh folder under ``work``."""
     storage = fresh_storage(work / name / "search-auto")
-    row = auto_row(data, meta, params.train, digest=graph_digest(data), storage=storage, seeds=seeds)
+    row = auto_row(
+        data, meta, params.train, digest=name, storage=storage, seeds=seeds
+    )  # a fresh study: its name only labels it
     search = row["search"]
     print(
         f"{name:<15} {'auto (ensemble)':<40} test {100 * sum(row['test']) / len(row['test']):.1f} "

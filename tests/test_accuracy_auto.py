@@ -9,8 +9,7 @@ import pytest
 
 from benchmarks.auto_rows import AUTO, auto_rows
 from benchmarks.docs_tables import table
-from pipeline.config import TrainParams
-from tests.tiny_graphs import one_thread, two_community_graph  # noqa: F401
+from tests.tiny_graphs import one_thread, tiny_search_params, two_community_graph  # noqa: F401
 
 pytestmark = pytest.mark.unit
 
@@ -23,18 +22,8 @@ def test_auto_part_searches_once_in_a_fresh_study_and_records_its_choice(tmp_pat
         modalities={"tabular": 8, "image": 6},
         task="node_classification",
     )
-    train = TrainParams(
-        hidden_dim=16,
-        projection_dim=8,
-        max_epochs=12,
-        patience=4,
-        device="cpu",
-        search_trials=5,
-        search_seconds=60,
-        search_folds=3,
-        search_top=4,
-        search_rounds=5,
-    )
+    # auto_row sets search and its storage itself
+    train = tiny_search_params(tmp_path, max_epochs=12, patience=4, search_seconds=60)
     old = tmp_path / "tiny" / "search-auto"
     old.mkdir(parents=True)
     (old / "studies.db").write_text("an earlier study: must not be resumed")

@@ -5,14 +5,13 @@ from __future__ import annotations
 import pytest
 import torch
 
-from pipeline.config import TrainParams
 from pipeline.inference.bundle import ModelBundle, load_bundle, save_bundle
 from pipeline.models import build_model
 from pipeline.search.ensemble import greedy_ensemble, mixture, selection_score
 from pipeline.search.folds import scored_nodes, selection_folds, without_test_labels
 from pipeline.search.run import search_ensemble
 from pipeline.training import predict_logits
-from tests.tiny_graphs import one_thread, tiny_config, two_community_graph  # noqa: F401
+from tests.tiny_graphs import one_thread, tiny_config, tiny_search_params, two_community_graph  # noqa: F401
 
 pytestmark = pytest.mark.unit
 
@@ -47,27 +46,9 @@ def test_greedy_ensemble_never_scores_below_its_best_candidate():
     assert greedy_ensemble(noisy, y, rounds=10) == weights  # deterministic
 
 
-def _train_params(tmp_path, **overrides) -> TrainParams:
-    values = dict(
-        hidden_dim=16,
-        projection_dim=8,
-        max_epochs=15,
-        patience=5,
-        device="cpu",
-        search="auto",
-        search_trials=5,
-        search_seconds=120,
-        search_folds=3,
-        search_top=4,
-        search_rounds=5,
-        search_storage=str(tmp_path / "studies.db"),
-    )
-    return TrainParams(**(values | overrides))
-
-
 def _search(data, tmp_path, **overrides):
     base = tiny_config(data, hidden_dim=16, dropout=0.5, modality_dropout=0.1)
-    return search_ensemble(base, _train_params(tmp_path, **overrides), data, device=CPU, graph_digest="tiny")
+    return search_ensemble(base, tiny_search_params(tmp_path, **overrides), data, device=CPU, graph_digest="tiny")
 
 
 def test_search_is_reproducible_never_reads_test_labels_resumes_and_bundles(tmp_path):
@@ -76,7 +57,7 @@ def test_search_is_reproducible_never_reads_test_labels_resumes_and_bundles(tmp_
     base = tiny_config(data, hidden_dim=16, dropout=0.5, modality_dropout=0.1)
     first = search_ensemble(
         base,
-        _train_params(tmp_path),
+        tiny_search_params(tmp_path),
         data,
         device=CPU,
         graph_digest="tiny",

@@ -6,6 +6,7 @@ import pytest
 import torch
 from torch_geometric.data import Data
 
+from pipeline.config import TrainParams
 from pipeline.features import ModalityFeatures
 from pipeline.graph import build_graph
 from pipeline.models import FusionModelConfig
@@ -50,3 +51,22 @@ def tiny_config(data: Data, **overrides) -> FusionModelConfig:
     dims = {key[2:]: int(data[key].size(1)) for key in data.keys() if key.startswith("x_")}
     base = {"projection_dim": 8, "hidden_dim": 16, "dropout": 0.0, "heads": 2}
     return FusionModelConfig(modality_dims=dims, num_classes=2, **(base | overrides))
+
+
+def tiny_search_params(tmp_path, **overrides) -> TrainParams:
+    """``train`` for a search on a tiny graph: small models, a 5-trial budget, a study under ``tmp_path``."""
+    values = dict(
+        hidden_dim=16,
+        projection_dim=8,
+        max_epochs=15,
+        patience=5,
+        device="cpu",
+        search="auto",
+        search_trials=5,
+        search_seconds=120,
+        search_folds=3,
+        search_top=4,
+        search_rounds=5,
+        search_storage=str(tmp_path / "studies.db"),
+    )
+    return TrainParams(**(values | overrides))

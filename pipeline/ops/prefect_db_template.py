@@ -55,13 +55,13 @@ def sqlite_file(connection_url: str) -> Path | None:
     return Path(connection_url[len(prefix) :])
 
 
-def prepare(database: Path, key: str) -> bool:
-    """Give a new project's database a copy of the template for ``key`` (:func:`template_key`;
+def prepare(database: Path, key: str | None = None) -> bool:
+    """Give a new project's database a copy of the template for ``key`` (default :func:`template_key`;
     made now if there is none yet); whether it got one, and so needs no block registration. An
     existing database, or any failure, is left to Prefect's own start."""
     if os.environ.get(OFF_ENV, "").strip() == "0" or database.exists():
         return False
-    template = template_dir() / f"prefect-{key}.db"
+    template = template_dir() / f"prefect-{key or template_key()}.db"
     try:
         if not template.is_file():
             _build(template)

@@ -22,11 +22,11 @@ def main(argv: list[str]) -> None:
         temporary_settings,
     )
 
-    from pipeline.ops.prefect_db_template import prepare, sqlite_file, template_key
+    from pipeline.ops.prefect_db_template import prepare, sqlite_file
 
     url = get_current_settings().server.database.connection_url
     database = sqlite_file(url.get_secret_value()) if url is not None else None
-    copied = database is not None and prepare(database, template_key())
+    copied = database is not None and prepare(database)
     # A copy holds the block types already: Prefect's registration (and the hashing of every block
     # class its memo does first) would rewrite the same rows, ~0.7 s before the server answers.
     skip = {PREFECT_API_BLOCKS_REGISTER_ON_START: False, PREFECT_MEMOIZE_BLOCK_AUTO_REGISTRATION: False}
