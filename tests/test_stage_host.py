@@ -17,11 +17,17 @@ from tests.helpers import BIN, project_env
 pytestmark = pytest.mark.integration
 
 
+# How long the host waits for the next stage. Long enough for the next `graphfuse stage` to start on
+# a loaded machine: at 4 s a suite run once saw the host stop between two stages (a new host took
+# the second). The wait for it to stop is sleep, not CPU.
+IDLE_S = 20
+
+
 def _stage(name: str, root: Path, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(BIN / "graphfuse"), "stage", name],
         cwd=root,
-        env=project_env(**({"GRAPHFUSE_STAGE_HOST_IDLE_S": "4"} | env)),
+        env=project_env(**({"GRAPHFUSE_STAGE_HOST_IDLE_S": str(IDLE_S)} | env)),
         capture_output=True,
         text=True,
         timeout=600,
@@ -62,8 +68,8 @@ def test_lone_stages_share_one_host_that_stops_when_idle(project: Path) -> None:
     assert "Still processing items" not in second.stdout + second.stderr
     assert (project / "data" / "processed" / "features" / "tabular").is_dir()
 
-    # Idle for 4 s: the host, its Prefect server and its socket folder go, and so does the state.
-    assert _gone(host["pid"], 60) and _gone(host["prefect_pid"], 30)
+    # Idle for IDLE_S: the host, its Prefect server and its socket folder go, and so does the state.
+    assert _gone(host["pid"], IDLE_S + 60) and _gone(host["prefect_pid"], 30)
     assert not state_file.exists() and not Path(host["socket"]).parent.exists()
 
 
