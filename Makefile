@@ -8,6 +8,9 @@ export PATH := $(BIN):$(PATH)
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export DO_NOT_TRACK := 1
+# Bytecode caches (git- and DVC-ignored): a machine that turns them off would recompile the
+# project's modules and rewrite every test module's asserts in each of the suite's processes.
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: setup run test test-fast lint clean
 
