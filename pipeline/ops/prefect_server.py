@@ -18,6 +18,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Protocol
 
 from pipeline.atomic import write_text
 from pipeline.errors import GraphFuseError
@@ -79,6 +80,13 @@ def _server_env(home: Path, port: int, *, ui: bool) -> dict[str, str]:
     return env
 
 
+class WaitForServer(Protocol):
+    """Waits until a starting server answers (and fails if it exits or times out first); ``unless``,
+    polled meanwhile, ends the wait early once it holds: nobody needs the server any more."""
+
+    def __call__(self, unless: Callable[[], bool] | None = None) -> None: ...
+
+
 def launch_server(
     root: str | Path,
     port: int | None,
@@ -104,7 +112,7 @@ def spawn_server(
     services: bool = True,
     home: Path | None = None,
     extra_env: dict[str, str] | None = None,
-) -> tuple[Service, Callable[..., None]]:
+) -> tuple[Service, WaitForServer]:
     """Start a Prefect server; return it (its URL is fixed already) and a function that waits until
     it answers, so that the caller can start other work while it migrates and imports."""
     home = home or prefect_home(root)
@@ -221,9 +229,7 @@ def prefect_api(root: str | Path = ".", *, scheduler: bool = False) -> Iterator[
 
 
 @contextmanager
-def starting_prefect_api(
-    root: str | Path = ".", *, scheduler: bool = False
-) -> Iterator[tuple[str, Callable[..., None]]]:
+def starting_prefect_api(root: str | Path = ".", *, scheduler: bool = False) -> Iterator[tuple[str, WaitForServer]]:
     """As :func:`prefect_api`, but yields at once: the URL and a function that waits until the API
     answers. `graphfuse repro` starts its warm stage server meanwhile: on a new project the
     server's database migrations alone take ~10 s, as long as the warm server's imports."""
