@@ -50,32 +50,48 @@ def chosen(named: Sequence[str] | None, lockbox: bool, default: Sequence[str], e
 
 
 def statistics(name: str = "unihan") -> dict:
-    """Shape of a lockbox dataset, read as the validate stage reads it; no model, no test numbers."""
-    from pipeline.dataset import load_dataset, with_splits
+    """Shape of a lockbox dataset (see :func:`dataset_statistics`); no model, no test numbers."""
+    return dataset_statistics(LOCKBOX[name])
 
-    dataset = with_splits(load_dataset(LOCKBOX[name]), seed=42, val_fraction=0.2, test_fraction=0.2)
-    nodes, edges, ids = dataset.nodes, dataset.edges, dataset.spec.id_column
-    label = nodes.set_index(ids)[dataset.spec.label_column]
-    split = dataset.split.set_axis(nodes[ids])
-    source, target = dataset.spec.edges.source, dataset.spec.edges.target
-    connected = set(edges[source]) | set(edges[target])
-    train = edges[(split.loc[edges[source]].to_numpy() == "train") & (split.loc[edges[target]].to_numpy() == "train")]
-    same = (label.loc[train[source]].to_numpy() == label.loc[train[target]].to_numpy()).mean()
-    columns = {
+
+def dataset_statistics(root: Path) -> dict:
+    """Shape of the dataset at ``root``, read as the validate stage reads it and its graph counted as
+    build_graph counts it (``pipeline.graph.graph_stats``: self-loops dropped, duplicates merged).
+
+    graph_stats counts columns of the edge index, where an undirected edge is two; here an edge is
+    an edge, so its edge counts are halved for an undirected dataset (homophily is the same either way).
+    """
+    import pandas as pd
+    import torch
+
+    from pipeline.dataset import load_dataset, with_splits
+    from pipeline.graph import build_edge_index, graph_stats
+
+    dataset = with_splits(load_dataset(root), seed=42, val_fraction=0.2, test_fraction=0.2)
+    directed = dataset.spec.edges.directed
+    edge_index, _ = build_edge_index(dataset.edges, dataset.ids, directed=directed)
+    edge_type = torch.zeros(edge_index.size(1), dtype=torch.long)  # the dataset's own edges only, no kNN
+    codes = pd.Categorical(dataset.labels, categories=dataset.classes).codes  # -1: unlabelled
+    y = torch.from_numpy(codes.astype("int64"))
+    train = torch.from_numpy((dataset.split == "train").fillna(False).to_numpy(dtype=bool))
+    graph = graph_stats(edge_index, edge_type, y, train)
+    columns_per_edge = 1 if directed else 2
+    nodes = dataset.nodes
+    modality_columns = {
         "text": dataset.spec.text_columns,
         "image": [dataset.spec.image_column],
         "tabular": [*dataset.spec.numeric_columns, *dataset.spec.categorical_columns],
     }
-    coverage = {m: float(nodes[c].notna().any(axis=1).mean()) for m, c in columns.items() if c and c[0]}
+    coverage = {m: float(nodes[c].notna().any(axis=1).mean()) for m, c in modality_columns.items() if c and c[0]}
     return {
-        "nodes": len(nodes),
-        "edges": len(edges),
-        "classes": label.value_counts().to_dict(),
-        "isolated_share": 1 - len(connected) / len(nodes),
+        "nodes": graph["nodes"],
+        "edges": graph["edges"]["all"] // columns_per_edge,
+        "classes": dataset.labels.value_counts().to_dict(),
+        "isolated_share": graph["isolated_nodes"]["all"] / graph["nodes"],
         "coverage": coverage,
-        "split": split.value_counts().to_dict(),
-        "train_edges": len(train),
-        "train_edge_homophily": float(same),
+        "split": dataset.split.value_counts().to_dict(),
+        "train_edges": graph["train_edges"]["all"] // columns_per_edge,
+        "train_edge_homophily": graph["homophily_train"]["all"],
     }
 
 

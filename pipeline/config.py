@@ -155,7 +155,7 @@ class TrainParams(_Section):
     # --- search over the zoo, selection on folds, greedy ensemble (pipeline/search, docs/search.md) ---
     # YAML 1.1 reads a bare `off` as false, and `dvc exp run -S` rewrites a quoted "off" bare: both mean off.
     search: Annotated[Literal["off", "auto"], BeforeValidator(lambda v: "off" if v is False else v)] = Field(
-        "off", description="auto: an Optuna search over the zoo, registering a weighted ensemble (docs/search.md)"
+        "auto", description="auto: an Optuna search over the zoo, registering a weighted ensemble (docs/search.md)"
     )
     search_trials: int = Field(20, ge=1, description="trials (finished or pruned) the search may run")
     search_seconds: float = Field(150.0, gt=0, description="wall-clock budget of the search")

@@ -75,26 +75,22 @@ def editable_countries(tmp_path: Path, small_countries: Path) -> Path:
 @pytest.fixture(scope="session")
 def prefect_api(tmp_path_factory: pytest.TempPathFactory):
     """One real, temporary Prefect API for the whole session, started as graphfuse starts a lone
-    command's (pipeline/ops/prefect_server.py: no UI, no scheduler, as prefect_test_harness's). Its
-    database is a copy of the migrated template, so it answers in ~6 s; the harness migrated a new
-    one each time (~16 s on a worker)."""
+    command's (pipeline/ops/prefect_server.py: no UI, no scheduler, as prefect_test_harness's), in a
+    home of its own whatever PREFECT_HOME or PREFECT_API_URL say. Its database is a copy of the
+    migrated template, so it answers in ~6 s; the harness migrated a new one each time (~16 s on a worker)."""
     import prefect.context
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    from pipeline.ops.prefect_server import drain_prefect_workers, spawn_server
-    from pipeline.ops.processes import terminate
+    from pipeline.ops import prefect_server
 
-    home = tmp_path_factory.mktemp("prefect-api")  # its own, whatever PREFECT_HOME says
-    server, wait = spawn_server(home, None, tied=True, ui=False, services=False, home=home)
-    try:
-        wait()
-        with temporary_settings({PREFECT_API_URL: server.url}):
+    with prefect_server.prefect_api(fresh_home=tmp_path_factory.mktemp("prefect-api")) as api_url:
+        with temporary_settings({PREFECT_API_URL: api_url}):
             # as the harness: contexts copied before this one (threads, event loops) see the server too
             with prefect.context._temporary_global_settings_context(prefect.context.get_settings_context()):
                 yield
-                drain_prefect_workers()  # what Prefect still queues goes while the server is up
-    finally:
-        terminate(server.pid)
+                # prefect_api drains too, but only once these settings are gone: the queued logs and
+                # events go now, while Prefect's workers are still told where the server is
+                prefect_server.drain_prefect_workers()
 
 
 @pytest.fixture

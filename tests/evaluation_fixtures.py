@@ -14,7 +14,15 @@ from pipeline.stages.registry import run_stage
 from tests.helpers import own_tracking_store
 
 REPO = Path(__file__).resolve().parents[1]
-TINY_TRAIN = {"max_epochs": 40, "patience": 15, "hidden_dim": 32, "projection_dim": 16, "monitor": "val_macro_f1"}
+# The shipped default (train.search: auto) searches; these projects train the one recipe.
+TINY_TRAIN = {
+    "max_epochs": 40,
+    "patience": 15,
+    "hidden_dim": 32,
+    "projection_dim": 16,
+    "monitor": "val_macro_f1",
+    "search": "off",
+}
 EVALUATE = {"seeds": 2, "retrain_ablation": True}
 
 

@@ -11,7 +11,8 @@ import yaml
 
 from tests.conftest import REPO_ROOT, write_countries_subset
 
-FAST_TRAIN = {"max_epochs": 30, "patience": 10, "hidden_dim": 16, "projection_dim": 8}
+# The search (train.search: auto, the shipped default) is off in every test project that does not test it.
+FAST_TRAIN = {"max_epochs": 30, "patience": 10, "hidden_dim": 16, "projection_dim": 8, "search": "off"}
 GIT = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
 
 
@@ -45,7 +46,7 @@ def make_project(root: Path, per_class: int = 4, train: dict | None = None, eval
     write_countries_subset(root / "data" / "raw" / "small", per_class=per_class)
     params = yaml.safe_load((root / "params.yaml").read_text())
     params["dataset"]["dir"] = "data/raw/small"
-    params["train"].update(FAST_TRAIN if train is None else train)
+    params["train"].update({"search": "off"} | (FAST_TRAIN if train is None else train))
     params["evaluate"].update(evaluate or {})
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     (root / "dvc.lock").unlink(missing_ok=True)  # the committed lock is the countries run's

@@ -37,6 +37,7 @@ def link_repo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str,
     params["preprocess_image"]["encoder"] = "color-histogram"
     params["build_graph"]["eval_negatives"] = 20
     params["train"].update(max_epochs=40, patience=15, hidden_dim=32, projection_dim=16, decoder="distmult")
+    params["train"]["search"] = "off"  # link prediction never searches; off keeps its note out of the output
     params["evaluate"].update(seeds=2, embedding_map=False)
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 

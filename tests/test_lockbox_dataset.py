@@ -8,9 +8,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
-from benchmarks.lockbox import LOCKBOX, chosen, parse_with_datasets, statistics
+from benchmarks.lockbox import LOCKBOX, chosen, dataset_statistics, parse_with_datasets, statistics
 from pipeline.dataset import load_dataset, with_splits
 
 pytestmark = pytest.mark.unit
@@ -59,4 +60,19 @@ def test_the_statistics_read_no_model_and_only_train_edges_for_homophily() -> No
     stats = statistics("unihan")
     assert stats["nodes"] == 1962 and sum(stats["classes"].values()) == 1962
     assert stats["coverage"] == {"text": 1.0, "image": 1.0, "tabular": 1.0}
-    assert 0 < stats["train_edges"] < stats["edges"] and 0.5 < stats["isolated_share"] < 0.55
+    assert 0.5 < stats["isolated_share"] < 0.55
+    # the numbers data/raw/unihan/README.md gives: each undirected edge counted once, not per direction
+    assert stats["edges"] == 470 and stats["train_edges"] == 178 and stats["train_edge_homophily"] == 0.9494
+
+
+def test_the_statistics_count_an_undirected_edge_once_however_often_it_is_written(editable_countries: Path) -> None:
+    edges_file = editable_countries / "edges.csv"
+    edges = pd.read_csv(edges_file, dtype=str)
+    pairs = {frozenset(pair) for pair in zip(edges["src"], edges["dst"], strict=True)}
+    before = dataset_statistics(editable_countries)
+    source, target = edges.iloc[0]
+    with edges_file.open("a", encoding="utf-8") as out:
+        out.write(f"{target},{source}\n")  # the first edge again, the other way round
+    after = dataset_statistics(editable_countries)
+    assert before["edges"] == after["edges"] == len(pairs)
+    assert 0 < before["train_edges"] == after["train_edges"] < len(pairs)

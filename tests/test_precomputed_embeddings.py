@@ -121,7 +121,7 @@ def trained_import(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path
     params["preprocess_text"] |= {"encoder": "tfidf", "tfidf_dim": 8}
     params["preprocess_image"] |= {"encoder": "color-histogram", "histogram_bins": 2, "decode_workers": 0}
     params["build_graph"]["knn"] |= {"enabled": True, "modality": "emb_clip", "k": 3}
-    params["train"] |= {"max_epochs": 40, "patience": 15, "hidden_dim": 16, "projection_dim": 8}
+    params["train"] |= {"max_epochs": 40, "patience": 15, "hidden_dim": 16, "projection_dim": 8, "search": "off"}
     params["evaluate"] |= {"seeds": 1, "embedding_map": False}
     (base / "params.yaml").write_text(yaml.safe_dump(params))
     with own_tracking_store():

@@ -130,3 +130,20 @@ def test_a_lone_stage_exits_as_soon_as_its_work_is_done(project: Path) -> None:
     assert gap < 5.0, f"exited {gap:.1f} s after its last line:\n{output[-2000:]}"
     # GRAPHFUSE_STAGE_HOST_IDLE_S=0 (the suite's setting): no stage host was left behind.
     assert not (tmp_path / ".prefect" / "stage-host.json").exists()
+
+
+def test_a_fresh_home_gets_a_server_of_its_own_whatever_the_environment_names(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The suite's prefect_api fixture: a server and database of its own even where a developer's
+    PREFECT_API_URL or PREFECT_HOME point elsewhere, gone when the block ends."""
+    from pipeline.ops.prefect_server import prefect_api
+
+    elsewhere = "http://127.0.0.1:9/api"
+    monkeypatch.setenv("PREFECT_API_URL", elsewhere)
+    monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "someone-elses"))
+    home = tmp_path / "own"
+    with prefect_api(tmp_path, fresh_home=home) as api_url:
+        assert api_url != elsewhere and healthy(api_url)
+        assert (home / "prefect.db").exists() and not (tmp_path / "someone-elses").exists()
+    assert not healthy(api_url)

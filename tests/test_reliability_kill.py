@@ -26,7 +26,7 @@ from tests.helpers import project_env
 pytestmark = pytest.mark.integration
 
 #: Tiny on purpose: the point is the files and the run records, not the model (3 trainings run).
-FAST_TRAIN = {"max_epochs": 5, "patience": 5, "hidden_dim": 16, "projection_dim": 8}
+FAST_TRAIN = {"max_epochs": 5, "patience": 5, "hidden_dim": 16, "projection_dim": 8, "search": "off"}
 
 DRIVER = r'''
 import hashlib, inspect, json, os, resource, shutil, signal, sys, threading, time, types

@@ -94,3 +94,24 @@ def test_search_is_reproducible_never_reads_test_labels_resumes_and_bundles(tmp_
     assert no_image is not None and "image" not in no_image.modality_dims
     assert all("image" not in m.config.modality_dims for m in no_image.members)
     assert len(no_image.members) == sum(set(m.config.modality_dims) != {"image"} for m in config.members)
+
+
+def test_auto_is_the_default_and_falls_back_in_one_line_where_the_stage_cannot_search(capsys):
+    """The shipped default searches node classification in one process; link prediction and
+    torchrun's several processes train train's own recipe, saying so once (rank 0) in one line."""
+    from pipeline.config import Params, TrainParams
+    from pipeline.stages.train import searches
+
+    assert Params().train.search == "auto"
+    auto = TrainParams()
+    assert searches(auto, link=False, world_size=1)
+    assert capsys.readouterr().out == ""
+    assert not searches(auto, link=True, world_size=1)
+    assert "link prediction trains train's own recipe" in capsys.readouterr().out
+    assert not searches(auto, link=False, world_size=2, rank=1)
+    assert capsys.readouterr().out == ""  # the other ranks stay quiet
+    assert not searches(auto, link=False, world_size=2, rank=0)
+    note = capsys.readouterr().out
+    assert note.count("\n") == 1 and "torchrun (2 processes)" in note and 'train.search: "off"' in note
+    assert not searches(TrainParams(search="off"), link=True, world_size=2)
+    assert capsys.readouterr().out == ""

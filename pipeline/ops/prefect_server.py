@@ -18,6 +18,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Protocol
 
 from pipeline.atomic import write_text
 from pipeline.errors import GraphFuseError
@@ -79,6 +80,13 @@ def _server_env(home: Path, port: int, *, ui: bool) -> dict[str, str]:
     return env
 
 
+class WaitForServer(Protocol):
+    """Waits until a starting server answers (and fails if it exits or times out first); ``unless``,
+    polled meanwhile, ends the wait early once it holds: nobody needs the server any more."""
+
+    def __call__(self, unless: Callable[[], bool] | None = None) -> None: ...
+
+
 def launch_server(
     root: str | Path,
     port: int | None,
@@ -104,7 +112,7 @@ def spawn_server(
     services: bool = True,
     home: Path | None = None,
     extra_env: dict[str, str] | None = None,
-) -> tuple[Service, Callable[..., None]]:
+) -> tuple[Service, WaitForServer]:
     """Start a Prefect server; return it (its URL is fixed already) and a function that waits until
     it answers, so that the caller can start other work while it migrates and imports."""
     home = home or prefect_home(root)
@@ -211,29 +219,32 @@ def stop(root: str | Path = ".") -> Service | None:
 
 
 @contextmanager
-def prefect_api(root: str | Path = ".", *, scheduler: bool = False) -> Iterator[str]:
+def prefect_api(root: str | Path = ".", *, scheduler: bool = False, fresh_home: Path | None = None) -> Iterator[str]:
     """The API URL to use for one command: the user's, the background server's, or one of our own
     that lives only while the command does (no UI; background services such as the scheduler only
-    when ``scheduler`` is asked for, as `graphfuse schedule` needs)."""
-    with starting_prefect_api(root, scheduler=scheduler) as (api_url, wait):
+    when ``scheduler`` is asked for, as `graphfuse schedule` needs).
+
+    ``fresh_home``: always one of our own, with its state in that folder, whatever
+    ``$PREFECT_API_URL``, ``$PREFECT_HOME`` or a running background server say (the test suite's)."""
+    with starting_prefect_api(root, scheduler=scheduler, fresh_home=fresh_home) as (api_url, wait):
         wait()
         yield api_url
 
 
 @contextmanager
 def starting_prefect_api(
-    root: str | Path = ".", *, scheduler: bool = False
-) -> Iterator[tuple[str, Callable[..., None]]]:
+    root: str | Path = ".", *, scheduler: bool = False, fresh_home: Path | None = None
+) -> Iterator[tuple[str, WaitForServer]]:
     """As :func:`prefect_api`, but yields at once: the URL and a function that waits until the API
     answers. `graphfuse repro` starts its warm stage server meanwhile: on a new project the
     server's database migrations alone take ~10 s, as long as the warm server's imports."""
-    if url := os.environ.get("PREFECT_API_URL"):
+    if fresh_home is None and (url := os.environ.get("PREFECT_API_URL")):
         yield url, _ready
         return
-    if (running := status(root)) is not None:
+    if fresh_home is None and (running := status(root)) is not None:
         yield running.url, _ready
         return
-    service, wait = spawn_server(root, None, tied=True, ui=False, services=scheduler)
+    service, wait = spawn_server(root, None, tied=True, ui=False, services=scheduler, home=fresh_home)
     try:
         yield service.url, wait
     finally:

@@ -68,8 +68,9 @@ def _receive(conn: socket.socket) -> tuple[dict, list[int]]:
 
 def _relay(conn: socket.socket, child: int) -> None:
     pidfd = os.pidfd_open(child)
+    watched: list[socket.socket | int] = [conn, pidfd]  # a list of both, not of `object`, for select's types
     while True:
-        readable, _, _ = select.select([conn, pidfd], [], [])
+        readable, _, _ = select.select(watched, [], [])
         if pidfd in readable:
             _, status = os.waitpid(child, 0)
             with contextlib.suppress(OSError):

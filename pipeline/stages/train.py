@@ -102,14 +102,14 @@ def run(params: Params, paths: Paths) -> dict:
     with process_group(resolve_device(settings.device)) as (ctx, device):
         seed_everything(settings.seed)
         model = build_model(config)
-        if meta.task == "link_prediction":
+        link = meta.task == "link_prediction"
+        search = searches(settings, link=link, world_size=ctx.world_size, rank=ctx.rank)
+        if link:
             # Imported here: the link task's metrics (torchmetrics retrieval) cost seconds a node task never needs.
             from pipeline.tasks.link.train import train_link_predictor
 
             if ctx.world_size > 1:
                 raise GraphFuseError("link prediction trains full batch on one process; run it without torchrun")
-            if settings.search == "auto":
-                print("train.search: auto covers node classification; link prediction trains train's own recipe")
             fit = functools.partial(
                 train_link_predictor,
                 model,
@@ -129,14 +129,29 @@ def run(params: Params, paths: Paths) -> dict:
             checkpoint_dir=paths.checkpoints,
             fingerprint=_fingerprint(config, options, paths),
         )
-        if settings.search == "auto":
-            if ctx.world_size > 1:
-                raise GraphFuseError("train.search: auto runs on one process; run it without torchrun")
+        if search:
             fit = _searched_fit(config, settings, data, device, fit.keywords["fingerprint"])
         if not ctx.is_main:
             fit()
             return {"rank": ctx.rank}
         return _train_and_log(params, paths, data, meta, config, device, fit)
+
+
+def searches(settings: TrainParams, *, link: bool, world_size: int, rank: int = 0) -> bool:
+    """Whether this train runs the search: ``train.search: auto`` (the default) on node
+    classification in one process. Where it cannot (link prediction, torchrun's several processes),
+    the stage trains ``train``'s own recipe and says so in one line (rank 0 only)."""
+    if settings.search != "auto":
+        return False
+    if link:
+        why = "covers node classification; link prediction trains train's own recipe"
+    elif world_size > 1:
+        why = f"runs on one process; under torchrun ({world_size} processes) train trains train's own recipe"
+    else:
+        return True
+    if rank == 0:
+        print(f'train.search: auto {why} (set train.search: "off" to drop this note)')
+    return False
 
 
 def _searched_fit(config: FusionModelConfig, settings: TrainParams, data, device, graph_digest: str):
