@@ -28,7 +28,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from auto_rows import auto_rows  # noqa: E402
-from docs_tables import BASELINES, fmt, table, with_baselines, write_docs  # noqa: E402
+from docs_tables import BASELINE_FILES, BASELINES, LOCKBOX_FILES, fmt, table, with_baselines, write_docs  # noqa: E402
 from lockbox import parse_with_datasets  # noqa: E402
 from reference_sage import reference_rows  # noqa: E402
 from table_data import DATASETS, prepared  # noqa: E402
@@ -179,7 +179,8 @@ def main() -> None:
     args = parse_args()
     baselines = [json.loads(path.read_text()) for path in args.baselines]
     if args.render:  # earlier --json files, a later file's datasets replacing an earlier's
-        render({k: v for path in args.render for k, v in json.loads(path.read_text()).items()}, baselines, args.docs)
+        results = {k: v for path in args.render for k, v in json.loads(path.read_text()).items()}
+        render(results, baselines, args.docs, args.lockbox)
         return
     seeds = list(range(2 if args.quick else args.seeds))
     ref_epochs = 100 if args.quick else 200
@@ -227,7 +228,7 @@ def main() -> None:
         print(f"{name}: {time.perf_counter() - start:.0f} s", flush=True)
         if args.json:  # after every dataset, so a long run leaves what it finished
             args.json.write_text(json.dumps(merge_results(earlier, results), indent=1))
-    render(merge_results(earlier, results), baselines, args.docs)
+    render(merge_results(earlier, results), baselines, args.docs, args.lockbox)
 
 
 def merge_results(earlier: dict[str, dict[str, dict]], now: dict[str, dict[str, dict]]) -> dict[str, dict[str, dict]]:
@@ -238,13 +239,16 @@ def merge_results(earlier: dict[str, dict[str, dict]], now: dict[str, dict[str, 
     return out
 
 
-def render(results: dict[str, dict[str, dict]], baselines: list[dict], docs: bool = False) -> None:
+def render(
+    results: dict[str, dict[str, dict]], baselines: list[dict], docs: bool = False, lockbox: bool = False
+) -> None:
     """Print the table, the recorded ``baselines``' practitioner rows below the rows run here; with
-    ``docs``, also write it into docs/accuracy.md between its markers."""
+    ``docs``, also write it into docs/accuracy.md between its markers (``lockbox``: the Lockbox
+    section's markers, for ``--lockbox --render lockbox_table.json --baselines lockbox_baselines.json``)."""
     results = with_baselines(results, baselines)
-    print("\n" + table(results))
+    print("\n" + table(results, LOCKBOX_FILES if lockbox else BASELINE_FILES))
     if docs:
-        print(f"updated the table in {write_docs(results)}")
+        print(f"updated the table in {write_docs(results, lockbox=lockbox)}")
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ Nothing here fits a model or reads a prediction: the lockbox's numbers are repor
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -76,3 +77,28 @@ def test_the_statistics_count_an_undirected_edge_once_however_often_it_is_writte
     after = dataset_statistics(editable_countries)
     assert before["edges"] == after["edges"] == len(pairs)
     assert 0 < before["train_edges"] == after["train_edges"] < len(pairs)
+
+
+def test_the_lockbox_section_holds_the_table_rendered_from_its_one_recorded_run(tmp_path: Path) -> None:
+    """docs/accuracy.md's Lockbox section carries unihan's table as ``accuracy_table.py --lockbox
+    --render`` writes it from the recorded runs: nobody edited a figure by hand."""
+    from benchmarks.docs_tables import (
+        LOCKBOX_BASELINES,
+        LOCKBOX_BEGIN,
+        LOCKBOX_END,
+        LOCKBOX_RESULTS,
+        with_baselines,
+        write_docs,
+    )
+
+    page = (REPO / "docs" / "accuracy.md").read_text(encoding="utf-8")
+    assert page.count(LOCKBOX_BEGIN) == page.count(LOCKBOX_END) == 1
+    recorded = json.loads(LOCKBOX_RESULTS.read_text())
+    results = with_baselines(recorded, [json.loads(path.read_text()) for path in LOCKBOX_BASELINES])
+    assert list(results) == ["unihan"]
+    copy = tmp_path / "accuracy.md"
+    copy.write_text(page, encoding="utf-8")
+    write_docs(results, copy, lockbox=True)
+    assert copy.read_text(encoding="utf-8") == page
+    lockbox_part = page.split(LOCKBOX_BEGIN, 1)[1].split(LOCKBOX_END, 1)[0]
+    assert "| model | unihan |" in lockbox_part and "lockbox_baselines.json" in lockbox_part
