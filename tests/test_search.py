@@ -115,3 +115,8 @@ def test_auto_is_the_default_and_falls_back_in_one_line_where_the_stage_cannot_s
     assert note.count("\n") == 1 and "torchrun (2 processes)" in note and 'train.search: "off"' in note
     assert not searches(TrainParams(search="off"), link=True, world_size=2)
     assert capsys.readouterr().out == ""
+    # A graph in the mini-batch regime: its baselines alone would run for hours on a CPU.
+    assert searches(auto, link=False, world_size=1, num_nodes=auto.minibatch_threshold)
+    assert not searches(auto, link=False, world_size=1, num_nodes=auto.minibatch_threshold + 1)
+    note = capsys.readouterr().out
+    assert note.count("\n") == 1 and "minibatch_threshold (200,000 nodes, this graph has 200,001)" in note

@@ -103,7 +103,7 @@ def run(params: Params, paths: Paths) -> dict:
         seed_everything(settings.seed)
         model = build_model(config)
         link = meta.task == "link_prediction"
-        search = searches(settings, link=link, world_size=ctx.world_size, rank=ctx.rank)
+        search = searches(settings, link=link, world_size=ctx.world_size, rank=ctx.rank, num_nodes=len(meta.node_ids))
         if link:
             # Imported here: the link task's metrics (torchmetrics retrieval) cost seconds a node task never needs.
             from pipeline.tasks.link.train import train_link_predictor
@@ -137,16 +137,24 @@ def run(params: Params, paths: Paths) -> dict:
         return _train_and_log(params, paths, data, meta, config, device, fit)
 
 
-def searches(settings: TrainParams, *, link: bool, world_size: int, rank: int = 0) -> bool:
+def searches(settings: TrainParams, *, link: bool, world_size: int, rank: int = 0, num_nodes: int = 0) -> bool:
     """Whether this train runs the search: ``train.search: auto`` (the default) on node
-    classification in one process. Where it cannot (link prediction, torchrun's several processes),
-    the stage trains ``train``'s own recipe and says so in one line (rank 0 only)."""
+    classification in one process, on a graph that trains full batch. Where it cannot (link
+    prediction, torchrun's several processes) or should not (above ``train.minibatch_threshold``
+    nodes its enqueued baselines alone, 5 x ``search_folds`` trainings that the seconds budget does
+    not stop, would take hours on a CPU), the stage trains ``train``'s own recipe and says so in
+    one line (rank 0 only)."""
     if settings.search != "auto":
         return False
     if link:
         why = "covers node classification; link prediction trains train's own recipe"
     elif world_size > 1:
         why = f"runs on one process; under torchrun ({world_size} processes) train trains train's own recipe"
+    elif num_nodes > settings.minibatch_threshold:
+        why = (
+            f"is sized for graphs that train full batch; above train.minibatch_threshold "
+            f"({settings.minibatch_threshold:,} nodes, this graph has {num_nodes:,}) train trains train's own recipe"
+        )
     else:
         return True
     if rank == 0:
