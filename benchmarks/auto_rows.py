@@ -103,9 +103,8 @@ def auto_row(data, meta, train, *, digest: str, storage: str, seeds: list[int]) 
 def auto_rows(name: str, data, meta, params, work: Path, seeds: list[int]) -> dict[str, dict]:
     """The ``auto`` part's row for dataset ``name``, its study in a fresh folder under ``work``."""
     storage = fresh_storage(work / name / "search-auto")
-    row = auto_row(
-        data, meta, params.train, digest=name, storage=storage, seeds=seeds
-    )  # a fresh study: its name only labels it
+    # a fresh study: the digest only labels it, so the dataset's name does
+    row = auto_row(data, meta, params.train, digest=name, storage=storage, seeds=seeds)
     search = row["search"]
     print(
         f"{name:<15} {'auto (ensemble)':<40} test {100 * sum(row['test']) / len(row['test']):.1f} "

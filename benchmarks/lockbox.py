@@ -61,7 +61,6 @@ def dataset_statistics(root: Path) -> dict:
     graph_stats counts columns of the edge index, where an undirected edge is two; here an edge is
     an edge, so its edge counts are halved for an undirected dataset (homophily is the same either way).
     """
-    import pandas as pd
     import torch
 
     from pipeline.dataset import load_dataset, with_splits
@@ -71,9 +70,7 @@ def dataset_statistics(root: Path) -> dict:
     directed = dataset.spec.edges.directed
     edge_index, _ = build_edge_index(dataset.edges, dataset.ids, directed=directed)
     edge_type = torch.zeros(edge_index.size(1), dtype=torch.long)  # the dataset's own edges only, no kNN
-    codes = pd.Categorical(dataset.labels, categories=dataset.classes).codes  # -1: unlabelled
-    y = torch.from_numpy(codes.astype("int64"))
-    train = torch.from_numpy((dataset.split == "train").fillna(False).to_numpy(dtype=bool))
+    y, train = torch.from_numpy(dataset.label_codes()), torch.from_numpy(dataset.in_split("train"))
     graph = graph_stats(edge_index, edge_type, y, train)
     columns_per_edge = 1 if directed else 2
     nodes = dataset.nodes

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from pipeline.dataset.spec import DatasetSpec
@@ -57,6 +58,17 @@ class LoadedDataset:
     def classes(self) -> list[str]:
         """Distinct labels, sorted, so class indices are stable across runs."""
         return sorted(str(v) for v in self.labels.dropna().unique())
+
+    def label_codes(self) -> np.ndarray:
+        """Each node's class index in :attr:`classes` (int64), -1 for an unlabelled node."""
+        codes = pd.Categorical(self.labels, categories=self.classes).codes
+        return codes.astype(np.int64)
+
+    def in_split(self, name: str) -> np.ndarray:
+        """Boolean mask of the nodes in split ``name`` (none before the split is assigned)."""
+        if self.split is None:
+            return np.zeros(len(self.nodes), dtype=bool)
+        return (self.split == name).fillna(False).to_numpy(dtype=bool)
 
     @property
     def nodes_file(self) -> Path:

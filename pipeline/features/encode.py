@@ -266,7 +266,7 @@ def fit_tabular(
     """Fit imputation, scaling and categories on the train split only: no test leakage."""
     if dataset.split is None:
         raise ValueError("fit_tabular needs a dataset with its split assigned")
-    train_rows = (dataset.split == "train").fillna(False).to_numpy(dtype=bool)
+    train_rows = dataset.in_split("train")
     encoder = TabularEncoder(
         list(dataset.spec.numeric_columns),
         list(dataset.spec.categorical_columns),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-import pandas as pd
 import torch
 
 from pipeline.atomic import read_json, write_json
@@ -43,9 +42,8 @@ def run(params: Params, paths: Paths) -> dict:
         edge_index, report = build_edge_index(dataset.edges, dataset.ids, directed=dataset.spec.edges.directed)
     notes.extend(report.notes())
     classes = dataset.classes
-    class_index = {name: i for i, name in enumerate(classes)}
-    y = torch.tensor([-1 if pd.isna(label) else class_index[label] for label in dataset.labels], dtype=torch.long)
-    masks = {name: torch.tensor((dataset.split == name).fillna(False).to_numpy(dtype=bool)) for name in SPLITS}
+    y = torch.from_numpy(dataset.label_codes())
+    masks = {name: torch.from_numpy(dataset.in_split(name)) for name in SPLITS}
     knn = params.build_graph.knn
     edge_index, edge_type, knn_report, knn_notes = dataset_and_knn_edges(
         edge_index, features, len(dataset.ids), **knn.model_dump()

@@ -97,7 +97,7 @@ def run_text(params: Params, paths: Paths, map_shards: MapShards | None = None) 
         return _finish("text", [(ModalityFeatures.absent("text", dataset.ids), EncodeReport("text"))], params, paths)
     if settings.encoder == TFIDF:
         encoder = make_text_encoder(TFIDF, dim=settings.tfidf_dim)
-        train = (dataset.split == "train").fillna(False).to_numpy(dtype=bool)
+        train = dataset.in_split("train")
         texts = node_texts(dataset)
         encoder.fit([t for t, keep in zip(texts, train, strict=True) if keep and t is not None])
     else:
