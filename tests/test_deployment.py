@@ -2,7 +2,8 @@
 process worker, team mode where PostgreSQL is installed): a triggered run with new params, a run
 with overrides as a DVC experiment, in team mode the champion looked up from another process, then
 runs that go wrong and leave the project as they found it: a failing stage fails the flow run and
-its MLflow run, and overlapping runs wait their turn on the project lock or are refused.
+its MLflow run, and overlapping runs wait their turn on the project lock or are refused (the failing
+run is one of the two that queue behind another holder of the lock, the other has nothing new).
 
 One stack for all of them (a team stack costs a PostgreSQL cluster, an MLflow and a Prefect server
 migrating their databases, and a worker), and the tests run in this order and build on each other:
@@ -18,7 +19,9 @@ import re
 import shutil
 import subprocess
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import psutil
@@ -150,27 +153,6 @@ def test_team_mode_serves_the_champion_to_another_process(deployed: Stack, tmp_p
     assert all(psutil.pid_exists(int(line.split()[2])) for line in status.splitlines() if " pid " in line)
 
 
-def test_a_failing_stage_fails_the_flow_run_and_the_mlflow_run(deployed: Stack, client: None) -> None:
-    root = deployed.root
-    broken = Path(shutil.copytree(root / "data" / "raw" / "small", root / "data" / "raw" / "broken"))
-    nodes = (broken / "nodes.csv").read_text().splitlines()
-    nodes[3] = nodes[2]  # a duplicate id on spreadsheet row 4
-    (broken / "nodes.csv").write_text("\n".join(nodes) + "\n")
-    params_before = (root / "params.yaml").read_bytes()
-
-    run = trigger({"dataset_dir": "data/raw/broken"})
-
-    assert run.state.is_failed()
-    assert "stage 'validate' failed" in run.state.message and "nodes.csv" in run.state.message
-    (mlflow_run,) = mlflow_runs(deployed, run.id)
-    assert mlflow_run.info.status == "FAILED"
-    assert mlflow_run.data.tags["graphfuse.failed_stage"] == "validate"
-    assert re.search(r"nodes\.csv.*row 4", mlflow_run.data.tags["graphfuse.error"])
-    # The failed experiment's params are not left behind: a manual `dvc repro` still has nothing to do.
-    assert (root / "params.yaml").read_bytes() == params_before
-    assert "up to date" in ok([str(BIN / "dvc"), "status"], root, project_env())
-
-
 # Holds the project lock as another run would, in its own process: Prefect's event workers bound to
 # this stack's server must not live in the test process, which outlives the server.
 _HOLD_THE_LOCK = """
@@ -187,34 +169,81 @@ with concurrency(LOCK_NAME, occupy=1, strict=True):
 """
 
 
-def test_overlapping_runs_wait_their_turn_or_are_refused(deployed: Stack, client: None) -> None:
-    """Also a second run with nothing new, twice: neither reruns a stage nor touches dvc.lock."""
+@dataclass
+class Queued:
+    """Two runs triggered while another process held the project lock, and what was around them."""
+
+    holder_said: list[str]  # the holder's own run, refused while it held the lock
+    told_why: list[bool]  # each queued run logged why it waits
+    failing: Any  # on a dataset with a duplicate id: its validate stage fails
+    nothing_new: Any  # a plain run after the triggered one: DVC has nothing to do
+    params_before: bytes
+    lock_before: bytes
+    status_after: str  # `dvc status` once both ended: a manual `dvc repro` has nothing to do
+
+
+def _broken_dataset(root: Path) -> str:
+    broken = Path(shutil.copytree(root / "data" / "raw" / "small", root / "data" / "raw" / "broken"))
+    nodes = (broken / "nodes.csv").read_text().splitlines()
+    nodes[3] = nodes[2]  # a duplicate id on spreadsheet row 4
+    (broken / "nodes.csv").write_text("\n".join(nodes) + "\n")
+    return "data/raw/broken"
+
+
+@pytest.fixture(scope="module")
+def queued(deployed: Stack) -> Queued:
+    """The runs that go wrong, in one queue (one flow run, warm server and DVC less than one each):
+    while another process holds the project lock, a run on a broken dataset and a run with nothing
+    new are triggered; both wait, then run one after the other, in either order."""
     root = deployed.root
-    env = deployed.client_env()
-    lock_before = (root / "dvc.lock").read_bytes()
-    holder = subprocess.Popen(
-        [str(BIN / "python"), "-c", _HOLD_THE_LOCK, str(root)],
-        cwd=root,
-        env=env,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        said = []
-        for line in iter(holder.stdout.readline, ""):
-            if line.startswith("HOLDING"):
-                break
-            said.append(line)
-        assert any(line.startswith("REFUSED") and "held the project lock" in line for line in said), said
-        first, second = trigger(timeout=0), trigger(timeout=0)
-        # Both runs are told why they wait while the project is held.
-        assert wait_for_log(first.id, "waits up to") and wait_for_log(second.id, "waits up to")
-    finally:
-        holder.communicate("\n", timeout=120)  # the other run ends: the lock is free
-    runs = [wait_final(first.id), wait_final(second.id)]
-    assert all(run.state.is_completed() for run in runs), [run.state.message for run in runs]
+    with api(deployed):
+        broken = _broken_dataset(root)
+        params_before, lock_before = (root / "params.yaml").read_bytes(), (root / "dvc.lock").read_bytes()
+        holder = subprocess.Popen(
+            [str(BIN / "python"), "-c", _HOLD_THE_LOCK, str(root)],
+            cwd=root,
+            env=deployed.client_env(),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        try:
+            said = []
+            for line in iter(holder.stdout.readline, ""):
+                if line.startswith("HOLDING"):
+                    break
+                said.append(line)
+            failing, nothing_new = trigger({"dataset_dir": broken}, timeout=0), trigger(timeout=0)
+            told_why = [wait_for_log(run.id, "waits up to") for run in (failing, nothing_new)]
+        finally:
+            holder.communicate("\n", timeout=120)  # the other run ends: the lock is free
+        failing, nothing_new = wait_final(failing.id), wait_final(nothing_new.id)
+        status = ok([str(BIN / "dvc"), "status"], root, project_env())
+    return Queued(said, told_why, failing, nothing_new, params_before, lock_before, status)
+
+
+def test_a_failing_stage_fails_the_flow_run_and_the_mlflow_run(deployed: Stack, queued: Queued) -> None:
+    run = queued.failing
+    assert run.state.is_failed()
+    assert "stage 'validate' failed" in run.state.message and "nodes.csv" in run.state.message
+    (mlflow_run,) = mlflow_runs(deployed, run.id)
+    assert mlflow_run.info.status == "FAILED"
+    assert mlflow_run.data.tags["graphfuse.failed_stage"] == "validate"
+    assert re.search(r"nodes\.csv.*row 4", mlflow_run.data.tags["graphfuse.error"])
+    # The failed experiment's params are not left behind: a manual `dvc repro` still has nothing to do.
+    assert (deployed.root / "params.yaml").read_bytes() == queued.params_before
+    assert "up to date" in queued.status_after
+
+
+def test_overlapping_runs_wait_their_turn_or_are_refused(deployed: Stack, queued: Queued, client: None) -> None:
+    """Also a run with nothing new: it reruns no stage and does not touch dvc.lock."""
+    root = deployed.root
+    said = queued.holder_said
+    assert any(line.startswith("REFUSED") and "held the project lock" in line for line in said), said
+    assert all(queued.told_why)  # both runs are told why they wait while the project is held
+    runs = [queued.failing, queued.nothing_new]
+    assert queued.nothing_new.state.is_completed(), queued.nothing_new.state.message
     spans = []
     for run in runs:
         assert wait_for_log(run.id, "released at", timeout=60)  # logs reach the API after the state
@@ -224,6 +253,6 @@ def test_overlapping_runs_wait_their_turn_or_are_refused(deployed: Stack, client
         spans.append((acquired[0], released[0]))
     (_, first_end), (second_start, _) = sorted(spans)
     assert first_end <= second_start  # one after the other, never both inside the pipeline
-    assert all("nothing (DVC found no change)" in artifact(run.id) for run in runs)
-    assert (root / "dvc.lock").read_bytes() == lock_before
-    assert "up to date" in ok([str(BIN / "dvc"), "status"], root, project_env())
+    assert "nothing (DVC found no change)" in artifact(queued.nothing_new.id)
+    assert (root / "dvc.lock").read_bytes() == queued.lock_before
+    assert "up to date" in queued.status_after
