@@ -54,10 +54,12 @@ SLOT_WAIT = {"PREFECT_SERVER_CONCURRENCY_MAXIMUM_CONCURRENCY_SLOT_WAIT_SECONDS":
 
 
 def _new_train_params_land(root: Path) -> None:
-    """The reproduced project with another training seed, and an empty MLflow store as on the day
-    the project was set up (team mode's tracking server is new anyway): the next run retrains."""
+    """The reproduced project with a shorter training evaluated on one seed (no test reads a score,
+    a spread or an epoch), and an empty MLflow store as on the day the project was set up (team
+    mode's tracking server is new anyway): the next run retrains. Not the overrides run's values
+    (max_epochs 5): its experiment must retrain again."""
     params = yaml.safe_load((root / "params.yaml").read_text())
-    params["train"]["seed"] = params["train"]["seed"] + 1
+    params["train"]["max_epochs"], params["evaluate"]["seeds"] = 10, 1
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     (root / "mlflow.db").unlink(missing_ok=True)
     shutil.rmtree(root / "mlartifacts", ignore_errors=True)
