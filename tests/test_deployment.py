@@ -51,6 +51,25 @@ pytestmark = pytest.mark.e2e
 # average occupancy, capped at 30 s. A 1 s cap keeps the wait honest (the runs still queue on the
 # lock, one after the other) without two half-minute sleeps per test.
 SLOT_WAIT = {"PREFECT_SERVER_CONCURRENCY_MAXIMUM_CONCURRENCY_SLOT_WAIT_SECONDS": "1"}
+# The runs here need the server's API only: its background services (the scheduler, which would
+# fill the nightly cron's calendar; late runs, worker health, lease and cancellation clean-ups;
+# automations; recording events and task runs from them) poll the database for the module's whole
+# life, for nothing a test here checks (deployment, flow runs, logs, artifacts and the lock are API).
+QUIET_SERVER = {
+    f"PREFECT_SERVER_SERVICES_{service}_ENABLED": "false"
+    for service in (
+        "SCHEDULER",
+        "LATE_RUNS",
+        "FOREMAN",
+        "CANCELLATION_CLEANUP",
+        "PAUSE_EXPIRATIONS",
+        "REPOSSESSOR",
+        "CLEANUP_RECONCILER",
+        "TRIGGERS",
+        "EVENT_PERSISTER",
+        "TASK_RUN_RECORDER",
+    )
+}
 
 
 def _new_train_params_land(root: Path) -> None:
@@ -70,7 +89,7 @@ def deployed(tmp_path_factory: pytest.TempPathFactory, reproduced_project: Repro
     """A project with new train params, the deployment applied and a worker polling."""
     root = copy_project(reproduced_project.root, tmp_path_factory.mktemp("deployed") / "graphfuse")
     _new_train_params_land(root)
-    yield from deployed_stack(root, **SLOT_WAIT)
+    yield from deployed_stack(root, **SLOT_WAIT, **QUIET_SERVER)
 
 
 @pytest.fixture
