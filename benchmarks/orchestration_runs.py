@@ -37,8 +37,11 @@ def run(args: list[str], root: Path) -> tuple[float, str]:
     return seconds, result.stdout + result.stderr
 
 
-def copy_project(source: Path, dest: Path, dataset: str | None) -> Path:
-    """``source``'s files as git sees them, in a new committed git repo (nothing shared, no outputs)."""
+def copy_project(source: Path, dest: Path, dataset: str | None, settings: dict[str, object] | None = None) -> Path:
+    """``source``'s files as git sees them, in a new committed git repo (nothing shared, no outputs).
+
+    ``settings`` (dotted params.yaml keys, e.g. ``{"train.search": "off"}``) are written into the
+    copy's params.yaml before its first commit, so every way measures the same pipeline."""
     listed = subprocess.run(
         ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
         cwd=source,
@@ -50,9 +53,15 @@ def copy_project(source: Path, dest: Path, dataset: str | None) -> Path:
         if (source / name).is_file():
             (dest / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source / name, dest / name)
-    if dataset:
+    changes = {**({"dataset.dir": dataset} if dataset else {}), **(settings or {})}
+    if changes:
         params = yaml.safe_load((dest / "params.yaml").read_text())
-        params["dataset"]["dir"] = dataset
+        for key, value in changes.items():
+            *groups, name = key.split(".")
+            section = params
+            for group in groups:
+                section = section[group]
+            section[name] = value
         (dest / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     git = ["git", "-c", "user.name=bench", "-c", "user.email=bench@example.com"]
     for args in (["git", "init", "-q"], git + ["add", "-A"], git + ["commit", "-qm", "copy"]):
