@@ -43,7 +43,17 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_rows import row, write_rows  # noqa: E402
-from orchestration_runs import BIN, copy_project, env, exit_gap, has_repro_command, run, timed_repro  # noqa: E402
+from orchestration_runs import (  # noqa: E402
+    BIN,
+    START,
+    STOP,
+    copy_project,
+    env,
+    exit_gap,
+    has_repro_command,
+    run,
+    timed_repro,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 # The stage functions dvc.yaml's commands end up calling, in dvc.yaml's order: from the one stage
@@ -164,7 +174,7 @@ def _report_full(totals: dict[str, list[float]], stages: dict[str, list[dict[str
         bound = f"   (target <= {target}x)" if target else ""
         print(f"   {way:<16} {seconds:6.1f} s   {seconds / medians['plain']:.2f}x{bound}")
     print(f"   {'stage':<20}" + "".join(f"{way:>18}" for way in stages))
-    for name in STAGE_FUNCTIONS:
+    for name in [*STAGE_FUNCTIONS, START, STOP]:
         cells = [statistics.median(run.get(name, float("nan")) for run in runs) for runs in stages.values()]
         print(f"   {name:<20}" + "".join(f"{cell:16.1f} s" for cell in cells))
     return medians

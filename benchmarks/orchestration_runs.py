@@ -17,6 +17,8 @@ from pathlib import Path
 import yaml
 
 BIN = Path(sys.executable).parent
+#: The per-stage table's rows for a repro's own start and stop (see :func:`timed_repro`).
+START, STOP = "(start)", "(stop)"
 
 
 def env(root: Path) -> dict[str, str]:
@@ -83,17 +85,21 @@ def timed_repro(root: Path, command: list[str]) -> tuple[float, dict[str, float]
         command, cwd=root, env=env(root), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     ) as process:
         assert process.stdout is not None
-        lines = []
+        lines, last_line = [], start
         for line in process.stdout:
             lines.append(line)
+            last_line = time.perf_counter()
             found = re.search(r"Running stage '([^']+)'", line)
             if found:
-                marks.append((found.group(1), time.perf_counter()))
+                marks.append((found.group(1), last_line))
     total = time.perf_counter() - start
     if process.returncode != 0:
         raise SystemExit(f"{' '.join(command)} failed:\n{''.join(lines)}")
-    ends = [t for _, t in marks[1:]] + [start + total]
-    return total, {name: end - begin for (name, begin), end in zip(marks, ends, strict=True)}
+    ends = [t for _, t in marks[1:]] + [last_line]
+    per_stage = {name: end - begin for (name, begin), end in zip(marks, ends, strict=True)}
+    # What the command costs around DVC's stages: its start up to the first stage, its stop after
+    # DVC's last line (a `graphfuse repro` stops its servers there; plain DVC leaves the host idling).
+    return total, per_stage | {START: marks[0][1] - start if marks else 0.0, STOP: start + total - last_line}
 
 
 def exit_gap(root: Path, stage: str) -> tuple[float, float]:
