@@ -16,6 +16,8 @@ In fresh temporary copies of the project (git repos, nothing shared), this print
 Prefect's cost and the no-op repro are medians of ``--repeats`` runs. ``--prefect-only`` measures
 item 3 alone (on ``validate``: the quick benchmark); ``--json`` writes the rows for
 ``benchmarks/run.py``. A quiet machine matters: every way pays for the other work on it.
+``--set train.search=off`` measures the pipeline without the search (the rows before it was the
+default); without it, the shipped params.yaml, search included, is what every way runs.
 
     .venv/bin/python benchmarks/orchestration.py [--dataset data/raw/countries] [--source .] [--runs 3]
 
@@ -41,7 +43,17 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_rows import row, write_rows  # noqa: E402
-from orchestration_runs import BIN, copy_project, env, exit_gap, has_repro_command, run, timed_repro  # noqa: E402
+from orchestration_runs import (  # noqa: E402
+    BIN,
+    START,
+    STOP,
+    copy_project,
+    env,
+    exit_gap,
+    has_repro_command,
+    run,
+    timed_repro,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 # The stage functions dvc.yaml's commands end up calling, in dvc.yaml's order: from the one stage
@@ -123,7 +135,9 @@ def prefect_cost(root: Path, stages: tuple[str, ...], repeats: int) -> dict:
     )
 
 
-def full_runs(source: Path, tmp: Path, dataset: str | None, runs: int) -> tuple[dict, dict, Path]:
+def full_runs(
+    source: Path, tmp: Path, dataset: str | None, runs: int, settings: dict[str, object]
+) -> tuple[dict, dict, Path]:
     """``runs`` rounds of: the stage functions in one plain process, plain ``dvc repro`` (what
     ``dvc repro`` and ``dvc exp run`` do: each stage a fresh ``graphfuse stage`` process with its own
     Prefect server) and ``graphfuse repro`` (one server, warm stages), each in a fresh copy and
@@ -139,7 +153,7 @@ def full_runs(source: Path, tmp: Path, dataset: str | None, runs: int) -> tuple[
     last = tmp
     for i in range(runs):
         for way, command in ways.items():
-            last = copy_project(source, tmp / f"{way.replace(' ', '-')}-{i}", dataset)
+            last = copy_project(source, tmp / f"{way.replace(' ', '-')}-{i}", dataset, settings)
             if command is None:
                 total, out = run([py, script, "--plain", *STAGE_FUNCTIONS], last)
                 per_stage = json.loads(out.split("PLAIN ", 1)[1].splitlines()[0])
@@ -160,7 +174,7 @@ def _report_full(totals: dict[str, list[float]], stages: dict[str, list[dict[str
         bound = f"   (target <= {target}x)" if target else ""
         print(f"   {way:<16} {seconds:6.1f} s   {seconds / medians['plain']:.2f}x{bound}")
     print(f"   {'stage':<20}" + "".join(f"{way:>18}" for way in stages))
-    for name in STAGE_FUNCTIONS:
+    for name in [*STAGE_FUNCTIONS, START, STOP]:
         cells = [statistics.median(run.get(name, float("nan")) for run in runs) for runs in stages.values()]
         print(f"   {name:<20}" + "".join(f"{cell:16.1f} s" for cell in cells))
     return medians
@@ -174,23 +188,31 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2, help="runs of each cheap stage and no-op repro (median)")
     parser.add_argument("--prefect-only", action="store_true", help="only Prefect's cost, on validate (quick)")
     parser.add_argument("--json", type=Path, help="write the rows here (for benchmarks/run.py)")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a params.yaml value for every copy, e.g. train.search=off (the value is read as YAML)",
+    )
     parser.add_argument("--plain", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    settings = {key: yaml.safe_load(value) for key, value in (item.split("=", 1) for item in args.set)}
     if args.plain:
         run_plain(args.plain)
         return
     if args.prefect_only:
         with tempfile.TemporaryDirectory(prefix="graphfuse-bench-") as tmp:
-            root = copy_project(args.source.resolve(), Path(tmp) / "repro", args.dataset)
+            root = copy_project(args.source.resolve(), Path(tmp) / "repro", args.dataset, settings)
             write_rows(args.json, [prefect_cost(root, ("validate",), args.repeats)])
         return
 
     source = args.source.resolve()
     dvc = str(BIN / "dvc")
-    dataset = args.dataset or "countries (params.yaml)"
+    dataset = (args.dataset or "countries (params.yaml)") + "".join(f", {item}" for item in args.set)
     with tempfile.TemporaryDirectory(prefix="graphfuse-bench-") as tmp:
         print(f"measuring {source} on {dataset}; {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
-        totals, stages, repro_root = full_runs(source, Path(tmp), args.dataset, args.runs)
+        totals, stages, repro_root = full_runs(source, Path(tmp), args.dataset, args.runs, settings)
         medians = _report_full(totals, stages)
 
         # Prefect's own cost: the same stage with and without Prefect, each in a fresh process.

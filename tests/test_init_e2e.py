@@ -26,8 +26,8 @@ pytestmark = pytest.mark.e2e
 
 def test_init_then_repro_registers_a_model_of_the_new_dataset(reproduced_project: Reproduced, tmp_path: Path) -> None:
     root = copy_project(reproduced_project.root, tmp_path / "project")
-    # The project's own settings, not the newcomer's path: one seed keeps it cheap.
-    set_params(root / "params.yaml", {"evaluate.seeds": 1, "train.max_epochs": 30})
+    # The project's own settings, not the newcomer's path: one seed and no t-SNE map keep it cheap.
+    set_params(root / "params.yaml", {"evaluate.seeds": 1, "evaluate.embedding_map": False, "train.max_epochs": 30})
     env = project_env()
     nodes, edges, images = write_raw_shapes(root / "incoming")
     graphfuse = str(BIN / "graphfuse")

@@ -25,10 +25,9 @@ def link_repo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str,
     """The repo's files in a new git repo; params: link prediction on 40 countries' borders, with the
     fast encoders (tfidf, colour histogram) so the test costs the orchestration, not the encoders."""
     root = tmp_path_factory.mktemp("lp-repo") / "graphfuse"
-    for name in tracked_files(leave_out="data/raw/countries/images/"):
+    for name in tracked_files():
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(REPO_ROOT / name, root / name)
-    shutil.rmtree(root / "data" / "raw" / "countries")
     write_countries_subset(root / "data" / "raw" / "small", per_class=8)
     params = yaml.safe_load((root / "params.yaml").read_text())
     params["dataset"].update(dir="data/raw/small", task="link_prediction")

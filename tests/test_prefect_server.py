@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import shutil
 import signal
+import sqlite3
 import subprocess
 import time
+from contextlib import closing
 from pathlib import Path
 
 import psutil
@@ -82,6 +84,11 @@ def test_background_server_starts_answers_on_loopback_and_stops(project: Path) -
     assert not psutil.pid_exists(state["pid"]) or psutil.Process(state["pid"]).status() == psutil.STATUS_ZOMBIE
     assert not healthy(state["url"])
     assert _graphfuse(["prefect", "status"], tmp_path).returncode == 1
+    # The server leaves without the interpreter's finalisation (os._exit after uvicorn's shutdown):
+    # its database is whole and holds what was written to it.
+    with closing(sqlite3.connect(tmp_path / ".prefect" / "prefect.db")) as db:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        assert db.execute("SELECT count(*) FROM flow_run WHERE name = 'made-on-the-project-server'").fetchone() == (1,)
 
 
 def test_a_killed_stage_takes_its_prefect_server_with_it(project: Path) -> None:

@@ -27,12 +27,12 @@ def _gone(process: psutil.Process) -> bool:
         return True
 
 
-def _wait_for(predicate, timeout: float) -> bool:
+def _wait_for(predicate, timeout: float, every: float = 0.2) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
             return True
-        time.sleep(0.2)
+        time.sleep(every)
     return predicate()
 
 
@@ -72,7 +72,9 @@ def test_kill_9_of_graphfuse_repro_takes_its_children_with_it(reproduced_project
         return repro.poll() is not None or "RUNNING" in statuses()
 
     try:
-        assert _wait_for(training, timeout=600) and repro.poll() is None, (tmp_path / "repro.log").read_text()[-3000:]
+        # each look is two MLflow queries (~15 ms); the run stays RUNNING for seconds (training, then logging the model)
+        found = _wait_for(training, timeout=600, every=0.5)
+        assert found and repro.poll() is None, (tmp_path / "repro.log").read_text()[-3000:]
         tree = parent.children(recursive=True)
         folders = _socket_folders(tree)
     finally:

@@ -3,6 +3,7 @@ only when the validation metric improves."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import mlflow
@@ -42,9 +43,22 @@ def _bundle(seed: int) -> ModelBundle:
     )
 
 
+@pytest.fixture(scope="module")
+def migrated_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A new SQLite store, made once as a project's first stage makes it (MLflow's schema migrations,
+    ~1 CPU-s a store) and copied into each test's root; making a root's own store is
+    test_a_second_root_in_the_same_process_gets_its_own_store's, and every stage test's."""
+    from pipeline.tracking.store_file import create_whole
+
+    folder = tmp_path_factory.mktemp("migrated_store")
+    create_whole(f"sqlite:///{folder / 'mlflow.db'}", (folder / "mlartifacts").as_uri())
+    return folder / "mlflow.db"
+
+
 @pytest.fixture
-def tracking_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def tracking_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, migrated_store: Path) -> Path:
     forget_tracking_env(monkeypatch)
+    shutil.copy(migrated_store, tmp_path / "mlflow.db")
     uri = configure_tracking(tmp_path, "graphfuse-test")
     assert uri == f"sqlite:///{tmp_path.resolve() / 'mlflow.db'}"
     return tmp_path
@@ -136,10 +150,11 @@ def test_a_second_root_in_the_same_process_gets_its_own_store(tmp_path: Path, tr
 
 
 def test_the_users_tracking_uri_holds_for_every_stage_of_one_process(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, migrated_store: Path
 ) -> None:
     """A user's MLFLOW_TRACKING_URI was taken for our own export after the first connect, so the
     next stage in the same process (train then evaluate) fell back to ROOT/mlflow.db."""
+    shutil.copy(migrated_store, tmp_path / "team.db")  # the team's store exists already
     store = f"sqlite:///{tmp_path.resolve() / 'team.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", store)
     monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)

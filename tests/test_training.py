@@ -50,14 +50,13 @@ def test_a_killed_training_resumes_and_ends_with_the_uninterrupted_weights(tmp_p
     saved_epoch = json.loads(state.read_text())["epoch"]
     assert 6 <= saved_epoch < OPTIONS.max_epochs and not (tmp_path / "killed").exists()
 
-    resumed = _script(tmp_path / "resumed", "--checkpoint", str(checkpoint))
-    assert resumed.wait(timeout=300) == 0
-    summary = json.loads((tmp_path / "resumed" / "result.json").read_text())
-    assert summary["resumed_from"] == saved_epoch
-    assert summary["history"] == reference.history
-    weights = load_file(str(tmp_path / "resumed" / "weights.safetensors"))
-    assert set(weights) == set(reference.state_dict)
-    assert all(torch.equal(weights[k], reference.state_dict[k]) for k in weights)
+    # The resume reads only the files the killed process left: here, not in a second fresh process
+    # (its imports were half this test's CPU); the same seeded run as the reference and the script.
+    resumed = train(checkpoint)
+    assert resumed.resumed_from == saved_epoch
+    assert resumed.history == reference.history
+    assert set(resumed.state_dict) == set(reference.state_dict)
+    assert all(torch.equal(resumed.state_dict[k], reference.state_dict[k]) for k in resumed.state_dict)
     assert not checkpoint.exists()  # removed once training succeeded
 
 
