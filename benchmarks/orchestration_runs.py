@@ -23,7 +23,10 @@ START, STOP = "(start)", "(stop)"
 
 def env(root: Path) -> dict[str, str]:
     """A user's shell: no developer MLflow/Prefect settings, the venv on PATH, ``root``'s code first."""
-    out = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "PREFECT_"))}
+    # PYTHONDONTWRITEBYTECODE (set on some CI and sandbox machines, not in a user's shell): each new
+    # process of a repro way would compile the project's modules from source, the plain process once.
+    dropped = ("MLFLOW_", "PREFECT_", "PYTHONDONTWRITEBYTECODE")
+    out = {k: v for k, v in os.environ.items() if not k.startswith(dropped)}
     out.update(PATH=f"{BIN}{os.pathsep}{out.get('PATH', '')}", CI="1", PYTHONPATH=str(root))
     out.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", DO_NOT_TRACK="1")
     return out
