@@ -14,8 +14,6 @@ import sys
 import time
 from pathlib import Path
 
-import yaml
-
 BIN = Path(sys.executable).parent
 #: The per-stage table's rows for a repro's own start and stop (see :func:`timed_repro`).
 START, STOP = "(start)", "(stop)"
@@ -58,16 +56,10 @@ def copy_project(source: Path, dest: Path, dataset: str | None, settings: dict[s
         if (source / name).is_file():
             (dest / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source / name, dest / name)
-    changes = {**({"dataset.dir": dataset} if dataset else {}), **(settings or {})}
-    if changes:
-        params = yaml.safe_load((dest / "params.yaml").read_text())
-        for key, value in changes.items():
-            *groups, name = key.split(".")
-            section = params
-            for group in groups:
-                section = section[group]
-            section[name] = value
-        (dest / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    if changes := {**({"dataset.dir": dataset} if dataset else {}), **(settings or {})}:
+        from pipeline.params_file import set_params  # as `graphfuse init` sets keys: comments kept, checked
+
+        set_params(dest / "params.yaml", changes)
     git = ["git", "-c", "user.name=bench", "-c", "user.email=bench@example.com"]
     for args in (["git", "init", "-q"], git + ["add", "-A"], git + ["commit", "-qm", "copy"]):
         subprocess.run(args, cwd=dest, check=True, capture_output=True)

@@ -11,8 +11,7 @@ import yaml
 
 from tests.conftest import REPO_ROOT, write_countries_subset
 
-# The search (train.search: auto, the shipped default) is off in every test project that does not test it.
-FAST_TRAIN = {"max_epochs": 30, "patience": 10, "hidden_dim": 16, "projection_dim": 8, "search": "off"}
+FAST_TRAIN = {"max_epochs": 30, "patience": 10, "hidden_dim": 16, "projection_dim": 8}
 GIT = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
 
 
@@ -48,6 +47,7 @@ def make_project(root: Path, per_class: int = 4, train: dict | None = None, eval
     write_countries_subset(root / "data" / "raw" / "small", per_class=per_class)
     params = yaml.safe_load((root / "params.yaml").read_text())
     params["dataset"]["dir"] = "data/raw/small"
+    # The search (train.search: auto, the shipped default) is off unless ``train`` turns it on.
     params["train"].update({"search": "off"} | (FAST_TRAIN if train is None else train))
     params["evaluate"].update(evaluate or {})
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))

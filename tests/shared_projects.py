@@ -21,7 +21,7 @@ from filelock import FileLock
 from tests.helpers import BIN, project_env
 from tests.project_copy import make_project, run_ok
 
-SETTINGS = {"max_epochs": 60, "patience": 20, "search": "off"}  # 30 countries, the repo's model otherwise
+SETTINGS = {"max_epochs": 60, "patience": 20}  # 30 countries, the repo's model otherwise
 # Two seeds still give the spread's sd that test_dvc_pipeline reads; every evaluate of the project
 # and its copies (the shared build, the clone's two, the deployment's retraining) trains 3 fewer.
 EVALUATE = {"seeds": 2}

@@ -7,8 +7,6 @@ unchanged. Preparing the database here costs no extra start: this process import
 
 from __future__ import annotations
 
-import logging
-import os
 import signal
 import sys
 
@@ -34,21 +32,12 @@ def main(argv: list[str]) -> None:
     skip = {PREFECT_API_BLOCKS_REGISTER_ON_START: False, PREFECT_MEMOIZE_BLOCK_AUTO_REGISTRATION: False}
     import uvicorn.main
 
+    from pipeline.ops.processes import main_then_exit
+
     with temporary_settings(updates=skip if copied else {}):  # the server's event loop inherits it
-        try:
-            uvicorn.main.main(argv, prog_name="uvicorn")
-        except SystemExit as stopped:  # uvicorn has shut down: the app's lifespan ended, the database is closed
-            _exit_now(stopped.code)
-
-
-def _exit_now(code: int | str | None) -> None:
-    """Leave without the interpreter's finalisation. What is left to do there is a garbage collection
-    of Prefect's server heap, which took 1-2 s of CPU after every stop (seen by faulthandler at
-    SIGTERM + 0.3/0.6/0.9 s: "Garbage-collecting"), while `graphfuse repro` waited for it to end."""
-    logging.shutdown()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code if isinstance(code, int) else (0 if code is None else 1))
+        # uvicorn's exit is the server's: its lifespan has ended and the database is closed, so it
+        # leaves without the interpreter's finalisation (a 1-2 s garbage collection of its heap).
+        main_then_exit(lambda: uvicorn.main.main(argv, prog_name="uvicorn"))
 
 
 if __name__ == "__main__":

@@ -212,6 +212,6 @@ def _owned_by_us(state_file: Path) -> bool:
 
 
 if __name__ == "__main__":
-    from pipeline.ops.warm_stages import main_then_exit
+    from pipeline.ops.processes import main_then_exit
 
     main_then_exit(lambda: host(Path(sys.argv[1]), float(sys.argv[2])))

@@ -36,6 +36,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
+from pipeline.ops.processes import main_then_exit
 from pipeline.ops.warm_child import supervise
 from pipeline.ops.warm_preload import import_one, needed_imports
 from pipeline.ops.warm_protocol import ENTRY_POINT, ENV_VAR, supported
@@ -266,25 +267,6 @@ def _reap() -> set[int]:
         while (pid := os.waitpid(-1, os.WNOHANG)[0]) != 0:
             ended.add(pid)
     return ended
-
-
-def exit_now(code: int = 0) -> None:
-    """Leave without the interpreter's teardown once the server is done: with torch and PyG loaded
-    it took 2.4 s here, added to the end of every `graphfuse repro`."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
-
-
-def main_then_exit(run: Callable[[], None]) -> None:
-    """Run a server's main function, then leave through :func:`exit_now` however it ended (a
-    SIGTERM raises SystemExit from anywhere), with its exit status."""
-    code = 0
-    try:
-        run()
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 0
-    exit_now(code)
 
 
 if __name__ == "__main__":
