@@ -58,8 +58,9 @@ REAL = {"countries": REPO / "data" / "raw" / "countries", "emoji": REPO / "data"
 DATASETS = (*REAL, *SYNTHETIC)
 
 
-def prepared(name: str, work: Path) -> tuple[Params, Paths]:
-    """Params and paths of ``name``'s folder under ``work``, running validate and preprocess once."""
+def prepared(name: str, work: Path, split_seed: int | None = None) -> tuple[Params, Paths]:
+    """Params and paths of ``name``'s folder under ``work``, running validate and preprocess once
+    (``split_seed``: the stratified split's seed, ``validate.seed``, instead of params.yaml's 42)."""
     root = work / name
     if name in SYNTHETIC:
         raw = root / "raw"
@@ -67,7 +68,10 @@ def prepared(name: str, work: Path) -> tuple[Params, Paths]:
             write_synthetic_dataset(SYNTHETIC[name], raw)
     else:
         raw = REAL[name] if name in REAL else LOCKBOX[name]
-    params = Params.model_validate({"dataset": {"dir": str(raw)}, "preprocess_image": {"image_size": IMAGE_SIZE}})
+    settings: dict = {"dataset": {"dir": str(raw)}, "preprocess_image": {"image_size": IMAGE_SIZE}}
+    if split_seed is not None:
+        settings["validate"] = {"seed": split_seed}
+    params = Params.model_validate(settings)
     paths = Paths(root)
     steps = {
         paths.dataset / "dataset.json": validate.run,
