@@ -140,6 +140,16 @@ def neighbour_mean(x: np.ndarray, edge_index: torch.Tensor) -> np.ndarray:
     return MeanAggregation()(t[edge_index[0]], edge_index[1], dim_size=t.size(0)).numpy()
 
 
+def concatenation(plain, meta) -> np.ndarray:
+    """Every modality's block (embedding and presence mask) side by side."""
+    return np.concatenate([modality_block(plain, m) for m in meta.modalities], axis=1)
+
+
+def with_neighbour_mean(x: np.ndarray, edge_index: torch.Tensor) -> np.ndarray:
+    """``x`` next to its mean over each node's neighbours (AutoGluon's and the last LR's input)."""
+    return np.concatenate([x, neighbour_mean(x, edge_index)], axis=1)
+
+
 def logistic_accuracy(x: np.ndarray, data) -> tuple[float, float, float]:
     """(val, test, C): standardised on train nodes, C picked by validation accuracy."""
     train, val, test = (data[k].numpy() for k in ("train_mask", "val_mask", "test_mask"))
@@ -174,10 +184,10 @@ def baseline_results(
     for modality in meta.modalities:
         val, test, c = logistic_accuracy(modality_block(plain, modality), plain)
         baselines[f"LR on {modality}"] = {"test": [test], "C": c}
-    concat = np.concatenate([modality_block(plain, m) for m in meta.modalities], axis=1)
+    concat = concatenation(plain, meta)
     val, test, c = logistic_accuracy(concat, plain)
     baselines["LR on all concatenated"] = {"test": [test], "C": c}
-    with_neighbours = np.concatenate([concat, neighbour_mean(concat, plain.edge_index)], axis=1)
+    with_neighbours = with_neighbour_mean(concat, plain.edge_index)
     val, test, c = logistic_accuracy(with_neighbours, plain)
     baselines["LR on all + neighbour mean"] = {"test": [test], "C": c}
     if lr_only:

@@ -26,16 +26,14 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import numpy as np  # noqa: E402
-from accuracy_baselines import autogluon_result, logistic_accuracy, modality_block, neighbour_mean  # noqa: E402
-from accuracy_table import graph_for, graphfuse_accuracy, graphfuse_run  # noqa: E402
+from accuracy_baselines import autogluon_result, baseline_results, concatenation, with_neighbour_mean  # noqa: E402
+from accuracy_table import MLP, graph_for, graphfuse_run, single_modality_runs, variants  # noqa: E402
 from auto_rows import AUTO, auto_rows  # noqa: E402
 from autogluon_baseline import PRESET, TIME_LIMIT  # noqa: E402
 from reference_sage import reference_rows  # noqa: E402
 from table_data import DATASETS, prepared  # noqa: E402
 
 SINGLE_RECIPE = "single recipe (search: off)"
-MLP = "MLP (fused, no graph)"
 AUTOGLUON = f"AutoGluon-Tabular ({PRESET}) on all + neighbour mean"
 PARTS = ["graphfuse", "lr", "reference"]
 #: Epochs of the hand-written SAGE, as the accuracy table trains it.
@@ -55,17 +53,12 @@ def split_rows(
         rows |= graphfuse_rows(name, data, meta, params, folder, seeds)
     if "reference" in parts:  # the hand-written 2-layer SAGE the held-out check compares with
         rows |= reference_rows(name, data, len(meta.classes), ["reference"], seeds, REFERENCE_EPOCHS)
-    blocks = {m: modality_block(data, m) for m in meta.modalities}
-    concat = np.concatenate(list(blocks.values()), axis=1)
-    with_neighbours = np.concatenate([concat, neighbour_mean(concat, data.edge_index)], axis=1)
-    if "lr" in parts:
-        for modality, block in blocks.items():
-            rows[f"LR on {modality}"] = {"test": [logistic_accuracy(block, data)[1]]}
-        rows["LR on all concatenated"] = {"test": [logistic_accuracy(concat, data)[1]]}
-        rows["LR on all + neighbour mean"] = {"test": [logistic_accuracy(with_neighbours, data)[1]]}
+    if "lr" in parts:  # seed-free: one fit each
+        rows |= baseline_results(name, data, meta, len(seeds), REFERENCE_EPOCHS, autogluon=None, lr_only=True)
     if autogluon:
+        features = with_neighbour_mean(concatenation(data, meta), data.edge_index)
         fits = autogluon_result(
-            with_neighbours, data, name, autogluon["seeds"], autogluon["python"], autogluon["time_limit"], folder
+            features, data, name, autogluon["seeds"], autogluon["python"], autogluon["time_limit"], folder
         )
         rows[AUTOGLUON] = {"test": fits["test"], "autogluon": fits["autogluon"]}
     for row, result in rows.items():
@@ -78,13 +71,10 @@ def graphfuse_rows(name: str, data, meta, params, folder: Path, seeds: list[int]
     rows: dict[str, dict] = {}
     runs = [graphfuse_run(data, meta, params, {}, s) for s in seeds]
     rows[SINGLE_RECIPE] = {"test": [r["test"] for r in runs]}
-    for modality in meta.modalities:
-        overrides = {"modalities": [modality], "smoothing": "off"}
-        rows[f"GNN on {modality} alone"] = {
-            "test": [graphfuse_accuracy(data, meta, params, overrides, s)[1] for s in seeds]
-        }
-    mlp = {"backbone": "mlp", "smoothing": "off"}
-    rows[MLP] = {"test": [graphfuse_accuracy(data, meta, params, mlp, s)[1] for s in seeds]}
+    for modality, runs_alone in single_modality_runs(data, meta, params, seeds).items():
+        rows[f"GNN on {modality} alone"] = runs_alone
+    mlp = next(overrides for row, overrides, _ in variants(quick=False) if row == MLP)
+    rows[MLP] = {"test": [graphfuse_run(data, meta, params, mlp, s)["test"] for s in seeds]}
     auto = auto_rows(name, data, meta, params, folder, seeds)[AUTO]
     rows[AUTO] = {"test": auto["test"], "search": auto["search"]}
     return rows
@@ -104,21 +94,15 @@ def summary(splits: dict[str, dict[str, dict]]) -> str:
     ]
     tie = 1e-4  # float32 accuracies against float64 ones: the same count of nodes is a tie
     for row in sorted(names, key=lambda r: -statistics.mean(means[r])):
-        diffs = [a - b for a, b in zip(auto, means[row], strict=True)]
         spread = statistics.stdev(means[row]) if len(splits) > 1 else 0.0
-        tally = (
-            ""
-            if row == AUTO
-            else (
-                f"{sum(d > tie for d in diffs)} / {sum(abs(d) <= tie for d in diffs)} / {sum(d < -tie for d in diffs)}"
-            )
-        )
-        gap = (
-            ""
-            if row == AUTO
-            else f"{statistics.mean(diffs):+.1f} ± {statistics.stdev(diffs) if len(diffs) > 1 else 0:.1f}"
-        )
-        lines.append(f"| {row} | {statistics.mean(means[row]):.1f} ± {spread:.1f} | {gap} | {tally} |")
+        cells = [row, f"{statistics.mean(means[row]):.1f} ± {spread:.1f}", "", ""]
+        if row != AUTO:
+            diffs = [a - b for a, b in zip(auto, means[row], strict=True)]
+            sd = statistics.stdev(diffs) if len(diffs) > 1 else 0.0
+            cells[2] = f"{statistics.mean(diffs):+.1f} ± {sd:.1f}"
+            won, tied = sum(d > tie for d in diffs), sum(abs(d) <= tie for d in diffs)
+            cells[3] = f"{won} / {tied} / {len(diffs) - won - tied}"
+        lines.append(f"| {' | '.join(cells)} |")
     return "\n".join(lines)
 
 
